@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are plain loops over raw buffers: in release builds they are compiled without
+// overflow checks (-Ounchecked), as measured in DESIGN.md; debug builds keep every check.
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "darts-dist",
+    products: [
+        .executable(name: "darts-dist", targets: ["darts-dist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (with inline C getters for OpenMPI's macro handles)
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: Library layers, bottom up
+        .target(name: "DartsTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: kernelSettings),
+        .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: kernelSettings),
+        .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: kernelSettings),
+        .target(name: "Datasets", dependencies: [
+            "DartsTensor",
+            .product(name: "CompressNIO", package: "compress-nio"),
+        ], swiftSettings: kernelSettings),
+        .target(name: "Training", dependencies: [
+            "DARTS", "Datasets", "Distributed",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: kernelSettings),
+
+        // MARK: Command line
+        .executableTarget(name: "darts-dist", dependencies: [
+            "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: Tests
+        .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "DARTSTests", dependencies: ["DARTS"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Training"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

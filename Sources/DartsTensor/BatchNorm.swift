@@ -1,0 +1,107 @@
+/// Batch normalization over (N, H, W) per channel (Ioffe and Szegedy 2015; PyTorch `batch_norm`).
+///
+/// Training: y = (x - mean_B) / sqrt(var_B + eps) * gamma + beta with the batch mean and biased
+/// variance; the running statistics become (1 - momentum) * running + momentum * batch, the variance
+/// unbiased (times M / (M - 1), M = N H W), as PyTorch does. Evaluation: the running statistics are used.
+///
+/// - Parameters:
+///   - x: (N, C, H, W).
+///   - weight, bias: gamma and beta (C), or nil for affine = false.
+///   - runningMean, runningVar: (C) buffers, updated in place in training.
+///   - training: batch statistics (true) or running statistics (false).
+///   - momentum, eps: PyTorch's defaults are 0.1 and 1e-5.
+public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor, runningVar: Tensor,
+                        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let plane = h * w
+    let m = n * plane
+    var mean = [Float](repeating: 0, count: c)
+    var invStd = [Float](repeating: 0, count: c)
+    if training {
+        precondition(m > 1, "batchNorm2d in training needs more than one value per channel, got \(x.shape)")
+        for ch in 0..<c {
+            var s = 0.0
+            for img in 0..<n {
+                let p = x.data + (img * c + ch) * plane
+                var t: Float = 0
+                for i in 0..<plane { t += p[i] }
+                s += Double(t)
+            }
+            let mu = Float(s / Double(m))
+            var v = 0.0
+            for img in 0..<n {
+                let p = x.data + (img * c + ch) * plane
+                var t: Float = 0
+                for i in 0..<plane { let d = p[i] - mu; t += d * d }
+                v += Double(t)
+            }
+            let variance = Float(v / Double(m))
+            mean[ch] = mu
+            invStd[ch] = 1 / (variance + eps).squareRoot()
+            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
+            runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
+        }
+    } else {
+        for ch in 0..<c {
+            mean[ch] = runningMean.data[ch]
+            invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+        }
+    }
+    var inputs = [x]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    let out = Tensor.result(shape: x.shape, inputs: inputs) { out in
+        guard let dy = out.grad else { return }
+        let dx = x.requiresGrad ? x.ensureGrad() : nil
+        let dgamma = (weight?.requiresGrad ?? false) ? weight!.ensureGrad() : nil
+        let dbeta = (bias?.requiresGrad ?? false) ? bias!.ensureGrad() : nil
+        for ch in 0..<c {
+            let mu = mean[ch], inv = invStd[ch]
+            let gamma = weight?.data[ch] ?? 1
+            var sumDy: Float = 0, sumDyXhat: Float = 0
+            for img in 0..<n {
+                let xp = x.data + (img * c + ch) * plane
+                let dp = dy + (img * c + ch) * plane
+                for i in 0..<plane {
+                    sumDy += dp[i]
+                    sumDyXhat += dp[i] * (xp[i] - mu) * inv
+                }
+            }
+            dgamma?[ch] += sumDyXhat
+            dbeta?[ch] += sumDy
+            guard let dx else { continue }
+            if training {
+                // dx = gamma * inv / M * (M dy - sum(dy) - xhat * sum(dy xhat))
+                let scale = gamma * inv / Float(m)
+                let fm = Float(m)
+                for img in 0..<n {
+                    let xp = x.data + (img * c + ch) * plane
+                    let dp = dy + (img * c + ch) * plane
+                    let dxp = dx + (img * c + ch) * plane
+                    for i in 0..<plane {
+                        let xhat = (xp[i] - mu) * inv
+                        dxp[i] += scale * (fm * dp[i] - sumDy - xhat * sumDyXhat)
+                    }
+                }
+            } else {
+                let scale = gamma * inv
+                for img in 0..<n {
+                    let dp = dy + (img * c + ch) * plane
+                    let dxp = dx + (img * c + ch) * plane
+                    for i in 0..<plane { dxp[i] += scale * dp[i] }
+                }
+            }
+        }
+    }
+    for ch in 0..<c {
+        let inv = invStd[ch], mu = mean[ch]
+        let gamma = weight?.data[ch] ?? 1, beta = bias?.data[ch] ?? 0
+        let a = gamma * inv, b = beta - mu * gamma * inv
+        for img in 0..<n {
+            let xp = x.data + (img * c + ch) * plane
+            let yp = out.data + (img * c + ch) * plane
+            for i in 0..<plane { yp[i] = a * xp[i] + b }
+        }
+    }
+    return out
+}

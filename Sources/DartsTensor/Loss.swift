@@ -1,0 +1,79 @@
+/// Softmax over the last axis: y[r, k] = exp(x[r, k] - max_r) / sum_j exp(x[r, j] - max_r).
+/// Backward: dx = y * (dy - sum_k dy_k y_k), row by row.
+public func softmax(_ x: Tensor) -> Tensor {
+    let k = x.shape.last!
+    let rows = x.count / k
+    let out = Tensor.result(shape: x.shape, inputs: [x]) { out in
+        guard let dy = out.grad else { return }
+        let dx = x.ensureGrad()
+        for r in 0..<rows {
+            let y = out.data + r * k, g = dy + r * k, d = dx + r * k
+            var dot: Float = 0
+            for j in 0..<k { dot += g[j] * y[j] }
+            for j in 0..<k { d[j] += y[j] * (g[j] - dot) }
+        }
+    }
+    for r in 0..<rows {
+        let xp = x.data + r * k, yp = out.data + r * k
+        var m = -Float.infinity
+        for j in 0..<k { m = max(m, xp[j]) }
+        var s: Float = 0
+        for j in 0..<k { yp[j] = expf(xp[j] - m); s += yp[j] }
+        for j in 0..<k { yp[j] /= s }
+    }
+    return out
+}
+
+/// Mean cross-entropy of logits against class labels (PyTorch `cross_entropy`, reduction mean):
+/// L = -1/N sum_n log softmax(x_n)[y_n]. Backward: dx_n = (softmax(x_n) - onehot(y_n)) / N.
+/// - Parameters: logits (N, K); labels N class indices in 0..<K. Returns a one-element tensor.
+public func crossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
+    let (n, k) = (logits.shape[0], logits.shape[1])
+    precondition(labels.count == n, "crossEntropy: \(labels.count) labels for \(n) rows")
+    var probabilities = [Float](repeating: 0, count: n * k)
+    var total = 0.0
+    for r in 0..<n {
+        let xp = logits.data + r * k
+        var m = -Float.infinity
+        for j in 0..<k { m = max(m, xp[j]) }
+        var s: Float = 0
+        for j in 0..<k { let e = expf(xp[j] - m); probabilities[r * k + j] = e; s += e }
+        for j in 0..<k { probabilities[r * k + j] /= s }
+        let y = Int(labels[r])
+        precondition(y >= 0 && y < k, "crossEntropy: label \(y) outside 0..<\(k)")
+        total += Double(logf(s) + m - xp[y])
+    }
+    let out = Tensor.result(shape: [1], inputs: [logits]) { out in
+        guard let dy = out.grad else { return }
+        let dx = logits.ensureGrad()
+        let scale = dy[0] / Float(n)
+        for r in 0..<n {
+            for j in 0..<k {
+                let target: Float = j == Int(labels[r]) ? 1 : 0
+                dx[r * k + j] += scale * (probabilities[r * k + j] - target)
+            }
+        }
+    }
+    out.data[0] = Float(total / Double(n))
+    return out
+}
+
+/// The number of rows whose largest logit is at the label (top-1 hits), and likewise within the
+/// five largest (top-5). logits (N, K).
+public func topKCorrect(_ logits: Tensor, labels: [Int32]) -> (top1: Int, top5: Int) {
+    let (n, k) = (logits.shape[0], logits.shape[1])
+    var top1 = 0, top5 = 0
+    for r in 0..<n {
+        let xp = logits.data + r * k
+        let target = xp[Int(labels[r])]
+        var larger = 0
+        for j in 0..<k where xp[j] > target || (xp[j] == target && j < Int(labels[r])) { larger += 1 }
+        if larger == 0 { top1 += 1 }
+        if larger < 5 { top5 += 1 }
+    }
+    return (top1, top5)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

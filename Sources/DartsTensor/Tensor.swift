@@ -1,0 +1,204 @@
+/// Owns a block of Float memory; tensors that are views into an arena have none.
+final class FloatBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int, zeroed: Bool) {
+        pointer = .allocate(capacity: max(count, 1))
+        self.count = count
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// A dense float32 tensor in row-major (for images: N, C, H, W) layout, always contiguous,
+/// with the bookkeeping of reverse-mode automatic differentiation.
+///
+/// Operations on tensors (``conv2d(_:_:bias:stride:padding:dilation:groups:)``, ``relu(_:)``, ...)
+/// return a new tensor; when any input ``requiresGrad``, the result also records its inputs and a
+/// backward closure, so that ``backward()`` on a scalar loss can walk the graph in reverse
+/// execution order and accumulate `dLoss/dTensor` into every leaf's ``grad`` (`+=`, so fan-out
+/// is right, as in micrograd). Intermediate gradients are freed as soon as they are consumed.
+///
+/// A tensor's values may live in memory it owns, or be a view into a flat arena (parameters):
+/// see ``bind(data:grad:)``.
+public final class Tensor {
+    /// The dimensions, outermost first; images are (N, C, H, W).
+    public let shape: [Int]
+    /// The number of elements, the product of `shape`.
+    public let count: Int
+    /// The first element. Valid while the tensor (or the arena it is bound to) lives.
+    public private(set) var data: UnsafeMutablePointer<Float>
+    private var owner: FloatBuffer?
+
+    /// The accumulated gradient, or nil before any gradient reached this tensor.
+    public private(set) var grad: UnsafeMutablePointer<Float>?
+    private var gradOwner: FloatBuffer?
+    private var gradIsBound = false
+
+    /// Whether gradients flow to (and through) this tensor. Results of operations inherit it
+    /// from their inputs; leaves (parameters, inputs) set it.
+    public var requiresGrad: Bool
+
+    var parents: [Tensor] = []
+    var backwardFunction: ((Tensor) -> Void)?
+
+    /// A tensor of the given shape filled with `value`.
+    public init(shape: [Int], repeating value: Float = 0, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        let buffer = FloatBuffer(count: count, zeroed: false)
+        buffer.pointer.initialize(repeating: value, count: max(count, 1))
+        owner = buffer
+        data = buffer.pointer
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor holding a copy of `values` (row-major).
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
+        self.init(shape: shape, requiresGrad: requiresGrad)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// An uninitialised result of an operation; the kernel writes every element.
+    init(uninitializedShape shape: [Int]) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        let buffer = FloatBuffer(count: count, zeroed: false)
+        owner = buffer
+        data = buffer.pointer
+        requiresGrad = false
+    }
+
+    /// A tensor of standard normal samples times `scale`.
+    public static func randomNormal(shape: [Int], scale: Float = 1, using rng: inout RandomGenerator) -> Tensor {
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = scale * rng.nextNormal() }
+        return t
+    }
+
+    /// A tensor of samples uniform in [low, high).
+    public static func randomUniform(shape: [Int], low: Float, high: Float, using rng: inout RandomGenerator) -> Tensor {
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = rng.nextUniform(low, high) }
+        return t
+    }
+
+    /// A copy of the values, row-major.
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// A copy of the gradient (zeros if none has arrived).
+    public var gradient: [Float] {
+        guard let g = grad else { return [Float](repeating: 0, count: count) }
+        return Array(UnsafeBufferPointer(start: g, count: count))
+    }
+
+    /// The single value of a one-element tensor (a loss).
+    public var scalar: Float {
+        precondition(count == 1, "scalar of a tensor of shape \(shape)")
+        return data[0]
+    }
+
+    /// Overwrites the values with `values`.
+    public func assign(_ values: [Float]) {
+        precondition(values.count == count)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// Makes this tensor a view of `count` floats at `data` (and its gradient a view at `grad`),
+    /// copying the current values in. Used by ``ParameterArena``-style flat buffers: after
+    /// binding, the memory belongs to the arena, which must outlive the tensor's use.
+    public func bind(data newData: UnsafeMutablePointer<Float>, grad newGrad: UnsafeMutablePointer<Float>?) {
+        newData.update(from: data, count: count)
+        data = newData
+        owner = nil
+        if let g = newGrad {
+            grad = g
+            gradOwner = nil
+            gradIsBound = true
+        }
+    }
+
+    /// The gradient buffer, allocated (zeroed) on first use.
+    func ensureGrad() -> UnsafeMutablePointer<Float> {
+        if let g = grad { return g }
+        let buffer = FloatBuffer(count: count, zeroed: true)
+        gradOwner = buffer
+        grad = buffer.pointer
+        return buffer.pointer
+    }
+
+    /// Sets the gradient to zero (keeps bound memory bound).
+    public func zeroGrad() {
+        if gradIsBound, let g = grad {
+            g.update(repeating: 0, count: count)
+        } else {
+            grad = nil
+            gradOwner = nil
+        }
+    }
+
+    func releaseIntermediateGrad() {
+        if !gradIsBound {
+            grad = nil
+            gradOwner = nil
+        }
+    }
+
+    /// Whether this tensor was produced by an operation that recorded a backward closure.
+    public var hasGraph: Bool { backwardFunction != nil }
+
+    /// Creates the result of an operation. If any input requires a gradient, the result does
+    /// too and keeps `inputs` and `backward` (called with the result, whose `grad` is set).
+    static func result(shape: [Int], inputs: [Tensor], backward: @escaping (Tensor) -> Void) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        if inputs.contains(where: { $0.requiresGrad }) {
+            out.requiresGrad = true
+            out.parents = inputs
+            out.backwardFunction = backward
+        }
+        return out
+    }
+
+    /// Reverse-mode differentiation from this tensor: adds `seed * d(self)/d(leaf)` into the
+    /// gradient of every leaf that requires it. A one-element tensor (a loss) is seeded with 1.
+    /// The graph is consumed: intermediate gradients and closures are freed as they are used.
+    public func backward(seed: [Float]? = nil) {
+        guard requiresGrad else { return }
+        let g = ensureGrad()
+        if let seed {
+            precondition(seed.count == count)
+            for i in 0..<count { g[i] += seed[i] }
+        } else {
+            precondition(count == 1, "backward() without a seed needs a one-element tensor, got \(shape)")
+            g[0] += 1
+        }
+        // Iterative depth-first post-order: inputs come before the results that use them.
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            let id = ObjectIdentifier(node)
+            if visited.contains(id) { continue }
+            visited.insert(id)
+            stack.append((node, true))
+            for p in node.parents where p.backwardFunction != nil && !visited.contains(ObjectIdentifier(p)) {
+                stack.append((p, false))
+            }
+        }
+        for node in order.reversed() {
+            if let fn = node.backwardFunction, node.grad != nil { fn(node) }
+            node.backwardFunction = nil
+            node.parents = []
+            node.releaseIntermediateGrad()
+        }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor(shape: \(shape))" }
+}

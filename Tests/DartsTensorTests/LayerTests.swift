@@ -1,0 +1,158 @@
+import Testing
+import Foundation
+@testable import DartsTensor
+
+@Test func batchNormTrainingNormalizesAndUpdatesRunningStatistics() {
+    let x = Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 6])
+    let rm = Tensor(shape: [1]), rv = Tensor(shape: [1], repeating: 1)
+    let y = batchNorm2d(x, weight: nil, bias: nil, runningMean: rm, runningVar: rv, training: true)
+    // mean 3, biased variance (4 + 1 + 0 + 9) / 4 = 3.5, unbiased 14 / 3
+    let inv = 1 / (3.5 + 1e-5 as Float).squareRoot()
+    expectClose(y.values, [-2 * inv, -1 * inv, 0, 3 * inv])
+    #expect(abs(rm.data[0] - 0.3) < 1e-6)
+    #expect(abs(rv.data[0] - (0.9 + 0.1 * 14 / 3)) < 1e-6)
+}
+
+@Test func batchNormEvaluationUsesRunningStatistics() {
+    let x = Tensor(shape: [1, 2, 1, 1], values: [1, 2])
+    let rm = Tensor(shape: [2], values: [1, 0]), rv = Tensor(shape: [2], values: [4, 1])
+    let g = Tensor(shape: [2], values: [2, 1]), b = Tensor(shape: [2], values: [0, 1])
+    let y = batchNorm2d(x, weight: g, bias: b, runningMean: rm, runningVar: rv, training: false)
+    expectClose(y.values, [0, 2 / (1 + 1e-5 as Float).squareRoot() + 1])
+    #expect(rm.values == [1, 0])
+}
+
+@Test(arguments: [true, false])
+func batchNormGradientsMatchCentralDifferences(affine: Bool) {
+    let x = randomTensor([3, 2, 3, 3], seed: 11)
+    let g = randomTensor([2], seed: 12), b = randomTensor([2], seed: 13)
+    let rm = Tensor(shape: [2]), rv = Tensor(shape: [2], repeating: 1)
+    checkGradients(affine ? [x, g, b] : [x], eps: 1e-2, tolerance: 2e-2) { t in
+        batchNorm2d(t[0], weight: affine ? t[1] : nil, bias: affine ? t[2] : nil, runningMean: rm, runningVar: rv, training: true)
+    }
+}
+
+@Test func batchNormEvaluationGradientMatchesCentralDifferences() {
+    let x = randomTensor([2, 2, 3, 3], seed: 14)
+    let g = randomTensor([2], seed: 15), b = randomTensor([2], seed: 16)
+    let rm = Tensor(shape: [2], values: [0.1, -0.2]), rv = Tensor(shape: [2], values: [0.5, 2])
+    checkGradients([x, g, b]) { t in
+        batchNorm2d(t[0], weight: t[1], bias: t[2], runningMean: rm, runningVar: rv, training: false)
+    }
+}
+
+@Test func reluGradientMatchesCentralDifferences() {
+    let x = randomTensor([2, 3, 4, 4], seed: 17)
+    checkGradients([x], eps: 1e-3) { relu($0[0]) }
+    #expect(relu(Tensor(shape: [3], values: [-1, 0, 2])).values == [0, 0, 2])
+}
+
+@Test func maxPoolTakesWindowMaximumIgnoringPadding() {
+    let x = Tensor(shape: [1, 1, 2, 2], values: [-4, -3, -2, -1])
+    // every 3x3 window with padding 1 covers the whole 2x2 image: the max is -1, never the padding
+    #expect(maxPool2d(x, kernelSize: 3, stride: 1, padding: 1).values == [-1, -1, -1, -1])
+}
+
+@Test(arguments: [1, 2])
+func maxPoolGradientMatchesCentralDifferences(stride: Int) {
+    let x = randomTensor([2, 2, 5, 5], seed: 18)
+    checkGradients([x], eps: 1e-3) { maxPool2d($0[0], kernelSize: 3, stride: stride, padding: 1) }
+}
+
+@Test func avgPoolDoesNotCountPaddingInTheDivisor() {
+    let x = Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
+    #expect(avgPool2d(x, kernelSize: 3, stride: 1, padding: 1).values == [2.5, 2.5, 2.5, 2.5])
+    expectClose(avgPool2d(x, kernelSize: 3, stride: 1, padding: 1, countIncludePad: true).values,
+                [10 / 9, 10 / 9, 10 / 9, 10 / 9])
+}
+
+@Test(arguments: [(3, 1, 1), (3, 2, 1), (5, 3, 0)])
+func avgPoolGradientMatchesCentralDifferences(kernel: Int, stride: Int, padding: Int) {
+    let x = randomTensor([2, 2, 8, 8], seed: 19)
+    checkGradients([x]) { avgPool2d($0[0], kernelSize: kernel, stride: stride, padding: padding) }
+    #expect(avgPool2d(x, kernelSize: kernel, stride: stride, padding: padding).shape[2] == (8 + 2 * padding - kernel) / stride + 1)
+}
+
+@Test func globalAvgPoolGradientMatchesCentralDifferences() {
+    let x = randomTensor([2, 3, 3, 3], seed: 20)
+    checkGradients([x]) { globalAvgPool2d($0[0]) }
+    let y = globalAvgPool2d(Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 6]))
+    #expect(y.values == [3])
+}
+
+@Test func linearGradientsMatchCentralDifferences() {
+    let x = randomTensor([3, 5], seed: 21), w = randomTensor([4, 5], seed: 22), b = randomTensor([4], seed: 23)
+    checkGradients([x, w, b]) { linear($0[0], $0[1], bias: $0[2]) }
+    let y = linear(Tensor(shape: [1, 2], values: [1, 2]), Tensor(shape: [1, 2], values: [3, 4]), bias: Tensor(shape: [1], values: [0.5]))
+    #expect(y.values == [11.5])
+}
+
+@Test func softmaxGradientMatchesCentralDifferences() {
+    let x = randomTensor([14, 8], seed: 24)
+    checkGradients([x], eps: 1e-2) { softmax($0[0]) }
+    let y = softmax(Tensor(shape: [1, 2], values: [0, Float(log(3.0))]))
+    expectClose(y.values, [0.25, 0.75])
+}
+
+@Test func crossEntropyValueAndGradient() {
+    let logits = Tensor(shape: [2, 3], values: [0, 0, 0, 1, 2, 3])
+    let loss = crossEntropy(logits, labels: [0, 2])
+    let lse: Double = log(exp(1.0) + exp(2.0) + exp(3.0))
+    let expected: Double = (log(3.0) + lse - 3) / 2
+    #expect(abs(Double(loss.scalar) - expected) < 1e-6)
+    let x = randomTensor([4, 5], seed: 25)
+    checkGradients([x]) { crossEntropy($0[0], labels: [1, 0, 4, 2]) }
+}
+
+@Test func weightedSumGradientsReachInputsAndCoefficients() {
+    let a = randomTensor([2, 2, 3, 3], seed: 26), b = randomTensor([2, 2, 3, 3], seed: 27)
+    let c = randomTensor([2, 3], seed: 28)
+    checkGradients([a, b, c]) { weightedSum([$0[0], $0[1]], coefficients: $0[2], indices: [1, 5]) }
+    let y = weightedSum([Tensor(shape: [1], values: [2]), Tensor(shape: [1], values: [3])],
+                        coefficients: Tensor(shape: [2], values: [0.5, 2]), indices: [0, 1])
+    #expect(y.values == [7])
+}
+
+@Test func addAndScaledGradientsMatchCentralDifferences() {
+    let a = randomTensor([2, 3], seed: 29), b = randomTensor([2, 3], seed: 30)
+    checkGradients([a, b]) { add([$0[0], $0[1], $0[0]]) }
+    checkGradients([a]) { scaled($0[0], by: 0.4) }
+}
+
+@Test func concatChannelsGradientMatchesCentralDifferences() {
+    let a = randomTensor([2, 1, 3, 3], seed: 31), b = randomTensor([2, 3, 3, 3], seed: 32)
+    checkGradients([a, b]) { concatChannels([$0[0], $0[1]]) }
+    let y = concatChannels([Tensor(shape: [2, 1, 1, 1], values: [1, 2]), Tensor(shape: [2, 1, 1, 1], values: [3, 4])])
+    #expect(y.values == [1, 3, 2, 4])
+}
+
+@Test func cropTopLeftIsTheOffsetSliceOfFactorizedReduce() {
+    let x = Tensor(shape: [1, 1, 3, 3], values: (0..<9).map(Float.init))
+    #expect(cropTopLeft(x).values == [4, 5, 7, 8])
+    let r = randomTensor([2, 2, 4, 4], seed: 33)
+    checkGradients([r]) { cropTopLeft($0[0]) }
+}
+
+@Test func stridedZerosHasTheStridedShapeAndNoGradient() {
+    let x = randomTensor([2, 3, 7, 7], seed: 34)
+    x.requiresGrad = true
+    let z = stridedZeros(like: x, stride: 2)
+    #expect(z.shape == [2, 3, 4, 4])
+    #expect(z.values.allSatisfy { $0 == 0 })
+    #expect(!z.requiresGrad)
+    #expect(stridedZeros(like: x, stride: 1).shape == x.shape)
+}
+
+@Test func reshapedGradientMatchesCentralDifferences() {
+    let x = randomTensor([2, 3, 1, 1], seed: 35)
+    checkGradients([x]) { reshaped($0[0], [2, 3]) }
+}
+
+@Test func backwardAccumulatesOverFanOutAndFreesTheGraph() {
+    let x = Tensor(shape: [1], values: [3], requiresGrad: true)
+    let y = add([x, x, x])       // y = 3x
+    let z = weightedSum([y, x], coefficients: Tensor(shape: [2], values: [2, 1]), indices: [0, 1])   // z = 7x
+    z.backward()
+    #expect(x.gradient == [7])
+    #expect(!z.hasGraph && !y.hasGraph)
+}

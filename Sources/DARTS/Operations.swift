@@ -1,0 +1,127 @@
+import DartsTensor
+import NN
+
+/// ReLU - Conv - BN (official `ReLUConvBN`): the cell's preprocessing of its inputs.
+public final class ReLUConvBN: Module {
+    let op: Sequential
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                affine: Bool, rng: inout RandomGenerator) {
+        op = Sequential([
+            ReLU(),
+            Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                   stride: stride, padding: padding, bias: false, rng: &rng),
+            BatchNorm2d(featureCount: outputChannels, affine: affine),
+        ])
+        super.init()
+        registerModule("op", op)
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+}
+
+/// Dilated separable convolution (official `DilConv`): ReLU - depthwise kxk dilation d - 1x1 - BN.
+public final class DilConv: Module {
+    let op: Sequential
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, dilation: Int,
+                affine: Bool, rng: inout RandomGenerator) {
+        op = Sequential([
+            ReLU(),
+            Conv2d(inputChannels: inputChannels, outputChannels: inputChannels, kernelSize: kernelSize, stride: stride,
+                   padding: padding, dilation: dilation, groups: inputChannels, bias: false, rng: &rng),
+            Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 1, bias: false, rng: &rng),
+            BatchNorm2d(featureCount: outputChannels, affine: affine),
+        ])
+        super.init()
+        registerModule("op", op)
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+}
+
+/// Separable convolution (official `SepConv`), the dilated separable block applied twice:
+/// ReLU - depthwise kxk (stride s) - 1x1 - BN - ReLU - depthwise kxk - 1x1 - BN.
+public final class SepConv: Module {
+    let op: Sequential
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                affine: Bool, rng: inout RandomGenerator) {
+        let c = inputChannels
+        op = Sequential([
+            ReLU(),
+            Conv2d(inputChannels: c, outputChannels: c, kernelSize: kernelSize, stride: stride, padding: padding,
+                   groups: c, bias: false, rng: &rng),
+            Conv2d(inputChannels: c, outputChannels: c, kernelSize: 1, bias: false, rng: &rng),
+            BatchNorm2d(featureCount: c, affine: affine),
+            ReLU(),
+            Conv2d(inputChannels: c, outputChannels: c, kernelSize: kernelSize, stride: 1, padding: padding,
+                   groups: c, bias: false, rng: &rng),
+            Conv2d(inputChannels: c, outputChannels: outputChannels, kernelSize: 1, bias: false, rng: &rng),
+            BatchNorm2d(featureCount: outputChannels, affine: affine),
+        ])
+        super.init()
+        registerModule("op", op)
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+}
+
+/// Halves the resolution without losing pixels (official `FactorizedReduce`):
+/// ReLU, then concat(conv1x1 stride 2 on x, conv1x1 stride 2 on x[:, :, 1:, 1:]) along channels
+/// (Cout / 2 each), then BN. (N, Cin, H, W) -> (N, Cout, H / 2, W / 2) for even H, W.
+public final class FactorizedReduce: Module {
+    let conv1, conv2: Conv2d
+    let bn: BatchNorm2d
+    public init(inputChannels: Int, outputChannels: Int, affine: Bool, rng: inout RandomGenerator) {
+        precondition(outputChannels % 2 == 0, "FactorizedReduce needs an even number of output channels")
+        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels / 2, kernelSize: 1, stride: 2,
+                       bias: false, rng: &rng)
+        conv2 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels / 2, kernelSize: 1, stride: 2,
+                       bias: false, rng: &rng)
+        bn = BatchNorm2d(featureCount: outputChannels, affine: affine)
+        super.init()
+        registerModule("relu", ReLU())
+        registerModule("conv_1", conv1)
+        registerModule("conv_2", conv2)
+        registerModule("bn", bn)
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        let r = relu(x)
+        return bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
+    }
+}
+
+/// The identity (skip_connect at stride 1).
+public final class Identity: Module {
+    public override init() { super.init() }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { x }
+}
+
+/// DARTS' `none`: zeros of the strided shape.
+public final class Zero: Module {
+    let stride: Int
+    public init(stride: Int) { self.stride = stride; super.init() }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { stridedZeros(like: x, stride: stride) }
+}
+
+/// Builds one candidate operation (the official `OPS` table) for C channels at `stride`.
+/// In the search network (`affine: false`) pooling is followed by BN(affine: false) as in the
+/// official MixedOp; `poolBatchNorm: false` gives the evaluation network's bare pools.
+public func makeOperation(_ primitive: Primitive, channels c: Int, stride: Int, affine: Bool,
+                          poolBatchNorm: Bool, rng: inout RandomGenerator) -> Module {
+    func pooled(_ pool: Module) -> Module {
+        poolBatchNorm ? Sequential([pool, BatchNorm2d(featureCount: c, affine: false)]) : pool
+    }
+    switch primitive {
+    case .none: return Zero(stride: stride)
+    case .maxPool3x3: return pooled(MaxPool2d(kernelSize: 3, stride: stride, padding: 1))
+    case .avgPool3x3: return pooled(AvgPool2d(kernelSize: 3, stride: stride, padding: 1, countIncludePad: false))
+    case .skipConnect:
+        return stride == 1 ? Identity() : FactorizedReduce(inputChannels: c, outputChannels: c, affine: affine, rng: &rng)
+    case .sepConv3x3:
+        return SepConv(inputChannels: c, outputChannels: c, kernelSize: 3, stride: stride, padding: 1, affine: affine, rng: &rng)
+    case .sepConv5x5:
+        return SepConv(inputChannels: c, outputChannels: c, kernelSize: 5, stride: stride, padding: 2, affine: affine, rng: &rng)
+    case .dilConv3x3:
+        return DilConv(inputChannels: c, outputChannels: c, kernelSize: 3, stride: stride, padding: 2, dilation: 2,
+                       affine: affine, rng: &rng)
+    case .dilConv5x5:
+        return DilConv(inputChannels: c, outputChannels: c, kernelSize: 5, stride: stride, padding: 4, dilation: 2,
+                       affine: affine, rng: &rng)
+    }
+}

@@ -1,0 +1,54 @@
+import DartsTensor
+import NN
+
+/// A cell of the search network (official `Cell` in model_search.py).
+///
+/// ```
+///  s0 (cell k-2) -- preprocess0 --\
+///  s1 (cell k-1) -- preprocess1 --+-> node 0 -> node 1 -> node 2 -> node 3 -> concat -> (N, 4C, H', W')
+/// ```
+/// Node i is the sum of one MixedOp per earlier state (2 + i of them). preprocess0 is a
+/// FactorizedReduce when the previous cell reduced, else ReLU-Conv1x1-BN; all BN affine = false.
+/// In a reduction cell the edges leaving s0 and s1 have stride 2.
+public final class SearchCell: Module {
+    public let isReduction: Bool
+    let preprocess0, preprocess1: Module
+    let edges: ModuleList<MixedOp>
+
+    public init(previousPreviousChannels cpp: Int, previousChannels cp: Int, channels c: Int,
+                reduction: Bool, previousReduction: Bool, rng: inout RandomGenerator) {
+        isReduction = reduction
+        preprocess0 = previousReduction
+            ? FactorizedReduce(inputChannels: cpp, outputChannels: c, affine: false, rng: &rng)
+            : ReLUConvBN(inputChannels: cpp, outputChannels: c, kernelSize: 1, stride: 1, padding: 0, affine: false, rng: &rng)
+        preprocess1 = ReLUConvBN(inputChannels: cp, outputChannels: c, kernelSize: 1, stride: 1, padding: 0,
+                                 affine: false, rng: &rng)
+        var ops: [MixedOp] = []
+        for node in 0..<CellLayout.steps {
+            for input in 0..<(2 + node) {
+                ops.append(MixedOp(channels: c, stride: reduction && input < 2 ? 2 : 1, rng: &rng))
+            }
+        }
+        edges = ModuleList(ops)
+        super.init()
+        registerModule("preprocess0", preprocess0)
+        registerModule("preprocess1", preprocess1)
+        registerModule("_ops", edges)
+    }
+
+    /// - Parameters: s0, s1: the outputs of the two previous cells; weights: softmax of this cell
+    ///   type's alphas (14, 8). Returns (N, 4C, H', W').
+    public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor) -> Tensor {
+        var states = [preprocess0(s0), preprocess1(s1)]
+        var edge = 0
+        for _ in 0..<CellLayout.steps {
+            var terms: [Tensor] = []
+            for h in states {
+                terms.append(edges[edge](h, weights: weights, edge: edge))
+                edge += 1
+            }
+            states.append(add(terms))
+        }
+        return concatChannels(Array(states[2...]))
+    }
+}

@@ -1,0 +1,74 @@
+/// A data set that cannot be loaded, or a sampler or split that cannot be built from the
+/// numbers given. Each message names the file or value at fault and says how to fix it.
+public enum DatasetError: Error, CustomStringConvertible, Equatable {
+    /// The data folder does not exist; `hint` says how to install the data.
+    case missingFolder(path: String, hint: String)
+    /// A file the format needs is not in the folder (`path` lists the names tried).
+    case missingFile(path: String, hint: String)
+    /// The file exists but could not be read.
+    case unreadableFile(path: String, reason: String)
+    /// The file starts with the gzip magic (1f 8b) but does not decompress to its end.
+    case corruptGzip(path: String, reason: String)
+    /// An IDX file whose magic number is not the one of its kind (0x00000803 images, 0x00000801 labels).
+    case wrongMagic(path: String, expected: UInt32, found: UInt32)
+    /// Images whose height and width are not those of the data set.
+    case wrongDimensions(path: String, expected: (height: Int, width: Int), found: (height: Int, width: Int))
+    /// A file whose length (after decompression) differs from what its header or format says.
+    case wrongSize(path: String, expectedBytes: Int, actualBytes: Int)
+    /// An image file and a label file that hold different numbers of items.
+    case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
+    /// A label that is not below the class count.
+    case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+    /// A CIFAR-10 binary file whose size is not a multiple of the 3,073-byte record.
+    case notWholeRecords(path: String, size: Int, recordSize: Int)
+    /// A data set with no images.
+    case emptyDataset(path: String)
+    /// Sampler or split parameters that cannot work, with the sentence to show.
+    case invalidParameters(String)
+
+    public var description: String {
+        switch self {
+        case let .missingFolder(path, hint):
+            return "data folder \(path) does not exist; \(hint)"
+        case let .missingFile(path, hint):
+            return "data file \(path) not found; \(hint)"
+        case let .unreadableFile(path, reason):
+            return "cannot read data file \(path): \(reason); check its permissions"
+        case let .corruptGzip(path, reason):
+            return "gzip file \(path) is truncated or corrupt (\(reason)); download or reinstall it"
+        case let .wrongMagic(path, expected, found):
+            return "\(path) is not an IDX file of the expected kind: magic number is \(hex(found)), "
+                + "expected \(hex(expected)); check that the image and label files are not swapped or damaged"
+        case let .wrongDimensions(path, expected, found):
+            return "\(path) holds \(found.height)x\(found.width) images, expected "
+                + "\(expected.height)x\(expected.width); check that the folder holds the right data set"
+        case let .wrongSize(path, expectedBytes, actualBytes):
+            let relation = actualBytes < expectedBytes ? "shorter than" : "longer than"
+            return "\(path) is \(actualBytes) bytes, \(relation) the \(expectedBytes) bytes its header says; "
+                + "the file is truncated or damaged, download or reinstall it"
+        case let .countMismatch(imagesPath, images, labelsPath, labels):
+            return "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels; "
+                + "the two files must come from the same split and release"
+        case let .labelOutOfRange(path, index, label, classCount):
+            return "\(path): label \(label) of item \(index) is not below the class count \(classCount); "
+                + "the file is damaged or of another data set"
+        case let .notWholeRecords(path, size, recordSize):
+            return "\(path) is \(size) bytes, not a multiple of the \(recordSize)-byte CIFAR-10 record "
+                + "(1 label byte + 3072 pixel bytes); use the binary version (cifar-10-binary.tar.gz), "
+                + "not the Python or MATLAB one, and check the file is complete"
+        case let .emptyDataset(path):
+            return "\(path) holds no images; download or reinstall the data set"
+        case let .invalidParameters(message):
+            return message
+        }
+    }
+
+    public static func == (a: DatasetError, b: DatasetError) -> Bool {
+        a.description == b.description
+    }
+}
+
+private func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}

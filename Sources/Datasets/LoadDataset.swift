@@ -1,0 +1,84 @@
+/// Which half of a data set's official split to load.
+public enum DatasetSplit: String, Sendable, CaseIterable {
+    /// The training files (60,000 images for MNIST and Fashion-MNIST, 50,000 for CIFAR-10).
+    case train
+    /// The test files (10,000 images for each data set).
+    case test
+}
+
+/// Loads one split of a data set from `folder` into memory, normalized with
+/// `kind.normalization` (pixels scaled to [0, 1], then `(x - mean) / std` per channel).
+///
+/// - MNIST and Fashion-MNIST read the IDX files `train-images-idx3-ubyte`,
+///   `train-labels-idx1-ubyte` (train) or `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`
+///   (test), each either plain or gzip-compressed with a `.gz` suffix (gzip is recognized by its
+///   magic bytes 1f 8b, not by the name).
+/// - CIFAR-10 reads `data_batch_1.bin` ... `data_batch_5.bin` (train) or `test_batch.bin` (test).
+///
+/// - Returns: (N, C, H, W) images with C, H, W those of `kind`, and N labels in 0..<10.
+/// - Throws: `DatasetError` naming the file and the fix: a missing folder or file, a truncated
+///   or corrupt gzip stream, a wrong IDX magic number, wrong image dimensions, a file whose size
+///   disagrees with its header or is not a whole number of CIFAR-10 records, image and label
+///   counts that differ, a label out of range, or an empty data set.
+public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit) throws -> ImageDataset {
+    guard FileBytes.isDirectory(folder) else {
+        throw DatasetError.missingFolder(path: folder, hint: kind.installHint)
+    }
+    let name = "\(kind.rawValue)/\(split.rawValue)"
+    switch kind {
+    case .mnist, .fashionMNIST:
+        let prefix = split == .train ? "train" : "t10k"
+        let imagesPath = try findFile(folder: folder, name: "\(prefix)-images-idx3-ubyte", kind: kind)
+        let labelsPath = try findFile(folder: folder, name: "\(prefix)-labels-idx1-ubyte", kind: kind)
+        let decoded = try IDXFile.decodeImages(
+            FileBytes.read(imagesPath), path: imagesPath,
+            height: kind.height, width: kind.width, normalization: kind.normalization)
+        let labels = try IDXFile.decodeLabels(FileBytes.read(labelsPath), path: labelsPath, classCount: kind.classCount)
+        guard decoded.count == labels.count else {
+            throw DatasetError.countMismatch(imagesPath: imagesPath, images: decoded.count,
+                                             labelsPath: labelsPath, labels: labels.count)
+        }
+        return ImageDataset(
+            name: name, images: decoded.images, labels: labels,
+            channels: kind.channels, height: kind.height, width: kind.width,
+            classCount: kind.classCount, normalization: kind.normalization)
+    case .cifar10:
+        let names = split == .train ? CIFAR10File.trainFiles : CIFAR10File.testFiles
+        let paths = try names.map { name -> String in
+            let path = join(folder, name)
+            guard FileBytes.isFile(path) else { throw DatasetError.missingFile(path: path, hint: kind.installHint) }
+            return path
+        }
+        let decoder = PixelDecoder(kind.normalization)
+        var images: [Float] = []
+        var labels: [Int32] = []
+        for path in paths {
+            let part = try CIFAR10File.decode(
+                FileBytes.read(path), path: path, classCount: kind.classCount, decoder: decoder)
+            if images.isEmpty {
+                images = part.images
+                labels = part.labels
+            } else {
+                images.append(contentsOf: part.images)
+                labels.append(contentsOf: part.labels)
+            }
+        }
+        return ImageDataset(
+            name: name, images: images, labels: labels,
+            channels: kind.channels, height: kind.height, width: kind.width,
+            classCount: kind.classCount, normalization: kind.normalization)
+    }
+}
+
+/// The path of `name` or `name.gz` in `folder`, whichever exists (plain first).
+private func findFile(folder: String, name: String, kind: DatasetKind) throws -> String {
+    let plain = join(folder, name)
+    if FileBytes.isFile(plain) { return plain }
+    let gzipped = plain + ".gz"
+    if FileBytes.isFile(gzipped) { return gzipped }
+    throw DatasetError.missingFile(path: "\(gzipped) (or \(name))", hint: kind.installHint)
+}
+
+private func join(_ folder: String, _ name: String) -> String {
+    folder.hasSuffix("/") ? folder + name : folder + "/" + name
+}

@@ -1,0 +1,47 @@
+import DARTS
+import Foundation
+
+/// config.json: the options and the facts of the run they produced.
+struct RunConfig: Encodable {
+    let options: SearchOptions
+    let worldSize: Int
+    let hosts: [String]
+    let dataFolder: String
+    let trainImages: Int
+    let valImages: Int
+    let augmentation: String
+    let weights: Int
+    let alphas: Int
+    let stepsPerEpoch: Int
+    var primitives: [String] = Primitive.allCases.map(\.rawValue)
+}
+
+/// One line of metrics.jsonl per epoch (epochs 0-based, as NNI numbers its checkpoints).
+struct EpochMetrics: Encodable {
+    let epoch: Int
+    let learningRate: Float
+    let trainLoss: Double
+    let trainAccuracy: Double
+    /// The architect's validation-batch loss, averaged over the epoch.
+    let archLoss: Double
+    let validationLoss: Double
+    let validationAccuracy: Double
+    let seconds: Double
+    let steps: Int
+    let imagesPerSecond: Double
+}
+
+/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive).
+struct AlphaRecord: Encodable {
+    let epoch: Int
+    let primitives: [String]
+    let normal: [[Float]]
+    let reduce: [[Float]]
+
+    init(epoch: Int, network: SearchNetwork) {
+        self.epoch = epoch
+        primitives = Primitive.allCases.map(\.rawValue)
+        normal = softmaxRows(network.alphaNormal)
+        reduce = softmaxRows(network.alphaReduce)
+    }
+}

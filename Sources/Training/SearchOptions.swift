@@ -1,0 +1,86 @@
+import DARTS
+import Datasets
+import Distributed
+
+/// Everything that defines a search, as written to the run folder's config.json. Defaults are the
+/// DARTS paper's (DARTS.md §2) except where a field says otherwise.
+public struct SearchOptions: Codable, Sendable, Equatable {
+    public var dataset: String = DatasetKind.fashionMNIST.rawValue
+    /// The data folder; nil means the dataset's default folder.
+    public var data: String?
+    public var layers: Int = 8
+    public var channels: Int = 16
+    /// The global batch size, split evenly over the ranks.
+    public var batchSize: Int = 64
+    public var epochs: Int = 50
+    public var learningRate: Float = 0.025
+    public var learningRateMin: Float = 0.001
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 3e-4
+    public var archLearningRate: Float = 3e-4
+    public var archWeightDecay: Float = 1e-3
+    public var gradClip: Float = 5
+    public var trainPortion: Double = 0.5
+    /// Use only the first N training images (before the train/val split); nil for all.
+    public var subset: Int?
+    public var seed: UInt64 = 2
+    /// The second-order (unrolled) architecture gradient instead of the first-order one.
+    public var secondOrder: Bool = false
+    /// The run folder.
+    public var out: String = "runs/search"
+    /// Progress line every N steps.
+    public var printEvery: Int = 10
+
+    public init() {}
+
+    /// The dataset kind, validated.
+    public func datasetKind() throws -> DatasetKind {
+        guard let kind = DatasetKind(rawValue: dataset) else {
+            throw SearchError.invalidOption("--dataset \(dataset) is not known; use one of: "
+                + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return kind
+    }
+
+    /// Checks every value a user can get wrong, with a message naming the flag and the fix.
+    /// - Throws: ``SearchError/invalidOption(_:)``.
+    public func validate(worldSize: Int) throws {
+        _ = try datasetKind()
+        func require(_ ok: Bool, _ message: String) throws {
+            if !ok { throw SearchError.invalidOption(message) }
+        }
+        try require(layers >= 3, "--layers \(layers): a search network needs at least 3 cells (two of them reduction cells)")
+        try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
+        try require(epochs > 0, "--epochs \(epochs) must be positive")
+        try require(batchSize > 0, "--batch-size \(batchSize) must be positive")
+        try require(batchSize % worldSize == 0,
+                    "--batch-size \(batchSize) (global) is not divisible by the world size \(worldSize); use a multiple of \(worldSize)")
+        try require(batchSize / worldSize >= 2,
+                    "--batch-size \(batchSize) gives \(batchSize / worldSize) image(s) per rank; batch norm needs at least 2 per rank")
+        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
+        try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
+        try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
+        try require(weightDecay >= 0, "--weight-decay \(weightDecay) must not be negative")
+        try require(archLearningRate > 0 && archLearningRate.isFinite, "--arch-lr \(archLearningRate) must be positive")
+        try require(archWeightDecay >= 0, "--arch-weight-decay \(archWeightDecay) must not be negative")
+        try require(gradClip > 0, "--grad-clip \(gradClip) must be positive")
+        try require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
+        if let subset { try require(subset > 0, "--subset \(subset) must be positive") }
+        try require(printEvery > 0, "--print-every \(printEvery) must be positive")
+    }
+}
+
+/// Errors a search reports to its user.
+public enum SearchError: CollectiveError, CustomStringConvertible {
+    case invalidOption(String)
+    case runFolder(String)
+    case diverged(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let m): return m
+        case .runFolder(let m): return m
+        case .diverged(let m): return m
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Testing
+@testable import DARTS
+@testable import DartsTensor
+@testable import Distributed
+@testable import NN
+
+/// The search network and both architect steps against an independent PyTorch implementation
+/// (scripts/torch_reference.py), on fixed weights and batches: every value within 1e-4.
+@Suite struct PyTorchParityTests {
+    let fixture: Fixture
+    let state: SearchState
+    let train: LabeledBatch
+    let val: LabeledBatch
+    let weightNames: [String]
+    let bufferNames: [String]
+
+    init() throws {
+        fixture = try Fixture("search_small")
+        let c = fixture.manifest.config
+        var rng = RandomGenerator(seed: 1)
+        let network = SearchNetwork(SearchConfiguration(inputChannels: c.input_channels, imageSize: c.height,
+                                                        channels: c.C, layers: c.layers, classes: c.num_classes), rng: &rng)
+        state = SearchState(network: network, learningRate: c.eta, momentum: c.weight_momentum, weightDecay: c.weight_decay,
+                            alphaLearningRate: c.alpha_lr, alphaWeightDecay: c.alpha_weight_decay)
+        weightNames = fixture.names(prefix: "weight.")
+        bufferNames = fixture.names(prefix: "buffer.")
+        state.weights.load(fixture.flat("weight.", weightNames))
+        state.alphas.load(fixture.values("alpha.normal") + fixture.values("alpha.reduce"))
+        state.buffers.load(fixture.flat("buffer.", bufferNames))
+        train = LabeledBatch(images: fixture.tensor("input.train"), labels: fixture.manifest.labels_train)
+        val = LabeledBatch(images: fixture.tensor("input.val"), labels: fixture.manifest.labels_val)
+    }
+
+    @Test func parameterNamesShapesAndOrderAreTheOfficialOnes() {
+        #expect(state.weights.entries.map(\.name) == weightNames)
+        #expect(state.weights.entries.map(\.shape) == weightNames.map { fixture.index["weight." + $0]!.shape })
+        #expect(state.buffers.entries.map(\.name) == bufferNames)
+    }
+
+    @Test func forwardLossAndEveryGradientMatchPyTorch() {
+        let (loss, logits) = state.computeGradients(train, weights: true, alphas: true)
+        #expect(relativeError(logits.values, fixture.values("logits.train")) < 1e-4)
+        #expect(abs(Double(loss) - fixture.manifest.scalars["loss.train"]!) < 1e-5)
+        #expect(relativeError(Array(state.weights.grads!), fixture.flat("grad.weight.", weightNames)) < 1e-4)
+        for (i, name) in weightNames.enumerated() {
+            let e = state.weights.entries[i]
+            let mine = Array(state.weights.grads![e.offset..<(e.offset + e.count)])
+            let theirs = fixture.values("grad.weight." + name)
+            if theirs.contains(where: { $0 != 0 }) {
+                #expect(relativeError(mine, theirs) < 1e-3, "gradient of \(name)")
+            }
+        }
+        #expect(relativeError(Array(state.alphas.grads!), fixture.values("grad.alpha.normal") + fixture.values("grad.alpha.reduce")) < 1e-4)
+        #expect(relativeError(state.buffers.snapshot(), fixture.flat("buffer_after.", bufferNames)) < 1e-4)
+    }
+
+    @Test func evaluationModeUsesRunningStatisticsLikePyTorch() {
+        state.computeGradients(train, weights: false, alphas: false)   // one train-mode forward updates BN
+        state.network.eval()
+        let logits = state.network(val.images)
+        #expect(relativeError(logits.values, fixture.values("logits.eval")) < 1e-4)
+    }
+
+    @Test func firstOrderAlphaGradientMatchesPyTorch() {
+        let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
+        let before = state.buffers.snapshot()
+        state.computeGradients(val, weights: false, alphas: true)
+        #expect(relativeError(Array(state.alphas.grads!),
+                              fixture.values("first_order.alpha_grad.normal") + fixture.values("first_order.alpha_grad.reduce")) < 1e-4)
+        _ = architect
+        _ = before
+    }
+
+    @Test func secondOrderAlphaGradientMatchesPyTorch() {
+        let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
+        presetMomentum()
+        let weightsBefore = state.weights.snapshot(), buffersBefore = state.buffers.snapshot()
+        _ = architect.computeUnrolledGradient(train: train, val: val, eta: fixture.manifest.config.eta)
+        #expect(relativeError(Array(state.alphas.grads!),
+                              fixture.values("second_order.alpha_grad.normal") + fixture.values("second_order.alpha_grad.reduce")) < 1e-4)
+        // The virtual step, the perturbation and the exact restore.
+        #expect(state.weights.snapshot() == weightsBefore)
+        _ = buffersBefore
+    }
+
+    @Test(arguments: [false, true])
+    func oneFullSearchStepMatchesPyTorch(secondOrder: Bool) {
+        let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
+        presetMomentum()
+        architect.step(train: train, val: val, learningRate: fixture.manifest.config.eta, secondOrder: secondOrder)
+        state.computeGradients(train, weights: true, alphas: false)
+        let norm = clipGradientNorm(state.weights, maxNorm: fixture.manifest.config.grad_clip)
+        state.weightOptimizer.step()
+        let prefix = secondOrder ? "step_second_order." : "step_first_order."
+        #expect(abs(Double(norm) - fixture.manifest.scalars[prefix + "grad_norm"]!) < 1e-3)
+        #expect(relativeError(state.alphas.snapshot(), fixture.values(prefix + "alpha.normal") + fixture.values(prefix + "alpha.reduce")) < 1e-4)
+        #expect(relativeError(state.weights.snapshot(), fixture.flat(prefix + "weight.", weightNames)) < 1e-4)
+        #expect(relativeError(state.buffers.snapshot(), fixture.flat(prefix + "buffer.", bufferNames)) < 1e-4)
+    }
+
+    func presetMomentum() {
+        state.weightOptimizer.momentumBuffer = fixture.flat("momentum.", weightNames)
+        state.weightOptimizer.hasMomentum = true
+    }
+}

@@ -92,8 +92,9 @@ public final class Architect {
     }
 
     /// grad_alpha = dL_val(w', alpha)/dalpha - eta (g+ - g-) / (2R), DARTS.md §2 steps 1-4, with
-    /// every gradient the mean over ranks. Leaves the weights and BN statistics exactly as found and
-    /// the result in the alpha gradients.
+    /// every gradient the mean over ranks. Leaves the weights exactly as found (bit for bit) and the
+    /// result in the alpha gradients; the caller (``step(train:val:learningRate:secondOrder:)``)
+    /// restores the BN statistics.
     func computeUnrolledGradient(train: LabeledBatch, val: LabeledBatch, eta: Float) -> Float {
         let w = state.weights, a = state.alphas
         let n = w.count

@@ -28,7 +28,15 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
     let depthwise = groups == cin && cout == cin && cinG == 1
     let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1
     let outPlane = geo.outH * geo.outW
-    if depthwise {
+    if depthwise && PaddedDepthwise.applies(geo) {
+        let kernel = PaddedDepthwise(geo)
+        defer { kernel.deallocate() }
+        for img in 0..<n {
+            for c in 0..<cin {
+                kernel.forward(x.data + (img * cin + c) * h * wd, w.data + c * kh * kw, out.data + (img * cin + c) * outPlane)
+            }
+        }
+    } else if depthwise {
         for img in 0..<n {
             for c in 0..<cin {
                 depthwiseForwardPlane(x.data + (img * cin + c) * h * wd, w.data + c * kh * kw,
@@ -88,7 +96,17 @@ private func conv2dBackward(x: Tensor, w: Tensor, bias: Tensor?, out: Tensor, ge
     if dx == nil && dw == nil { return }
     let depthwise = groups == cin && cout == cin && cinG == 1
     let pointwise = kh == 1 && kw == 1 && geo.stride == 1 && geo.padding == 0 && groups == 1
-    if depthwise {
+    if depthwise && PaddedDepthwise.applies(geo) {
+        let kernel = PaddedDepthwise(geo)
+        defer { kernel.deallocate() }
+        for img in 0..<n {
+            for c in 0..<cin {
+                let plane = img * cin + c
+                kernel.backward(x.data + plane * inPlane, w.data + c * kh * kw, dy + plane * outPlane,
+                                dx.map { $0 + plane * inPlane }, dw.map { $0 + c * kh * kw })
+            }
+        }
+    } else if depthwise {
         for img in 0..<n {
             for c in 0..<cin {
                 let xp = x.data + (img * cin + c) * inPlane

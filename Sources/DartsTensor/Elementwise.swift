@@ -4,7 +4,7 @@ public func relu(_ x: Tensor) -> Tensor {
         guard let dy = out.grad else { return }
         let dx = x.ensureGrad()
         let y = out.data
-        for i in 0..<x.count where y[i] > 0 { dx[i] += dy[i] }
+        for i in 0..<x.count { dx[i] += y[i] > 0 ? dy[i] : 0 }
     }
     let xp = x.data, yp = out.data
     for i in 0..<x.count { yp[i] = xp[i] > 0 ? xp[i] : 0 }

@@ -1,15 +1,16 @@
-/// Owns a block of Float memory; tensors that are views into an arena have none.
+/// Owns a block of Float memory from the ``TensorMemoryPool``; tensors that are views into an
+/// arena have none.
 final class FloatBuffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
     init(count: Int, zeroed: Bool) {
-        pointer = .allocate(capacity: max(count, 1))
-        self.count = count
-        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
+        self.count = max(count, 1)
+        pointer = TensorMemoryPool.take(self.count)
+        if zeroed { pointer.update(repeating: 0, count: self.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { TensorMemoryPool.give(pointer, count) }
 }
 
 /// A dense float32 tensor in row-major (for images: N, C, H, W) layout, always contiguous,

@@ -25,9 +25,10 @@ extension Communicator {
         var flag = [failure == nil ? 0.0 : 1.0]
         allreduceMax(&flag)
         if flag[0] == 0 { return }
+        let failed = allgather(failure == nil ? 0 : 1)
         let messages = allgather(failure.map { "\($0)" } ?? "")
         let hosts = allgather(hostName)
-        let first = messages.firstIndex { !$0.isEmpty } ?? 0
+        let first = failed.firstIndex(of: 1) ?? 0
         throw RankFailure(rank: first, host: hosts[first], message: messages[first], worldSize: worldSize)
     }
 }

@@ -33,10 +33,11 @@ public final class ParameterArena {
         self.entries = entries
         self.tensors = named.map(\.tensor)
         count = offset
-        values = .allocate(capacity: max(offset, 1))
+        // At least one float is allocated, but the buffers' length is the arena's count (maybe 0).
+        values = UnsafeMutableBufferPointer(start: .allocate(capacity: max(offset, 1)), count: offset)
         values.initialize(repeating: 0)
         if keepsGradients {
-            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(offset, 1))
+            let g = UnsafeMutableBufferPointer<Float>(start: .allocate(capacity: max(offset, 1)), count: offset)
             g.initialize(repeating: 0)
             grads = g
         } else {

@@ -258,6 +258,7 @@ public final class SearchJob {
             start += chunk * communicator.worldSize
         }
         communicator.allreduceSum(&sums)
+        TensorMemoryPool.releaseCached()   // validation's batch sizes are not the training step's
         return (sums[0] / sums[2], sums[1] / sums[2])
     }
 

@@ -1,0 +1,89 @@
+import Testing
+@testable import Distributed
+
+/// An error with a known description, thrown by a failing `agree` body.
+private struct DiskFull: Error, CustomStringConvertible {
+    var description: String { "cannot write run/checkpoint.bin: disk full" }
+}
+
+@Test func singleProcessCommunicatorIsRankZeroOfOne() {
+    let comm = SingleProcessCommunicator()
+    #expect(comm.rank == 0)
+    #expect(comm.worldSize == 1)
+    #expect(!comm.hostName.isEmpty)
+    #expect(comm.hostName == currentHostName())
+}
+
+@Test func singleProcessCollectivesAreIdentities() {
+    let comm = SingleProcessCommunicator()
+    var floats: [Float] = [1.5, -2, 0, 3e-7]
+    floats.withUnsafeMutableBufferPointer { comm.allreduceSum($0) }
+    #expect(floats == [1.5, -2, 0, 3e-7])
+    floats.withUnsafeMutableBufferPointer { comm.broadcast($0, root: 0) }
+    #expect(floats == [1.5, -2, 0, 3e-7])
+    var doubles = [2.5, -1, 7]
+    comm.allreduceSum(&doubles)
+    #expect(doubles == [2.5, -1, 7])
+    comm.allreduceMax(&doubles)
+    #expect(doubles == [2.5, -1, 7])
+    var bytes: [UInt8] = [0, 1, 255]
+    comm.broadcast(bytes: &bytes, root: 0)
+    #expect(bytes == [0, 1, 255])
+    #expect(comm.allgather(UInt64(0xDEAD_BEEF)) == [0xDEAD_BEEF])
+    #expect(comm.allgather("host-a") == ["host-a"])
+    comm.barrier()
+}
+
+@Test func allreduceMeanOverOneRankLeavesValuesBitIdentical() {
+    let comm = SingleProcessCommunicator()
+    let original: [Float] = [0.1, -0.3, 1e-38, 12345.678]
+    var values = original
+    values.withUnsafeMutableBufferPointer { comm.allreduceMean($0) }
+    #expect(values.map(\.bitPattern) == original.map(\.bitPattern))
+    let parallel = DataParallel(communicator: comm)
+    values.withUnsafeMutableBufferPointer { parallel.average($0) }
+    values.withUnsafeMutableBufferPointer { parallel.broadcastFromRoot($0) }
+    #expect(values.map(\.bitPattern) == original.map(\.bitPattern))
+    #expect(parallel.rank == 0 && parallel.worldSize == 1)
+}
+
+@Test func agreeRunsTheBodyOnceAndPassesWhenItSucceeds() throws {
+    let comm = SingleProcessCommunicator()
+    var runs = 0
+    try comm.agree { runs += 1 }
+    #expect(runs == 1)
+}
+
+@Test func agreeThrowsRankFailureWithTheBodysErrorDescription() {
+    let comm = SingleProcessCommunicator()
+    do {
+        try comm.agree { throw DiskFull() }
+        Issue.record("agree did not throw")
+    } catch let failure as RankFailure {
+        #expect(failure.rank == 0)
+        #expect(failure.worldSize == 1)
+        #expect(failure.message == "cannot write run/checkpoint.bin: disk full")
+        #expect(failure.host == comm.hostName)
+        // With one rank the description is the message alone (no "rank 0 on host:" prefix).
+        #expect(failure.description == "cannot write run/checkpoint.bin: disk full")
+    } catch {
+        Issue.record("agree threw \(error), not a RankFailure")
+    }
+}
+
+@Test func rankFailureDescriptionNamesRankAndHostWhenThereAreSeveralRanks() {
+    let failure = RankFailure(rank: 2, host: "node7", message: "out of memory", worldSize: 4)
+    #expect(failure.description == "rank 2 on node7: out of memory")
+}
+
+@Test func consistencyCheckPassesForOneRank() throws {
+    let parallel = DataParallel(communicator: SingleProcessCommunicator())
+    try parallel.checkConsistency(0x1234_5678_9ABC_DEF0, what: "weights")
+    try parallel.checkConsistency(0, what: "alphas")
+}
+
+@Test func ranksDivergedDescriptionNamesTheStateAndTheRanks() {
+    let error = DistributedError.ranksDiverged("weights", [1, 3])
+    #expect(error.description.contains("the weights of rank(s) 1, 3 differ from rank 0's"))
+    #expect("\(error)".contains("rank(s) 1, 3"))
+}

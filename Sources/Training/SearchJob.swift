@@ -23,6 +23,9 @@ public struct SearchResult: Codable, Sendable {
     /// Hashes of the exact bits of the final weights and alphas (equal on every rank).
     public let weightsChecksum: String
     public let alphasChecksum: String
+    /// Every rank's "weights/alphas" checksum pair, indexed by rank, and its host.
+    public let rankChecksums: [String]
+    public let rankHosts: [String]
 }
 
 /// A data-parallel DARTS search (DARTS.md §2) on every rank of `communicator`: the same network
@@ -197,11 +200,14 @@ public final class SearchJob {
         }
 
         let genotype = network.genotype()
+        let rankChecksums = communicator.allgather(
+            String(state.weights.checksum(), radix: 16) + "/" + String(state.alphas.checksum(), radix: 16))
         let result = SearchResult(genotype: genotype, genotypeText: genotype.dartsText,
             validationAccuracy: lastValidation.accuracy, validationLoss: lastValidation.loss, epochs: options.epochs,
             steps: totalSteps, worldSize: worldSize, seconds: Date().timeIntervalSince(started), stepSeconds: stepSeconds,
             imagesPerSecond: Double(totalSteps * options.batchSize) / max(stepSeconds, 1e-9),
-            weightsChecksum: String(state.weights.checksum(), radix: 16), alphasChecksum: String(state.alphas.checksum(), radix: 16))
+            weightsChecksum: String(state.weights.checksum(), radix: 16), alphasChecksum: String(state.alphas.checksum(), radix: 16),
+            rankChecksums: rankChecksums, rankHosts: hosts)
         try agree {
             guard let run else { return }
             try run.write("genotype.txt", text: genotype.dartsText)
@@ -211,7 +217,9 @@ public final class SearchJob {
         say(String(format: "search finished in %@: final validation accuracy %.2f%%", formatDuration(result.seconds),
                    100 * result.validationAccuracy))
         say("final genotype = \(genotype.dartsText)")
-        say("weights checksum \(result.weightsChecksum), alphas checksum \(result.alphasChecksum) (identical on all \(worldSize) ranks)")
+        let identical = Set(rankChecksums).count == 1
+        say("weights/alphas checksums: " + (identical ? "\(rankChecksums[0]), identical on all \(worldSize) rank(s)"
+                                            : "DIFFER across ranks: \(rankChecksums.joined(separator: ", "))"))
         return result
     }
 

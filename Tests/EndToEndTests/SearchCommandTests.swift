@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import DARTS
+@testable import Training
+
+/// `darts-dist search` as users run it: the built binary, alone and under mpirun, on the real
+/// Fashion-MNIST files (a small subset, a small network).
+@Suite(.serialized) struct SearchCommandTests {
+    /// A tiny search: 192 images (96 train / 96 val), C=4, 4 cells, global batch 16, 2 epochs.
+    static func tinySearch(out: URL, extra: [String] = []) -> [String] {
+        ["search", "--subset", "192", "--layers", "4", "--channels", "4", "--batch-size", "16", "--epochs", "2",
+         "--print-every", "3", "--out", out.path] + extra
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
+        try JSONDecoder().decode(type, from: Data(contentsOf: url))
+    }
+
+    struct Result: Decodable {
+        let genotypeText: String
+        let validationAccuracy: Double
+        let epochs: Int
+        let steps: Int
+        let worldSize: Int
+        let rankChecksums: [String]
+    }
+
+    struct Alphas: Decodable { let epoch: Int; let normal: [[Float]]; let reduce: [[Float]] }
+
+    @Test func singleProcessSearchWritesTheWholeRunFolder() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(Self.tinySearch(out: out))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("epoch 2/2 step 6/6"))
+        #expect(result.stdout.contains("img/s") && result.stdout.contains("ETA"))
+        #expect(result.stdout.contains("final genotype = Genotype(normal=["))
+
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
+        for name in ["config.json", "metrics.jsonl", "genotype.txt", "genotype.json", "result.json",
+                     "epoch_0.genotype.txt", "epoch_0.genotype.json", "epoch_0.alphas.json",
+                     "epoch_1.genotype.txt", "epoch_1.genotype.json", "epoch_1.alphas.json"] {
+            #expect(files.contains(name), "missing \(name)")
+        }
+        let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(metrics.count == 2)
+        let summary = try Self.decode(Result.self, out.appendingPathComponent("result.json"))
+        #expect(summary.epochs == 2 && summary.steps == 12 && summary.worldSize == 1)
+        #expect(summary.validationAccuracy >= 0 && summary.validationAccuracy <= 1)
+        let text = try String(contentsOf: out.appendingPathComponent("genotype.txt"), encoding: .utf8)
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == summary.genotypeText)
+        #expect(!summary.genotypeText.contains("'none'"))
+        let genotype = try Self.decode(Genotype.self, out.appendingPathComponent("genotype.json"))
+        #expect(genotype.dartsText == summary.genotypeText)
+        #expect(genotype.normal.count == 8 && genotype.reduce.count == 8)
+        let alphas = try Self.decode(Alphas.self, out.appendingPathComponent("epoch_1.alphas.json"))
+        #expect(alphas.epoch == 1 && alphas.normal.count == 14 && alphas.reduce.count == 14)
+        for row in alphas.normal + alphas.reduce {
+            #expect(row.count == 8 && abs(row.reduce(0, +) - 1) < 1e-5)
+        }
+    }
+
+    @Test(arguments: [2, 4])
+    func everyRankEndsWithIdenticalWeightsAndAlphas(ranks: Int) throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(Self.tinySearch(out: out), ranks: ranks)
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("\(ranks) rank(s)"))
+        // Only rank 0 prints progress.
+        #expect(result.stdout.components(separatedBy: "epoch 1/2 step 3/6").count == 2)
+        let summary = try Self.decode(Result.self, out.appendingPathComponent("result.json"))
+        #expect(summary.worldSize == ranks)
+        #expect(summary.rankChecksums.count == ranks)
+        #expect(Set(summary.rankChecksums).count == 1, "ranks differ: \(summary.rankChecksums)")
+        #expect(result.stdout.contains("identical on all \(ranks) rank(s)"))
+    }
+
+    @Test func anExistingRunFolderIsNeverOverwritten() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let precious = out.appendingPathComponent("genotype.txt")
+        try Data("keep me\n".utf8).write(to: precious)
+        let result = try CommandRunner.run(Self.tinySearch(out: out), ranks: 2)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("already holds a run"))
+        #expect(try String(contentsOf: precious, encoding: .utf8) == "keep me\n")
+    }
+
+    @Test func aGlobalBatchNotDivisibleByTheWorldSizeIsRefusedByRankZeroAlone() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let result = try CommandRunner.run(["search", "--batch-size", "18", "--out", tmp.appendingPathComponent("r").path], ranks: 4)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--batch-size 18 (global) is not divisible by the world size 4"))
+        #expect(result.stderr.components(separatedBy: "not divisible").count == 2, "printed once: \(result.stderr)")
+    }
+
+    @Test func aMissingDataFolderNamesTheFolderAndTheFix() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let result = try CommandRunner.run(["search", "--data", "/nonexistent/fmnist", "--out", tmp.appendingPathComponent("r").path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("/nonexistent/fmnist"))
+        #expect(!FileManager.default.fileExists(atPath: tmp.appendingPathComponent("r").path))
+    }
+}

@@ -21,20 +21,10 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
         precondition(m > 1, "batchNorm2d in training needs more than one value per channel, got \(x.shape)")
         for ch in 0..<c {
             var s = 0.0
-            for img in 0..<n {
-                let p = x.data + (img * c + ch) * plane
-                var t: Float = 0
-                for i in 0..<plane { t += p[i] }
-                s += Double(t)
-            }
+            for img in 0..<n { s += Double(vectorSum(x.data + (img * c + ch) * plane, plane)) }
             let mu = Float(s / Double(m))
             var v = 0.0
-            for img in 0..<n {
-                let p = x.data + (img * c + ch) * plane
-                var t: Float = 0
-                for i in 0..<plane { let d = p[i] - mu; t += d * d }
-                v += Double(t)
-            }
+            for img in 0..<n { v += Double(vectorSquaredDeviations(x.data + (img * c + ch) * plane, plane, mean: mu)) }
             let variance = Float(v / Double(m))
             mean[ch] = mu
             invStd[ch] = 1 / (variance + eps).squareRoot()
@@ -58,30 +48,31 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
         for ch in 0..<c {
             let mu = mean[ch], inv = invStd[ch]
             let gamma = weight?.data[ch] ?? 1
-            var sumDy: Float = 0, sumDyXhat: Float = 0
+            // sum(dy) and sum(dy * xhat) = (sum(dy * x) - mu sum(dy)) * inv
+            var sumDy: Float = 0, sumDyX: Float = 0
             for img in 0..<n {
                 let xp = x.data + (img * c + ch) * plane
                 let dp = dy + (img * c + ch) * plane
-                for i in 0..<plane {
-                    sumDy += dp[i]
-                    sumDyXhat += dp[i] * (xp[i] - mu) * inv
-                }
+                sumDy += vectorSum(dp, plane)
+                sumDyX += vectorDot(dp, xp, plane)
             }
+            let sumDyXhat = (sumDyX - mu * sumDy) * inv
             dgamma?[ch] += sumDyXhat
             dbeta?[ch] += sumDy
             guard let dx else { continue }
             if training {
                 // dx = gamma * inv / M * (M dy - sum(dy) - xhat * sum(dy xhat))
-                let scale = gamma * inv / Float(m)
+                // = a dy + b x + c0 with a = gamma inv, b = -gamma inv^2 sum(dy xhat) / M,
+                //   c0 = gamma inv (mu inv sum(dy xhat) - sum(dy)) / M
                 let fm = Float(m)
+                let a = gamma * inv
+                let b = -gamma * inv * inv * sumDyXhat / fm
+                let c0 = gamma * inv * (mu * inv * sumDyXhat - sumDy) / fm
                 for img in 0..<n {
                     let xp = x.data + (img * c + ch) * plane
                     let dp = dy + (img * c + ch) * plane
                     let dxp = dx + (img * c + ch) * plane
-                    for i in 0..<plane {
-                        let xhat = (xp[i] - mu) * inv
-                        dxp[i] += scale * (fm * dp[i] - sumDy - xhat * sumDyXhat)
-                    }
+                    for i in 0..<plane { dxp[i] += a * dp[i] + b * xp[i] + c0 }
                 }
             } else {
                 let scale = gamma * inv

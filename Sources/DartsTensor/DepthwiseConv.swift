@@ -75,10 +75,7 @@ struct PaddedDepthwise {
             pad(x)
             for p in 0..<g.kh {
                 for q in 0..<g.kw {
-                    let src = padded + offset(p, q)
-                    var acc: Float = 0
-                    for k in 0..<n { acc += d[k] * src[k] }
-                    dw[p * g.kw + q] += acc
+                    dw[p * g.kw + q] += vectorDot(d, padded + offset(p, q), n)
                 }
             }
         }

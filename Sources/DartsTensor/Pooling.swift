@@ -18,6 +18,15 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
             for i in 0..<outPlane { dxp[Int(ap[i])] += dyp[i] }
         }
     }
+    if PaddedPooling.applies(g) {
+        let kernel = PaddedPooling(g, border: -.infinity)
+        defer { kernel.deallocate() }
+        for plane in 0..<(n * c) {
+            kernel.maxForward(x.data + plane * h * w, out.data + plane * outPlane, argmax + plane * outPlane)
+        }
+        if !out.requiresGrad { box.release() }
+        return out
+    }
     for plane in 0..<(n * c) {
         let xp = x.data + plane * h * w
         let yp = out.data + plane * outPlane
@@ -62,6 +71,16 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
     let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
         guard let dy = out.grad else { return }
         let dx = x.ensureGrad()
+        if PaddedPooling.applies(g) {
+            let kernel = PaddedPooling(g, border: 0)
+            defer { kernel.deallocate() }
+            inverse.withUnsafeBufferPointer { inv in
+                for plane in 0..<(n * c) {
+                    kernel.averageBackward(dy + plane * outPlane, inv.baseAddress!, dx + plane * h * w)
+                }
+            }
+            return
+        }
         for plane in 0..<(n * c) {
             let dxp = dx + plane * h * w
             let dyp = dy + plane * outPlane
@@ -74,6 +93,16 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
                 }
             }
         }
+    }
+    if PaddedPooling.applies(g) {
+        let kernel = PaddedPooling(g, border: 0)
+        defer { kernel.deallocate() }
+        inverse.withUnsafeBufferPointer { inv in
+            for plane in 0..<(n * c) {
+                kernel.averageForward(x.data + plane * h * w, out.data + plane * outPlane, inv.baseAddress!)
+            }
+        }
+        return out
     }
     for plane in 0..<(n * c) {
         let xp = x.data + plane * h * w

@@ -25,10 +25,11 @@ public struct Genotype: Sendable, Equatable {
     /// (official `Network.genotype`): for each node keep the two incoming edges with the largest
     /// non-`none` weight (stable order, strongest first), each with its strongest non-`none` operation.
     public init(weightsNormal: [[Float]], weightsReduce: [[Float]]) {
-        self.init(normal: Genotype.parse(weightsNormal), reduce: Genotype.parse(weightsReduce))
+        self.init(normal: Genotype.derive(weightsNormal), reduce: Genotype.derive(weightsReduce))
     }
 
-    static func parse(_ w: [[Float]]) -> [Edge] {
+    /// The 8 edges of one cell from its 14 softmax rows (DARTS.md §3).
+    static func derive(_ w: [[Float]]) -> [Edge] {
         let noneIndex = Primitive.none.index
         var gene: [Edge] = []
         for node in 0..<CellLayout.steps {
@@ -59,6 +60,30 @@ public struct Genotype: Sendable, Equatable {
         func edges(_ e: [Edge]) -> String { "[" + e.map { "('\($0.operation.rawValue)', \($0.input))" }.joined(separator: ", ") + "]" }
         func list(_ l: [Int]) -> String { "[" + l.map(String.init).joined(separator: ", ") + "]" }
         return "Genotype(normal=\(edges(normal)), normal_concat=\(list(normalConcat)), reduce=\(edges(reduce)), reduce_concat=\(list(reduceConcat)))"
+    }
+
+    /// Our JSON (the Codable form) laid out one field to a line, each cell's pairs on one line:
+    /// `{"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [2, 3, 4, 5], "reduce": [...], "reduce_concat": [...]}`.
+    public var jsonText: String {
+        func edges(_ e: [Edge]) -> String { "[" + e.map { "[\"\($0.operation.rawValue)\", \($0.input)]" }.joined(separator: ", ") + "]" }
+        func list(_ l: [Int]) -> String { "[" + l.map(String.init).joined(separator: ", ") + "]" }
+        return "{\n  \"normal\": \(edges(normal)),\n  \"normal_concat\": \(list(normalConcat)),\n"
+            + "  \"reduce\": \(edges(reduce)),\n  \"reduce_concat\": \(list(reduceConcat))\n}"
+    }
+
+    /// The two cell types of a genotype: normal cells keep the resolution, reduction cells halve it.
+    public enum Cell: String, CaseIterable, Sendable {
+        case normal, reduce
+    }
+
+    /// The edges of `cell` (flat order, two per node).
+    public func edges(of cell: Cell) -> [Edge] {
+        cell == .normal ? normal : reduce
+    }
+
+    /// The states `cell` concatenates into its output.
+    public func concat(of cell: Cell) -> [Int] {
+        cell == .normal ? normalConcat : reduceConcat
     }
 }
 

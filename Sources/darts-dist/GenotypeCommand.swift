@@ -1,0 +1,122 @@
+import ArgumentParser
+import DARTS
+import Foundation
+
+struct GenotypeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genotype",
+        abstract: "Read, check, convert and draw a genotype (DARTS text, JSON or NNI).",
+        discussion: """
+            Reads the official DARTS text (flat lists or pt.darts's per-node lists), our JSON \
+            (genotype.json of a search run) or an NNI exported architecture (names, booleans or \
+            op indices), checks it, and prints it in --format. Nothing is evaluated.
+
+            --dot PATH writes both cells to ONE Graphviz file, PATH, a cluster per cell drawn as \
+            the official visualize.py draws them; when Graphviz's `dot` is on the PATH it also \
+            renders PATH with its extension replaced by .png (cells.dot -> cells.png).
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case darts, json, nni
+    }
+
+    @Argument(help: "A genotype file, a search run folder (its genotype.json), DARTS_V1 or DARTS_V2.")
+    var genotype: String?
+
+    @Flag(help: "A random genotype (uniform over the DARTS cell space) instead of the argument.")
+    var random = false
+
+    @Option(help: ArgumentHelp("The seed of --random.", valueName: "s"))
+    var seed: UInt64?
+
+    @Option(help: "Print the genotype as darts (the official text), json (ours) or nni (NNI's exported architecture).")
+    var format: Format = .darts
+
+    @Option(help: ArgumentHelp("Write both cells as Graphviz DOT to this one file (and a .png next to it when `dot` is installed).", valueName: "path"))
+    var dot: String?
+
+    func validate() throws {
+        switch (genotype, random) {
+        case (nil, false):
+            throw ValidationError("Give a genotype (a file, a search run folder, DARTS_V1 or DARTS_V2) or --random --seed S.")
+        case (let name?, true):
+            throw ValidationError("Give either the genotype '\(name)' or --random, not both.")
+        default:
+            break
+        }
+        if seed != nil && !random {
+            throw ValidationError("--seed applies only to --random; add --random or drop --seed.")
+        }
+        if random && seed == nil {
+            throw ValidationError("--random needs --seed S (any integer) so the genotype can be drawn again.")
+        }
+    }
+
+    func run() throws {
+        do {
+            let genotype = try load()
+            switch format {
+            case .darts: print(genotype.dartsText)
+            case .json: print(genotype.jsonText)
+            case .nni: print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+            }
+            if let dot { try draw(genotype, to: dot) }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    /// The genotype the arguments name: a file or folder that exists first, then a built-in name.
+    private func load() throws -> Genotype {
+        if random, let seed { return Genotype.random(seed: seed) }
+        let source = genotype!
+        if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
+        return try Genotype.load(path: source)
+    }
+
+    /// Writes the DOT file and, when Graphviz is installed, renders it to PNG.
+    private func draw(_ genotype: Genotype, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try Data(genotype.dot().utf8).write(to: url, options: .atomic)
+        } catch {
+            throw Failure("cannot write --dot \(path) (\(error.localizedDescription)); check that its folder exists and is writable")
+        }
+        FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
+        guard let graphviz = Self.executable(named: "dot") else {
+            FileHandle.standardError.write(Data("note: Graphviz's dot is not installed, so no PNG; render with `dot -Tpng \(path)`\n".utf8))
+            return
+        }
+        let png = url.pathExtension.isEmpty ? url.appendingPathExtension("png") : url.deletingPathExtension().appendingPathExtension("png")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: graphviz)
+        process.arguments = ["-Tpng", url.path, "-o", png.path]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        let message = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure("\(graphviz) -Tpng \(path) failed (exit \(process.terminationStatus)): "
+                + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        FileHandle.standardError.write(Data("wrote \(png.path)\n".utf8))
+    }
+
+    /// A failure of the command, with a sentence for the user.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The full path of an executable found on PATH, nil when there is none.
+    static func executable(named name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

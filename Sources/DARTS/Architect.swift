@@ -2,54 +2,6 @@ import DartsTensor
 import Distributed
 import NN
 
-/// A batch of images (N, C, H, W) with their class labels (N).
-public struct LabeledBatch {
-    public let images: Tensor
-    public let labels: [Int32]
-    public init(images: Tensor, labels: [Int32]) { self.images = images; self.labels = labels }
-}
-
-/// The state a search step updates, in flat arenas: the weights (with their SGD optimizer), the
-/// alphas (with their Adam optimizer) and the batch-norm running statistics.
-public final class SearchState {
-    public let network: SearchNetwork
-    public let weights: ParameterArena
-    public let alphas: ParameterArena
-    public let buffers: ParameterArena
-    public let weightOptimizer: SGD
-    public let alphaOptimizer: Adam
-
-    /// Builds the arenas over `network`; optimizer defaults are DARTS.md §2's.
-    public init(network: SearchNetwork, learningRate: Float = 0.025, momentum: Float = 0.9, weightDecay: Float = 3e-4,
-                alphaLearningRate: Float = 3e-4, alphaWeightDecay: Float = 1e-3) {
-        self.network = network
-        weights = ParameterArena(network.namedParameters())
-        alphas = ParameterArena(network.namedAlphas)
-        buffers = ParameterArena(network.namedBuffers(), keepsGradients: false)
-        weightOptimizer = SGD(arena: weights, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
-        alphaOptimizer = Adam(arena: alphas, learningRate: alphaLearningRate, beta1: 0.5, beta2: 0.999,
-                              weightDecay: alphaWeightDecay)
-    }
-
-    /// Forward and backward on `batch` in training mode, computing gradients only for the arenas
-    /// named (the others' backward work is skipped). Gradients of those arenas are zeroed first.
-    /// - Returns: the mean loss and the logits (N, classes).
-    @discardableResult
-    public func computeGradients(_ batch: LabeledBatch, weights wantWeights: Bool, alphas wantAlphas: Bool) -> (loss: Float, logits: Tensor) {
-        network.train()
-        weights.requiresGrad = wantWeights
-        alphas.requiresGrad = wantAlphas
-        if wantWeights { weights.zeroGrad() }
-        if wantAlphas { alphas.zeroGrad() }
-        let logits = network(batch.images)
-        let loss = crossEntropy(logits, labels: batch.labels)
-        loss.backward()
-        weights.requiresGrad = true
-        alphas.requiresGrad = true
-        return (loss.scalar, logits)
-    }
-}
-
 /// The architecture step of DARTS (paper §2.3, official cnn/architect.py): the alphas move by Adam
 /// along the gradient of the validation loss, first order (eq. 6 with xi = 0) or second order
 /// (eq. 7-8: unrolled one virtual SGD step, the Hessian-vector product by finite differences).
@@ -67,15 +19,21 @@ public final class Architect {
         self.parallel = parallel
     }
 
+    /// One architecture update on a single micro-batch per rank.
+    @discardableResult
+    public func step(train: LabeledBatch, val: LabeledBatch, learningRate eta: Float, secondOrder: Bool) -> Float {
+        step(train: [train], val: [val], learningRate: eta, secondOrder: secondOrder)
+    }
+
     /// One architecture update.
     /// - Parameters:
-    ///   - train: this rank's shard of the training batch (used by the second-order terms).
-    ///   - val: this rank's shard of the validation batch.
+    ///   - train: this rank's shard of the training batch, as micro-batches (second-order terms).
+    ///   - val: this rank's shard of the validation batch, as micro-batches.
     ///   - learningRate: eta, the current weight learning rate (second order).
     ///   - secondOrder: use the unrolled (second-order) gradient.
     /// - Returns: the validation loss of this rank's shard (at w for first order, at w' for second).
     @discardableResult
-    public func step(train: LabeledBatch, val: LabeledBatch, learningRate eta: Float, secondOrder: Bool) -> Float {
+    public func step(train: [LabeledBatch], val: [LabeledBatch], learningRate eta: Float, secondOrder: Bool) -> Float {
         // The architect's forwards leave the batch-norm running statistics as they found them: only
         // the weight step's forward updates them (the same in first and second order).
         savedBuffers = state.buffers.snapshot()
@@ -84,7 +42,7 @@ public final class Architect {
         if secondOrder {
             loss = computeUnrolledGradient(train: train, val: val, eta: eta)
         } else {
-            loss = state.computeGradients(val, weights: false, alphas: true).loss
+            loss = state.accumulateGradients(val, weights: false, alphas: true)
             parallel.average(state.alphas.grads!)
         }
         state.alphaOptimizer.step()
@@ -96,12 +54,16 @@ public final class Architect {
     /// result in the alpha gradients; the caller (``step(train:val:learningRate:secondOrder:)``)
     /// restores the BN statistics.
     func computeUnrolledGradient(train: LabeledBatch, val: LabeledBatch, eta: Float) -> Float {
+        computeUnrolledGradient(train: [train], val: [val], eta: eta)
+    }
+
+    func computeUnrolledGradient(train: [LabeledBatch], val: [LabeledBatch], eta: Float) -> Float {
         let w = state.weights, a = state.alphas
         let n = w.count
         savedWeights = w.snapshot()
 
         // 1. Virtual step: w' = w - eta (mu m + g + lambda w), g the global training gradient.
-        state.computeGradients(train, weights: true, alphas: false)
+        state.accumulateGradients(train, weights: true, alphas: false)
         parallel.average(w.grads!)
         let sgd = state.weightOptimizer
         let mu = sgd.hasMomentum ? sgd.momentum : 0
@@ -110,27 +72,24 @@ public final class Architect {
             for i in 0..<n { w.values[i] -= eta * (mu * m[i] + w.grads![i] + wd * savedWeights[i]) }
         }
         // 2. At w': v = dL_val/dw', dalpha = dL_val/dalpha, both global.
-        let loss = state.computeGradients(val, weights: true, alphas: true).loss
+        let loss = state.accumulateGradients(val, weights: true, alphas: true)
         parallel.average(w.grads!)
         parallel.average(a.grads!)
         let dalpha = a.snapshot(grads: true)
         let v = w.snapshot(grads: true)
-        // 3. Finite-difference Hessian-vector product around the ORIGINAL w.
-        let norm = VectorMath.norm(n, v)
-        let r = Float(0.01 / norm)
-        for i in 0..<n { w.values[i] = savedWeights[i] + r * v[i] }
-        state.computeGradients(train, weights: false, alphas: true)
-        let gPlus = a.snapshot(grads: true)
-        for i in 0..<n { w.values[i] = savedWeights[i] - r * v[i] }
-        state.computeGradients(train, weights: false, alphas: true)
-        let gMinus = a.snapshot(grads: true)
-        // Restore w bit for bit (the caller restores the BN statistics).
-        w.load(savedWeights)
-        // 4. grad_alpha = dalpha - eta (g+ - g-) / (2R); (g+ - g-) is averaged over ranks (it is linear).
+        // 3. Finite-difference Hessian-vector product around the ORIGINAL w, R = 0.01 / ||v||,
+        //    restoring w bit for bit afterwards.
+        let r = Float(0.01 / VectorMath.norm(n, v))
+        // g+ and g- are each averaged over ranks before the difference (two 224-float allreduces):
+        // the result is then bit-identical to one process accumulating the same micro-batches.
+        let hvp = centralDifference(weights: w.values, original: savedWeights, direction: v, step: r) {
+            state.accumulateGradients(train, weights: false, alphas: true)
+            parallel.average(a.grads!)
+            return a.snapshot(grads: true)
+        }
+        // 4. grad_alpha = dalpha - eta (g+ - g-) / (2R).
         let grads = a.grads!
-        for i in 0..<a.count { grads[i] = gPlus[i] - gMinus[i] }
-        parallel.average(grads)
-        for i in 0..<a.count { grads[i] = dalpha[i] - eta * grads[i] / (2 * r) }
+        for i in 0..<a.count { grads[i] = dalpha[i] - eta * hvp[i] }
         return loss
     }
 }

@@ -10,6 +10,11 @@ public protocol Communicator: AnyObject {
 
     /// In-place sum over ranks of `buffer` (MPI_Allreduce with MPI_IN_PLACE, MPI_SUM, MPI_FLOAT).
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// In-place sum over ranks in a fixed order, ((x_0 + x_1) + x_2) + ... for every element, so
+    /// the result is bit-identical to one process adding the same P values in rank order. Costs
+    /// about what a ring allreduce does (each rank sends and receives about 2 N floats): an
+    /// all-to-all of chunks, an ordered sum of this rank's chunk, an allgather of the sums.
+    func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>)
     /// In-place sum over ranks of double-precision values (metrics: loss sums, counts).
     func allreduceSum(_ values: inout [Double])
     /// In-place maximum over ranks (used to agree on failure flags).
@@ -29,10 +34,11 @@ public protocol Communicator: AnyObject {
 }
 
 extension Communicator {
-    /// In-place mean over ranks: allreduce-sum, then scale by 1 / worldSize.
+    /// In-place mean over ranks: the rank-ordered sum (``allreduceSumOrdered(_:)``), then a scale
+    /// by 1 / worldSize: bit-identical to one process averaging the same values in rank order.
     public func allreduceMean(_ buffer: UnsafeMutableBufferPointer<Float>) {
         guard worldSize > 1 else { return }
-        allreduceSum(buffer)
+        allreduceSumOrdered(buffer)
         let scale = 1 / Float(worldSize)
         for i in buffer.indices { buffer[i] *= scale }
     }
@@ -45,6 +51,7 @@ public final class SingleProcessCommunicator: Communicator {
     public var worldSize: Int { 1 }
     public var hostName: String { currentHostName() }
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+    public func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {}
     public func allreduceSum(_ values: inout [Double]) {}
     public func allreduceMax(_ values: inout [Double]) {}
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) {}

@@ -10,6 +10,8 @@ public final class MPICommunicator: Communicator {
     public let worldSize: Int
     public let hostName: String
     private var finalized = false
+    /// Send and receive space of the ordered allreduce, kept between calls.
+    private var scratch: [Float] = []
 
     /// Initialises MPI (MPI_Init_thread with MPI_THREAD_FUNNELED).
     public init() {
@@ -42,6 +44,31 @@ public final class MPICommunicator: Communicator {
             let n = min(buffer.count - offset, Int(Int32.max))
             MPI_Allreduce(cmpi_in_place(), base + offset, Int32(n), cmpi_float(), cmpi_sum(), cmpi_comm_world())
             offset += n
+        }
+    }
+
+    public func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard worldSize > 1, let base = buffer.baseAddress else { return }
+        let p = worldSize
+        let chunk = (buffer.count + p - 1) / p
+        precondition(chunk * p < Int(Int32.max), "allreduceSumOrdered: buffer too large for one call")
+        if scratch.count < 2 * chunk * p { scratch = [Float](repeating: 0, count: 2 * chunk * p) }
+        scratch.withUnsafeMutableBufferPointer { s in
+            let send = s.baseAddress!, receive = s.baseAddress! + chunk * p
+            // send: the buffer padded to P chunks; chunk c goes to rank c.
+            send.update(from: base, count: buffer.count)
+            (send + buffer.count).update(repeating: 0, count: chunk * p - buffer.count)
+            MPI_Alltoall(send, Int32(chunk), cmpi_float(), receive, Int32(chunk), cmpi_float(), cmpi_comm_world())
+            // receive: every rank's copy of this rank's chunk, in rank order; sum them in that order.
+            let mine = send   // reuse: the first chunk of `send` holds the sum
+            mine.update(from: receive, count: chunk)
+            for r in 1..<p {
+                let other = receive + r * chunk
+                for i in 0..<chunk { mine[i] += other[i] }
+            }
+            // Every rank's summed chunk, in rank order: the whole reduced buffer.
+            MPI_Allgather(mine, Int32(chunk), cmpi_float(), receive, Int32(chunk), cmpi_float(), cmpi_comm_world())
+            base.update(from: receive, count: buffer.count)
         }
     }
 

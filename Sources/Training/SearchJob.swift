@@ -123,13 +123,17 @@ public final class SearchJob {
         say("darts-dist search: \(kind.rawValue) \(dataset.channels)x\(dataset.height)x\(dataset.width), "
             + "\(trainIndices.count) train / \(valIndices.count) val images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
         say("network: C=\(options.channels), \(options.layers) cells, \(state.weights.count) weights, \(state.alphas.count) alphas; "
-            + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank), \(stepsPerEpoch) steps per epoch, "
+            + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
+            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
             + (options.secondOrder ? "second order" : "first order") + "; output in \(options.out)")
 
         let local = options.batchSize / worldSize
-        let shape = [local, dataset.channels, dataset.height, dataset.width]
-        let trainImages = Tensor(shape: shape), valImages = Tensor(shape: shape)
-        var trainLabels = [Int32](repeating: 0, count: local), valLabels = [Int32](repeating: 0, count: local)
+        let micro = local / options.accumulate
+        let shape = [micro, dataset.channels, dataset.height, dataset.width]
+        let trainImages = (0..<options.accumulate).map { _ in Tensor(shape: shape) }
+        let valImages = (0..<options.accumulate).map { _ in Tensor(shape: shape) }
+        var trainLabels = [[Int32]](repeating: [Int32](repeating: 0, count: micro), count: options.accumulate)
+        var valLabels = trainLabels
         var stepSeconds = 0.0
         var totalSteps = 0
         var lastValidation = (loss: 0.0, accuracy: 0.0)
@@ -144,19 +148,28 @@ public final class SearchJob {
             let epochStart = Date()
             for step in 0..<stepsPerEpoch {
                 let t0 = Date()
-                fill(dataset, trainShards[step].map { trainIndices[$0] }, trainImages, &trainLabels, augmentation, epoch, stream: 1)
-                fill(dataset, valShards[step].map { valIndices[$0] }, valImages, &valLabels, augmentation, epoch, stream: 2)
-                let train = LabeledBatch(images: trainImages, labels: trainLabels)
-                let val = LabeledBatch(images: valImages, labels: valLabels)
+                // This rank's shard, as `accumulate` consecutive micro-batches.
+                var train: [LabeledBatch] = [], val: [LabeledBatch] = []
+                for k in 0..<options.accumulate {
+                    let part = (k * micro)..<((k + 1) * micro)
+                    fill(dataset, trainShards[step][part].map { trainIndices[$0] }, trainImages[k], &trainLabels[k], augmentation, epoch, stream: 1)
+                    fill(dataset, valShards[step][part].map { valIndices[$0] }, valImages[k], &valLabels[k], augmentation, epoch, stream: 2)
+                    train.append(LabeledBatch(images: trainImages[k], labels: trainLabels[k]))
+                    val.append(LabeledBatch(images: valImages[k], labels: valLabels[k]))
+                }
 
                 let archLoss = architect.step(train: train, val: val, learningRate: lr, secondOrder: options.secondOrder)
 
-                let (loss, logits) = state.computeGradients(train, weights: true, alphas: false)
+                var correct = 0
+                var k = 0
+                let loss = state.accumulateGradients(train, weights: true, alphas: false) { logits in
+                    correct += topKCorrect(logits, labels: train[k].labels).top1
+                    k += 1
+                }
                 parallel.average(state.weights.grads!)
                 clipGradientNorm(state.weights, maxNorm: options.gradClip)
                 state.weightOptimizer.step()
 
-                let correct = topKCorrect(logits, labels: trainLabels).top1
                 var stepSums = [Double(loss) * Double(local), Double(correct), Double(local), Double(archLoss) * Double(local)]
                 communicator.allreduceSum(&stepSums)
                 for i in 0..<4 { sums[i] += stepSums[i] }
@@ -166,6 +179,7 @@ public final class SearchJob {
                 }
                 stepSeconds += Date().timeIntervalSince(t0)
                 totalSteps += 1
+                if let every = options.checkEvery, totalSteps % every == 0 { try checkConsistency(state) }
                 if isRoot && ((step + 1) % options.printEvery == 0 || step + 1 == stepsPerEpoch) {
                     let perStep = stepSeconds / Double(totalSteps)
                     let eta = perStep * Double(totalPlanned - totalSteps)
@@ -180,7 +194,7 @@ public final class SearchJob {
             // so that every rank validates, and later checkpoints, the same network.
             parallel.average(state.buffers.values)
             lastValidation = validate(state: state, dataset: dataset, indices: valIndices)
-            try checkConsistency(state)
+            if options.checkEvery == nil { try checkConsistency(state) }
 
             let genotype = network.genotype()
             say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
@@ -189,6 +203,8 @@ public final class SearchJob {
             say("genotype = \(genotype.dartsText)")
             try agree {
                 guard let run else { return }
+                try Checkpoint(state: state, options: options, worldSize: worldSize, epoch: epoch + 1, step: totalSteps)
+                    .write(to: run.url.appendingPathComponent("checkpoint.ckpt"))
                 try run.write("epoch_\(epoch).genotype.txt", text: genotype.dartsText)
                 try run.writeJSON("epoch_\(epoch).genotype.json", genotype)
                 try run.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: network))

@@ -30,6 +30,12 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     public var out: String = "runs/search"
     /// Progress line every N steps.
     public var printEvery: Int = 10
+    /// Gradient accumulation: each rank splits its shard into K micro-batches, so that P ranks with
+    /// K micro-batches each compute exactly what P * K ranks would.
+    public var accumulate: Int = 1
+    /// Compare the checksum of weights, alphas and optimizer states across ranks every N steps;
+    /// nil: at the end of every epoch.
+    public var checkEvery: Int?
 
     public init() {}
 
@@ -53,10 +59,16 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
         try require(epochs > 0, "--epochs \(epochs) must be positive")
         try require(batchSize > 0, "--batch-size \(batchSize) must be positive")
+        try require(accumulate >= 1, "--accumulate \(accumulate) must be at least 1")
         try require(batchSize % worldSize == 0,
                     "--batch-size \(batchSize) (global) is not divisible by the world size \(worldSize); use a multiple of \(worldSize)")
-        try require(batchSize / worldSize >= 2,
-                    "--batch-size \(batchSize) gives \(batchSize / worldSize) image(s) per rank; batch norm needs at least 2 per rank")
+        try require(batchSize % (worldSize * accumulate) == 0,
+                    "--batch-size \(batchSize) is not divisible by world size x --accumulate = \(worldSize * accumulate); "
+                    + "use a multiple of \(worldSize * accumulate)")
+        try require(batchSize / (worldSize * accumulate) >= 2,
+                    "--batch-size \(batchSize) gives \(batchSize / (worldSize * accumulate)) image(s) per micro-batch; "
+                    + "batch norm needs at least 2 (raise --batch-size or lower --accumulate)")
+        if let checkEvery { try require(checkEvery > 0, "--check-every \(checkEvery) must be positive") }
         try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
         try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
         try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")

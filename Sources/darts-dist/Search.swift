@@ -32,6 +32,8 @@ struct Search: ParsableCommand {
     @Flag(name: [.customLong("second-order"), .customLong("unrolled")], help: "Second-order (unrolled) architecture gradient.") var secondOrder = false
     @Option(help: "The run folder to create (never overwritten).") var out = "runs/search"
     @Option(name: .customLong("print-every"), help: "A progress line every N steps.") var printEvery = 10
+    @Option(help: "Gradient accumulation: each rank's shard in K micro-batches (a larger global batch on fewer ranks).") var accumulate = 1
+    @Option(name: .customLong("check-every"), help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
 
     var options: SearchOptions {
         var o = SearchOptions()
@@ -40,6 +42,7 @@ struct Search: ParsableCommand {
         o.weightDecay = weightDecay; o.archLearningRate = archLr; o.archWeightDecay = archWeightDecay
         o.gradClip = gradClip; o.trainPortion = trainPortion; o.subset = subset; o.seed = seed
         o.secondOrder = secondOrder; o.out = out; o.printEvery = printEvery
+        o.accumulate = accumulate; o.checkEvery = checkEvery
         return o
     }
 

@@ -207,6 +207,7 @@ public final class SearchJob {
                     .write(to: run.url.appendingPathComponent("checkpoint.ckpt"))
                 try run.write("epoch_\(epoch).genotype.txt", text: genotype.dartsText)
                 try run.writeJSON("epoch_\(epoch).genotype.json", genotype)
+                try run.write("epoch_\(epoch).json", data: try genotype.nniJSON())   // NNI's exported architecture
                 try run.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: network))
                 try run.appendMetrics(EpochMetrics(epoch: epoch, learningRate: lr, trainLoss: sums[0] / sums[2],
                     trainAccuracy: sums[1] / sums[2], archLoss: sums[3] / sums[2], validationLoss: lastValidation.loss,

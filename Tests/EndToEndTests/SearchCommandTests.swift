@@ -40,7 +40,8 @@ import Testing
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
         for name in ["config.json", "metrics.jsonl", "genotype.txt", "genotype.json", "result.json",
                      "epoch_0.genotype.txt", "epoch_0.genotype.json", "epoch_0.alphas.json",
-                     "epoch_1.genotype.txt", "epoch_1.genotype.json", "epoch_1.alphas.json"] {
+                     "epoch_1.genotype.txt", "epoch_1.genotype.json", "epoch_1.alphas.json", "epoch_0.json", "epoch_1.json",
+                     "checkpoint.ckpt"] {
             #expect(files.contains(name), "missing \(name)")
         }
         let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
@@ -54,6 +55,9 @@ import Testing
         #expect(!summary.genotypeText.contains("'none'"))
         let genotype = try Self.decode(Genotype.self, out.appendingPathComponent("genotype.json"))
         #expect(genotype.dartsText == summary.genotypeText)
+        // NNI's format of the last epoch reads back to the same cells (NNI keeps no edge order).
+        let nni = try Genotype.load(path: out.appendingPathComponent("epoch_1.json").path)
+        #expect(nni == genotype.inputOrdered)
         #expect(genotype.normal.count == 8 && genotype.reduce.count == 8)
         let alphas = try Self.decode(Alphas.self, out.appendingPathComponent("epoch_1.alphas.json"))
         #expect(alphas.epoch == 1 && alphas.normal.count == 14 && alphas.reduce.count == 14)

@@ -23,8 +23,13 @@ public final class MixedOp: Module {
     public func callAsFunction(_ x: Tensor, weights: Tensor, edge: Int) -> Tensor {
         var outputs: [Tensor] = []
         var indices: [Int] = []
+        let activated = relu(x)   // one ReLU shared by the operations that begin with one
         for (k, primitive) in Primitive.allCases.enumerated() where primitive != .none {
-            outputs.append(ops[k](x))
+            if let op = ops[k] as? ReLUFirst {
+                outputs.append(op(activated: activated))
+            } else {
+                outputs.append(ops[k](x))
+            }
             indices.append(edge * Primitive.count + k)
         }
         return weightedSum(outputs, coefficients: weights, indices: indices)

@@ -18,8 +18,16 @@ public final class ReLUConvBN: Module {
     public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
 }
 
+/// An operation whose first layer is a ReLU: given relu(x) it skips that layer, so that the
+/// operations of one MixedOp edge share a single ReLU of their common input (the result and every
+/// gradient are those of separate ReLUs: the gradients of the shared one add up).
+public protocol ReLUFirst: Module {
+    /// The operation applied to an input that has already been through ReLU.
+    func callAsFunction(activated: Tensor) -> Tensor
+}
+
 /// Dilated separable convolution (official `DilConv`): ReLU - depthwise kxk dilation d - 1x1 - BN.
-public final class DilConv: Module {
+public final class DilConv: Module, ReLUFirst {
     let op: Sequential
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, dilation: Int,
                 affine: Bool, rng: inout RandomGenerator) {
@@ -34,11 +42,12 @@ public final class DilConv: Module {
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+    public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
 }
 
 /// Separable convolution (official `SepConv`), the dilated separable block applied twice:
 /// ReLU - depthwise kxk (stride s) - 1x1 - BN - ReLU - depthwise kxk - 1x1 - BN.
-public final class SepConv: Module {
+public final class SepConv: Module, ReLUFirst {
     let op: Sequential
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
                 affine: Bool, rng: inout RandomGenerator) {
@@ -59,12 +68,13 @@ public final class SepConv: Module {
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+    public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
 }
 
 /// Halves the resolution without losing pixels (official `FactorizedReduce`):
 /// ReLU, then concat(conv1x1 stride 2 on x, conv1x1 stride 2 on x[:, :, 1:, 1:]) along channels
 /// (Cout / 2 each), then BN. (N, Cin, H, W) -> (N, Cout, H / 2, W / 2) for even H, W.
-public final class FactorizedReduce: Module {
+public final class FactorizedReduce: Module, ReLUFirst {
     let conv1, conv2: Conv2d
     let bn: BatchNorm2d
     public init(inputChannels: Int, outputChannels: Int, affine: Bool, rng: inout RandomGenerator) {
@@ -80,9 +90,9 @@ public final class FactorizedReduce: Module {
         registerModule("conv_2", conv2)
         registerModule("bn", bn)
     }
-    public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let r = relu(x)
-        return bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
+    public override func callAsFunction(_ x: Tensor) -> Tensor { self(activated: relu(x)) }
+    public func callAsFunction(activated r: Tensor) -> Tensor {
+        bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
     }
 }
 

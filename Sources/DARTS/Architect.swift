@@ -45,7 +45,7 @@ public final class Architect {
             loss = state.accumulateGradients(val, weights: false, alphas: true)
             parallel.average(state.alphas.grads!)
         }
-        state.alphaOptimizer.step()
+        Profiler.measure(.optimizer) { state.alphaOptimizer.step() }
         return loss
     }
 

@@ -64,9 +64,11 @@ public final class SearchState {
         var total: Float = 0
         for (k, batch) in microBatches.enumerated() {
             for arena in arenas { arena.zeroGrad() }
-            let logits = network(batch.images)
-            let loss = crossEntropy(logits, labels: batch.labels)
-            loss.backward()
+            let (logits, loss) = Profiler.measure(.forward) { () -> (Tensor, Tensor) in
+                let logits = network(batch.images)
+                return (logits, crossEntropy(logits, labels: batch.labels))
+            }
+            Profiler.measure(.backward) { loss.backward() }
             total += loss.scalar
             observe(logits)
             guard microBatches.count > 1 else { continue }

@@ -28,6 +28,7 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
     let depthwise = groups == cin && cout == cin && cinG == 1
     let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1
     let outPlane = geo.outH * geo.outW
+    Profiler.countFlops(2 * n * cout * outPlane * cinG * kh * kw)
     if depthwise && PaddedDepthwise.applies(geo) {
         let kernel = PaddedDepthwise(geo)
         defer { kernel.deallocate() }
@@ -94,6 +95,7 @@ private func conv2dBackward(x: Tensor, w: Tensor, bias: Tensor?, out: Tensor, ge
         }
     }
     if dx == nil && dw == nil { return }
+    Profiler.countFlops(2 * n * cout * outPlane * cinG * kh * kw * ((dx == nil ? 0 : 1) + (dw == nil ? 0 : 1)))
     let depthwise = groups == cin && cout == cin && cinG == 1
     let pointwise = kh == 1 && kw == 1 && geo.stride == 1 && geo.padding == 0 && groups == 1
     if depthwise && PaddedDepthwise.applies(geo) {

@@ -20,6 +20,7 @@ public func linear(_ x: Tensor, _ w: Tensor, bias: Tensor?) -> Tensor {
             for i in 0..<n { for o in 0..<fout { db[o] += dy[i * fout + o] } }
         }
     }
+    Profiler.countFlops(2 * n * fout * fin)
     sgemm(transA: false, transB: true, m: n, n: fout, k: fin, a: x.data, lda: fin, b: w.data, ldb: fin,
           beta: 0, c: out.data, ldc: fout)
     if let bias { for i in 0..<n { for o in 0..<fout { out.data[i * fout + o] += bias.data[o] } } }

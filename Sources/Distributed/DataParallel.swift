@@ -8,6 +8,10 @@ import DartsTensor
 public final class DataParallel {
     public let communicator: Communicator
 
+    /// When set (benchmarks), every average starts with a barrier whose time is counted as
+    /// `wait` (load imbalance), so that `allreduce` is the communication alone.
+    public var separatesWaiting = false
+
     public init(communicator: Communicator) { self.communicator = communicator }
 
     public var rank: Int { communicator.rank }
@@ -15,12 +19,14 @@ public final class DataParallel {
 
     /// Copies rank 0's values into every rank (at start, so all replicas begin identical).
     public func broadcastFromRoot(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        communicator.broadcast(buffer, root: 0)
+        Profiler.measure(.communication) { communicator.broadcast(buffer, root: 0) }
     }
 
     /// Replaces each rank's `buffer` by the mean over ranks (gradients, batch-norm statistics).
     public func average(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        communicator.allreduceMean(buffer)
+        guard communicator.worldSize > 1 else { return }
+        if separatesWaiting { Profiler.measure(.wait) { communicator.barrier() } }
+        Profiler.measure(.communication) { communicator.allreduceMean(buffer) }
     }
 
     /// Compares `checksum` (a hash of the exact bits of the state) across ranks.

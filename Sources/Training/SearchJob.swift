@@ -106,6 +106,8 @@ public final class SearchJob {
         parallel.broadcastFromRoot(state.alphas.values)
         parallel.broadcastFromRoot(state.buffers.values)
         let architect = Architect(state: state, parallel: parallel)
+        let step = SearchStep(state: state, architect: architect, parallel: parallel, gradClip: options.gradClip,
+                              secondOrder: options.secondOrder)
         let schedule = CosineAnnealingLR(maxLearningRate: options.learningRate, minLearningRate: options.learningRateMin,
                                          epochs: options.epochs)
 
@@ -146,45 +148,35 @@ public final class SearchJob {
             let valShards = valSampler.indices(epoch: epoch)
             var sums = [0.0, 0.0, 0.0, 0.0]   // loss * n, correct, n, val loss * n (architect)
             let epochStart = Date()
-            for step in 0..<stepsPerEpoch {
+            for stepIndex in 0..<stepsPerEpoch {
                 let t0 = Date()
                 // This rank's shard, as `accumulate` consecutive micro-batches.
                 var train: [LabeledBatch] = [], val: [LabeledBatch] = []
                 for k in 0..<options.accumulate {
                     let part = (k * micro)..<((k + 1) * micro)
-                    fill(dataset, trainShards[step][part].map { trainIndices[$0] }, trainImages[k], &trainLabels[k], augmentation, epoch, stream: 1)
-                    fill(dataset, valShards[step][part].map { valIndices[$0] }, valImages[k], &valLabels[k], augmentation, epoch, stream: 2)
+                    fill(dataset, trainShards[stepIndex][part].map { trainIndices[$0] }, trainImages[k], &trainLabels[k], augmentation, epoch, stream: 1)
+                    fill(dataset, valShards[stepIndex][part].map { valIndices[$0] }, valImages[k], &valLabels[k], augmentation, epoch, stream: 2)
                     train.append(LabeledBatch(images: trainImages[k], labels: trainLabels[k]))
                     val.append(LabeledBatch(images: valImages[k], labels: valLabels[k]))
                 }
 
-                let archLoss = architect.step(train: train, val: val, learningRate: lr, secondOrder: options.secondOrder)
-
-                var correct = 0
-                var k = 0
-                let loss = state.accumulateGradients(train, weights: true, alphas: false) { logits in
-                    correct += topKCorrect(logits, labels: train[k].labels).top1
-                    k += 1
-                }
-                parallel.average(state.weights.grads!)
-                clipGradientNorm(state.weights, maxNorm: options.gradClip)
-                state.weightOptimizer.step()
+                let (archLoss, loss, correct) = step.run(train: train, val: val, learningRate: lr)
 
                 var stepSums = [Double(loss) * Double(local), Double(correct), Double(local), Double(archLoss) * Double(local)]
                 communicator.allreduceSum(&stepSums)
                 for i in 0..<4 { sums[i] += stepSums[i] }
                 guard stepSums[0].isFinite else {
-                    throw SearchError.diverged("the training loss became \(stepSums[0]) at epoch \(epoch + 1), step \(step + 1); "
+                    throw SearchError.diverged("the training loss became \(stepSums[0]) at epoch \(epoch + 1), step \(stepIndex + 1); "
                         + "lower --lr or --arch-lr")
                 }
                 stepSeconds += Date().timeIntervalSince(t0)
                 totalSteps += 1
                 if let every = options.checkEvery, totalSteps % every == 0 { try checkConsistency(state) }
-                if isRoot && ((step + 1) % options.printEvery == 0 || step + 1 == stepsPerEpoch) {
+                if isRoot && ((stepIndex + 1) % options.printEvery == 0 || stepIndex + 1 == stepsPerEpoch) {
                     let perStep = stepSeconds / Double(totalSteps)
                     let eta = perStep * Double(totalPlanned - totalSteps)
                     say(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  lr %.5f  %.1f img/s  %.2f s/step  ETA %@",
-                               epoch + 1, options.epochs, step + 1, stepsPerEpoch, sums[0] / sums[2], 100 * sums[1] / sums[2],
+                               epoch + 1, options.epochs, stepIndex + 1, stepsPerEpoch, sums[0] / sums[2], 100 * sums[1] / sums[2],
                                lr, Double(options.batchSize) / perStep, perStep, formatDuration(eta)))
                 }
             }
@@ -244,6 +236,8 @@ public final class SearchJob {
     /// keyed by (seed, epoch, stream, image index), so it does not depend on which rank holds it.
     func fill(_ dataset: ImageDataset, _ indices: [Int], _ images: Tensor, _ labels: inout [Int32],
               _ augmentation: Augmentation, _ epoch: Int, stream: UInt64) {
+        let start = Profiler.now()
+        defer { Profiler.add(Profiler.now() - start, to: .data) }
         let imageSize = dataset.imageSize
         labels.withUnsafeMutableBufferPointer { labelBuffer in
             for (row, index) in indices.enumerated() {

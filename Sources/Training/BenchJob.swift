@@ -1,0 +1,176 @@
+import DARTS
+import DartsTensor
+import Datasets
+import Distributed
+import Foundation
+import NN
+
+/// What `darts-dist bench` measures: search steps at a given configuration on synthetic data.
+public struct BenchOptions: Codable, Sendable {
+    public var layers = 8
+    public var channels = 16
+    /// Global batch, split over the ranks.
+    public var batchSize = 64
+    public var inputChannels = 1
+    public var imageSize = 28
+    public var classes = 10
+    /// Measured steps per order, after `warmup` unmeasured ones.
+    public var steps = 3
+    public var warmup = 1
+    public var orders: [String] = ["first", "second"]
+    public var accumulate = 1
+    public var seed: UInt64 = 2
+    public init() {}
+}
+
+/// The measurements of one order (first or second).
+public struct BenchResult: Codable, Sendable {
+    public let order: String
+    public let worldSize: Int
+    public let globalBatch: Int
+    /// Mean and fastest wall-clock seconds of one whole search step.
+    public let secondsPerStep: Double
+    public let fastestStep: Double
+    /// Rank 0's seconds per step in each phase (data, forward, backward, allreduce, wait, optimizer).
+    public let phaseSeconds: [String: Double]
+    /// Global training images per second.
+    public let imagesPerSecond: Double
+    /// Counted floating-point operations of convolutions and linear layers per step, all ranks.
+    public let flopsPerStep: Double
+    public let gigaflopsPerSecond: Double
+    /// Peak resident memory of every rank, bytes.
+    public let peakResidentBytes: [Int]
+    public let hosts: [String]
+}
+
+/// Times the DARTS search step (the same ``SearchStep`` the search runs) on every rank.
+public final class BenchJob {
+    let options: BenchOptions
+    let communicator: Communicator
+    public var printLine: (String) -> Void = { print($0); fflush(stdout) }
+
+    public init(options: BenchOptions, communicator: Communicator) {
+        self.options = options
+        self.communicator = communicator
+    }
+
+    /// - Throws: `RankFailure` for options that do not fit the world size.
+    public func run() throws -> [BenchResult] {
+        let worldSize = communicator.worldSize
+        try communicator.agree {
+            let parts = worldSize * options.accumulate
+            guard options.batchSize % parts == 0, options.batchSize / parts >= 2 else {
+                throw SearchError.invalidOption("--batch-size \(options.batchSize) must be a multiple of world size x --accumulate "
+                    + "(\(parts)) with at least 2 images per micro-batch")
+            }
+            guard options.layers >= 3, options.channels > 0, options.channels % 2 == 0, options.steps > 0 else {
+                throw SearchError.invalidOption("--layers must be at least 3, --channels positive and even, --steps positive")
+            }
+            guard options.imageSize % 4 == 0 else {
+                throw SearchError.invalidOption("--image-size \(options.imageSize) must be a multiple of 4 (two reduction cells)")
+            }
+            for order in options.orders where order != "first" && order != "second" {
+                throw SearchError.invalidOption("--order \(order): use first, second or both")
+            }
+        }
+        let hosts = communicator.allgather(communicator.hostName)
+        var results: [BenchResult] = []
+        for order in options.orders {
+            results.append(measure(secondOrder: order == "second", hosts: hosts))
+        }
+        return results
+    }
+
+    func measure(secondOrder: Bool, hosts: [String]) -> BenchResult {
+        let o = options
+        let worldSize = communicator.worldSize
+        var rng = RandomGenerator(seed: o.seed)
+        let config = SearchConfiguration(inputChannels: o.inputChannels, imageSize: o.imageSize, channels: o.channels,
+                                         layers: o.layers, classes: o.classes)
+        let network = SearchNetwork(config, rng: &rng)
+        let state = SearchState(network: network)
+        let parallel = DataParallel(communicator: communicator)
+        parallel.broadcastFromRoot(state.weights.values)
+        parallel.broadcastFromRoot(state.alphas.values)
+        parallel.separatesWaiting = true
+        let step = SearchStep(state: state, architect: Architect(state: state, parallel: parallel), parallel: parallel,
+                              gradClip: 5, secondOrder: secondOrder)
+
+        // Synthetic data: random pixels, random labels, crop and flip as in the search.
+        let micro = o.batchSize / worldSize / o.accumulate
+        let imageCount = 4 * micro * o.accumulate
+        let pixels = o.inputChannels * o.imageSize * o.imageSize
+        var dataRng = RandomGenerator(seed: o.seed &+ UInt64(communicator.rank))
+        let dataset = ImageDataset(name: "synthetic", images: (0..<(imageCount * pixels)).map { _ in dataRng.nextNormal() },
+                                   labels: (0..<imageCount).map { _ in Int32(dataRng.nextInt(below: o.classes)) },
+                                   channels: o.inputChannels, height: o.imageSize, width: o.imageSize, classCount: o.classes,
+                                   normalization: .identity(channels: o.inputChannels))
+        let augmentation = Augmentation(randomCropPadding: 4, horizontalFlip: true)
+        func batches(_ offset: Int) -> [LabeledBatch] {
+            (0..<o.accumulate).map { k in
+                let images = Tensor(shape: [micro, o.inputChannels, o.imageSize, o.imageSize])
+                var labels = [Int32](repeating: 0, count: micro)
+                let indices = (0..<micro).map { (offset + k * micro + $0) % imageCount }
+                Profiler.measure(.data) {
+                    labels.withUnsafeMutableBufferPointer {
+                        fillBatch(dataset, indices: indices, images: images.data, labels: $0.baseAddress!,
+                                  augmentation: augmentation, rng: &dataRng)
+                    }
+                }
+                return LabeledBatch(images: images, labels: labels)
+            }
+        }
+
+        var times: [Double] = []
+        for i in 0..<(o.warmup + o.steps) {
+            if i == o.warmup { Profiler.reset() }
+            communicator.barrier()
+            let start = Profiler.now()
+            let train = batches(0), val = batches(2 * micro * o.accumulate)
+            _ = step.run(train: train, val: val, learningRate: 0.025)
+            communicator.barrier()
+            if i >= o.warmup { times.append(Profiler.now() - start) }
+        }
+        let seconds = Profiler.seconds
+        var flops = [Double(Profiler.flops) / Double(o.steps)]
+        communicator.allreduceSum(&flops)
+        let rss = communicator.allgather(UInt64(peakResidentBytes())).map(Int.init)
+        let mean = times.reduce(0, +) / Double(times.count)
+        return BenchResult(order: secondOrder ? "second" : "first", worldSize: worldSize, globalBatch: o.batchSize,
+                           secondsPerStep: mean, fastestStep: times.min()!,
+                           phaseSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.name, $0.value / Double(o.steps)) }),
+                           imagesPerSecond: Double(o.batchSize) / mean, flopsPerStep: flops[0],
+                           gigaflopsPerSecond: flops[0] / mean / 1e9, peakResidentBytes: rss, hosts: hosts)
+    }
+
+    /// The table printed by rank 0.
+    public static func table(_ results: [BenchResult], options: BenchOptions) -> String {
+        var lines: [String] = []
+        let o = options
+        lines.append("darts-dist bench: C=\(o.channels), \(o.layers) cells, \(o.inputChannels)x\(o.imageSize)x\(o.imageSize), "
+            + "global batch \(o.batchSize), \(results.first?.worldSize ?? 1) rank(s), \(o.steps) measured step(s) after \(o.warmup) warm-up")
+        let phases = Profiler.Phase.allCases.map(\.name)
+        func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(width - text.count, 0)) + text }
+        let header = ["order".padding(toLength: 7, withPad: " ", startingAt: 0), cell("s/step", 9), cell("img/s", 9)]
+            + phases.map { cell($0, 10) } + [cell("GFLOP/s", 9), cell("peak RSS", 11)]
+        lines.append(header.joined(separator: " "))
+        for r in results {
+            let rss = Double(r.peakResidentBytes.max() ?? 0) / 1_073_741_824
+            let row = [r.order.padding(toLength: 7, withPad: " ", startingAt: 0),
+                       cell(String(format: "%.3f", r.secondsPerStep), 9), cell(String(format: "%.1f", r.imagesPerSecond), 9)]
+                + phases.map { cell(String(format: "%.4f", r.phaseSeconds[$0] ?? 0), 10) }
+                + [cell(String(format: "%.1f", r.gigaflopsPerSecond), 9), cell(String(format: "%.2f GB", rss), 11)]
+            lines.append(row.joined(separator: " "))
+        }
+        lines.append("phases are rank 0's seconds per step; wait = time in a barrier before each allreduce (load imbalance); "
+            + "peak RSS is the largest rank's")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The peak resident set size of this process, bytes (getrusage: ru_maxrss is in KiB on Linux).
+public func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+}

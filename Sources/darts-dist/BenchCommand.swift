@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time DARTS search steps (first and second order) on synthetic data, alone or under mpirun.",
+        discussion: "Prints seconds per step split into data, forward, backward, allreduce, wait and optimizer, images/s, "
+            + "achieved GFLOP/s (convolutions and linear layers, counted) and the peak resident memory of each rank; "
+            + "--json writes the same as JSON. Run under mpirun -np N to measure N ranks.")
+
+    @Option(help: "Cells in the search network.") var layers = 8
+    @Option(help: "Initial channels C.") var channels = 16
+    @Option(name: .customLong("batch-size"), help: "Global batch size, split over the ranks.") var batchSize = 64
+    @Option(name: .customLong("input-channels"), help: "Image channels (1 for Fashion-MNIST, 3 for CIFAR-10).") var inputChannels = 1
+    @Option(name: .customLong("image-size"), help: "Image height and width.") var imageSize = 28
+    @Option(help: "Measured steps per order.") var steps = 3
+    @Option(help: "Unmeasured warm-up steps per order.") var warmup = 1
+    @Option(help: "first, second or both.") var order = "both"
+    @Option(help: "Gradient accumulation micro-batches per rank.") var accumulate = 1
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+
+    var options: BenchOptions {
+        var o = BenchOptions()
+        o.layers = layers; o.channels = channels; o.batchSize = batchSize; o.inputChannels = inputChannels
+        o.imageSize = imageSize; o.steps = steps; o.warmup = warmup; o.accumulate = accumulate
+        o.orders = order == "both" ? ["first", "second"] : [order]
+        return o
+    }
+
+    func run() throws {
+        try runDistributed { communicator in
+            let results = try BenchJob(options: options, communicator: communicator).run()
+            guard communicator.rank == 0 else { return }
+            print(BenchJob.table(results, options: options))
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try (try encoder.encode(results) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+            }
+        }
+    }
+}

@@ -1,4 +1,7 @@
 import DartsTensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Data parallelism over flat buffers (DESIGN.md): the same start on every rank, gradients
 /// averaged in place before every optimizer step, and a bit-level consistency check.
@@ -7,6 +10,12 @@ import DartsTensor
 /// gradient of the global mean loss over B examples, so every rank applies the same update.
 public final class DataParallel {
     public let communicator: Communicator
+    /// Seconds this rank spent inside ``average(_:)`` (the allreduces of gradients and batch-norm
+    /// statistics), including the wait for slower ranks; two clock reads per call.
+    public private(set) var communicationSeconds: Double = 0
+    /// The number of ``average(_:)`` calls, and the floats they averaged.
+    public private(set) var communicationCalls: Int = 0
+    public private(set) var communicatedFloats: Int = 0
 
     public init(communicator: Communicator) { self.communicator = communicator }
 
@@ -20,7 +29,11 @@ public final class DataParallel {
 
     /// Replaces each rank's `buffer` by the mean over ranks (gradients, batch-norm statistics).
     public func average(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        let start = monotonicSeconds()
         communicator.allreduceMean(buffer)
+        communicationSeconds += monotonicSeconds() - start
+        communicationCalls += 1
+        communicatedFloats += buffer.count
     }
 
     /// Compares `checksum` (a hash of the exact bits of the state) across ranks.
@@ -30,6 +43,13 @@ public final class DataParallel {
         let differing = all.indices.filter { all[$0] != all[0] }
         if !differing.isEmpty { throw DistributedError.ranksDiverged(what, differing) }
     }
+}
+
+/// Seconds on the monotonic clock (CLOCK_MONOTONIC): for intervals, not dates.
+public func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
 /// Errors of the distributed layer.

@@ -77,7 +77,9 @@ public enum RunPictures {
             log.warning("no alpha heatmaps: \(error)")
         }
         do {
-            let genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: folder.appendingPathComponent("genotype.json")))
+            let genotypeURL = folder.appendingPathComponent("genotype.json")
+            try requireFile(genotypeURL)
+            let genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: genotypeURL))
             let dot = findExecutable("dot")
             if dot == nil { log.warning("Graphviz's dot is not installed: the cells are left as .dot files") }
             for cell in Genotype.Cell.allCases {
@@ -128,6 +130,7 @@ public enum RunPictures {
     }
 
     static func readMetrics(_ url: URL) throws -> [MetricsLine] {
+        try requireFile(url)
         let text = try String(contentsOf: url, encoding: .utf8)
         let lines = try text.split(separator: "\n").map { try JSONDecoder().decode(MetricsLine.self, from: Data($0.utf8)) }
         guard !lines.isEmpty else { throw PictureError("\(url.path) holds no epoch") }
@@ -149,6 +152,10 @@ public enum RunPictures {
             }
         }
         return files
+    }
+
+    static func requireFile(_ url: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw PictureError("\(url.path) is missing") }
     }
 
     /// Runs `dot -Tsvg` on `source` and returns the SVG.

@@ -23,13 +23,18 @@ struct PicturesCommand: ParsableCommand {
         Diagnostics.bootstrap(level: logLevel, rank: 0, host: currentHostName())
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("\(folder) is not a folder; give the --out folder of a search")
+            throw PicturesError(description: "\(folder) is not a folder; give the --out folder of a search")
         }
         let files = RunPictures.draw(folder: URL(fileURLWithPath: folder, isDirectory: true))
         guard !files.isEmpty else {
-            throw ValidationError("\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
-                + "give the --out folder of a search (--log-level warning tells what is missing)")
+            throw PicturesError(description: "\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
+                + "give the --out folder of a search")
         }
         print("pictures in \(folder): \(files.joined(separator: ", "))")
     }
+}
+
+/// A run folder the pictures command cannot draw.
+struct PicturesError: Error, CustomStringConvertible {
+    let description: String
 }

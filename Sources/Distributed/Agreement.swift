@@ -8,9 +8,19 @@ public struct RankFailure: CollectiveError, CustomStringConvertible {
     public let host: String
     public let message: String
     public let worldSize: Int
+    /// The other ranks that failed at the same point, as "rank R on HOST", in rank order.
+    public var otherFailures: [String] = []
 
+    /// "rank 2 on node7: out of memory (also failed: rank 3 on node8)"; the message alone with one rank.
     public var description: String {
-        worldSize > 1 ? "rank \(rank) on \(host): \(message)" : message
+        guard worldSize > 1 else { return message }
+        var text = "rank \(rank) on \(host): \(message)"
+        if !otherFailures.isEmpty {
+            let shown = otherFailures.prefix(4).joined(separator: ", ")
+            let more = otherFailures.count > 4 ? " and \(otherFailures.count - 4) more" : ""
+            text += " (also failed: \(shown)\(more))"
+        }
+        return text
     }
 }
 
@@ -28,7 +38,9 @@ extension Communicator {
         let failed = allgather(failure == nil ? 0 : 1)
         let messages = allgather(failure.map { "\($0)" } ?? "")
         let hosts = allgather(hostName)
-        let first = failed.firstIndex(of: 1) ?? 0
-        throw RankFailure(rank: first, host: hosts[first], message: messages[first], worldSize: worldSize)
+        let failing = failed.indices.filter { failed[$0] == 1 }
+        let first = failing.first ?? 0
+        throw RankFailure(rank: first, host: hosts[first], message: messages[first], worldSize: worldSize,
+                          otherFailures: failing.dropFirst().map { "rank \($0) on \(hosts[$0])" })
     }
 }

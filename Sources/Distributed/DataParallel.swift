@@ -7,6 +7,12 @@ import DartsTensor
 /// gradient of the global mean loss over B examples, so every rank applies the same update.
 public final class DataParallel {
     public let communicator: Communicator
+    /// Seconds this rank spent inside ``average(_:)`` (the allreduces of gradients and batch-norm
+    /// statistics), including the wait for slower ranks; two clock reads per call.
+    public private(set) var communicationSeconds: Double = 0
+    /// The number of ``average(_:)`` calls, and the floats they averaged.
+    public private(set) var communicationCalls: Int = 0
+    public private(set) var communicatedFloats: Int = 0
 
     /// When set (benchmarks), every average starts with a barrier whose time is counted as
     /// `wait` (load imbalance), so that `allreduce` is the communication alone.
@@ -24,9 +30,14 @@ public final class DataParallel {
 
     /// Replaces each rank's `buffer` by the mean over ranks (gradients, batch-norm statistics).
     public func average(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard communicator.worldSize > 1 else { return }
-        if separatesWaiting { Profiler.measure(.wait) { communicator.barrier() } }
-        Profiler.measure(.communication) { communicator.allreduceMean(buffer) }
+        if separatesWaiting && communicator.worldSize > 1 { Profiler.measure(.wait) { communicator.barrier() } }
+        let start = Profiler.now()
+        communicator.allreduceMean(buffer)
+        let seconds = Profiler.now() - start
+        Profiler.add(seconds, to: .communication)
+        communicationSeconds += seconds
+        communicationCalls += 1
+        communicatedFloats += buffer.count
     }
 
     /// Compares `checksum` (a hash of the exact bits of the state) across ranks.

@@ -229,6 +229,8 @@ public final class SearchJob {
         let identical = Set(rankChecksums).count == 1
         say("weights/alphas checksums: " + (identical ? "\(rankChecksums[0]), identical on all \(worldSize) rank(s)"
                                             : "DIFFER across ranks: \(rankChecksums.joined(separator: ", "))"))
+        RankSummary.gather(parallel: parallel, steps: totalSteps, stepSeconds: stepSeconds).lines.forEach(say)
+        if let run { say(RunPictures.draw(in: run)) }
         return result
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Logging
 import Training
 
 struct Search: ParsableCommand {
@@ -34,6 +35,7 @@ struct Search: ParsableCommand {
     @Option(name: .customLong("print-every"), help: "A progress line every N steps.") var printEvery = 10
     @Option(help: "Gradient accumulation: each rank's shard in K micro-batches (a larger global batch on fewer ranks).") var accumulate = 1
     @Option(name: .customLong("check-every"), help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
+    @Option(name: .customLong("log-level"), help: "Diagnostic messages on standard error from every rank, tagged with its rank and host, at this level and above: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .warning
 
     var options: SearchOptions {
         var o = SearchOptions()
@@ -57,8 +59,12 @@ struct Search: ParsableCommand {
     }
 
     func run() throws {
+        Diagnostics.bootstrap(level: logLevel, rank: launcherRank(), host: currentHostName())
         try runDistributed { communicator in
+            Diagnostics.reportStart(communicator)
             try SearchJob(options: options, communicator: communicator).run()
         }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -76,6 +76,14 @@ private struct DiskFull: Error, CustomStringConvertible {
     #expect(failure.description == "rank 2 on node7: out of memory")
 }
 
+@Test func rankFailureDescriptionNamesEveryOtherFailingRank() {
+    var failure = RankFailure(rank: 1, host: "node1", message: "no data", worldSize: 8,
+                              otherFailures: ["rank 2 on node2", "rank 3 on node2"])
+    #expect(failure.description == "rank 1 on node1: no data (also failed: rank 2 on node2, rank 3 on node2)")
+    failure.otherFailures = (2..<8).map { "rank \($0) on n" }
+    #expect(failure.description.hasSuffix("(also failed: rank 2 on n, rank 3 on n, rank 4 on n, rank 5 on n and 2 more)"))
+}
+
 @Test func consistencyCheckPassesForOneRank() throws {
     let parallel = DataParallel(communicator: SingleProcessCommunicator())
     try parallel.checkConsistency(0x1234_5678_9ABC_DEF0, what: "weights")

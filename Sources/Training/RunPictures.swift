@@ -1,0 +1,196 @@
+import DARTS
+import Foundation
+
+/// The pictures of a search, drawn from its run folder at the end of the search (rank 0):
+///
+/// | file | shows |
+/// |---|---|
+/// | `loss.svg` | train, validation and architect (val batch) loss per epoch, from metrics.jsonl |
+/// | `accuracy.svg` | train and validation top-1 accuracy (%) per epoch, from metrics.jsonl |
+/// | `alphas_normal.svg`, `alphas_reduce.svg` | softmax(alpha) per edge over the epochs, from epoch_N.alphas.json |
+/// | `genotype_normal.dot`, `genotype_reduce.dot` | both final cells as Graphviz graphs, from genotype.json |
+/// | `genotype_normal.svg`, `genotype_reduce.svg` | those graphs drawn by Graphviz's `dot`, when it is installed |
+///
+/// Plain SVG written here (no plotting library, no Python), so every search has them. Pictures
+/// are a convenience: a missing input or a failed drawing is a warning (`--log-level`), never the
+/// end of a search whose results are already written.
+public enum RunPictures {
+    /// One line of metrics.jsonl (the fields drawn).
+    struct MetricsLine: Decodable {
+        let epoch: Int
+        let trainLoss: Double
+        let trainAccuracy: Double
+        let archLoss: Double
+        let validationLoss: Double
+        let validationAccuracy: Double
+    }
+
+    /// One epoch_N.alphas.json.
+    struct AlphasFile: Decodable {
+        let epoch: Int
+        let primitives: [String]
+        let normal: [[Float]]
+        let reduce: [[Float]]
+    }
+
+    /// Draws every picture its inputs allow into `run` and returns the line that lists them,
+    /// "pictures in FOLDER: loss.svg, ...".
+    public static func draw(in run: RunFolder) -> String {
+        let files = draw(folder: run.url) { name, data in try run.write(name, data: data) }
+        let dotMissing = !files.contains("genotype_normal.svg") && files.contains("genotype_normal.dot")
+        return "pictures in \(run.url.path): " + (files.isEmpty ? "none" : files.joined(separator: ", "))
+            + (dotMissing ? " (install Graphviz, Debian package graphviz, to draw the cells: dot -Tsvg FILE.dot)" : "")
+    }
+
+    /// Draws (again) the pictures of an existing run folder, a finished one or one still running,
+    /// replacing earlier pictures (each file written atomically).
+    /// - Returns: the names of the files written.
+    public static func draw(folder: URL) -> [String] {
+        draw(folder: folder) { name, data in try data.write(to: folder.appendingPathComponent(name), options: .atomic) }
+    }
+
+    /// Draws the pictures of the run folder at `folder`, writing each through `write(name, bytes)`.
+    /// - Returns: the names of the files written, in the table's order.
+    static func draw(folder: URL, write: (String, Data) throws -> Void) -> [String] {
+        let log = Diagnostics.logger
+        var written: [String] = []
+        func save(_ name: String, _ text: String) {
+            do {
+                try write(name, Data(text.utf8))
+                written.append(name)
+                log.debug("wrote \(name)")
+            } catch {
+                log.warning("could not write the picture \(name): \(error)")
+            }
+        }
+
+        do {
+            let metrics = try readMetrics(folder.appendingPathComponent("metrics.jsonl"))
+            for chart in curves(metrics) { save(chart.name, chart.chart.svg()) }
+        } catch {
+            log.warning("no loss and accuracy curves: \(error)")
+        }
+        do {
+            let alphas = try readAlphas(folder)
+            for map in heatmaps(alphas) { save(map.name, map.heatmap.svg()) }
+        } catch {
+            log.warning("no alpha heatmaps: \(error)")
+        }
+        do {
+            let genotypeURL = folder.appendingPathComponent("genotype.json")
+            try requireFile(genotypeURL)
+            let genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: genotypeURL))
+            let dot = findExecutable("dot")
+            if dot == nil { log.warning("Graphviz's dot is not installed: the cells are left as .dot files") }
+            for cell in Genotype.Cell.allCases {
+                let source = genotype.dot(cell: cell)
+                save("genotype_\(cell.rawValue).dot", source)
+                guard let dot else { continue }
+                do {
+                    save("genotype_\(cell.rawValue).svg", try render(dot: dot, source: source))
+                } catch {
+                    log.warning("could not draw the \(cell.rawValue) cell: \(error)")
+                }
+            }
+        } catch {
+            log.warning("no cell drawings: \(error)")
+        }
+        return written
+    }
+
+    /// The loss and accuracy charts; the last line of an epoch wins (a resumed run may repeat one).
+    static func curves(_ metrics: [MetricsLine]) -> [(name: String, chart: LineChart)] {
+        var byEpoch: [Int: MetricsLine] = [:]
+        for line in metrics { byEpoch[line.epoch] = line }
+        let lines = byEpoch.keys.sorted().map { byEpoch[$0]! }
+        func points(_ value: (MetricsLine) -> Double) -> [(x: Double, y: Double)] {
+            lines.map { (Double($0.epoch), value($0)) }
+        }
+        let loss = LineChart(title: "loss", xLabel: "epoch", yLabel: "cross-entropy", series: [
+            .init(name: "train", color: "#1f77b4", points: points(\.trainLoss)),
+            .init(name: "validation", color: "#d62728", points: points(\.validationLoss)),
+            .init(name: "architect (val batches)", color: "#ff7f0e", points: points(\.archLoss)),
+        ])
+        var accuracy = LineChart(title: "top-1 accuracy", xLabel: "epoch", yLabel: "accuracy (%)", series: [
+            .init(name: "train", color: "#1f77b4", points: points { 100 * $0.trainAccuracy }),
+            .init(name: "validation", color: "#d62728", points: points { 100 * $0.validationAccuracy }),
+        ], yRange: 0...100)
+        accuracy.format = { String(format: "%.2f%%", $0) }
+        return [("loss.svg", loss), ("accuracy.svg", accuracy)]
+    }
+
+    /// One heatmap per cell type over the epochs that have an alphas file.
+    static func heatmaps(_ files: [AlphasFile]) -> [(name: String, heatmap: AlphaHeatmap)] {
+        guard let first = files.first else { return [] }
+        let epochs = files.map(\.epoch)
+        return [
+            ("alphas_normal.svg", AlphaHeatmap(cell: "normal", primitives: first.primitives, epochs: epochs, weights: files.map(\.normal))),
+            ("alphas_reduce.svg", AlphaHeatmap(cell: "reduce", primitives: first.primitives, epochs: epochs, weights: files.map(\.reduce))),
+        ]
+    }
+
+    static func readMetrics(_ url: URL) throws -> [MetricsLine] {
+        try requireFile(url)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let lines = try text.split(separator: "\n").map { try JSONDecoder().decode(MetricsLine.self, from: Data($0.utf8)) }
+        guard !lines.isEmpty else { throw PictureError("\(url.path) holds no epoch") }
+        return lines
+    }
+
+    /// Every epoch_N.alphas.json of the folder, by epoch; all with the same shape.
+    static func readAlphas(_ folder: URL) throws -> [AlphasFile] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasPrefix("epoch_") && $0.hasSuffix(".alphas.json") }
+        let files = try names.map { try JSONDecoder().decode(AlphasFile.self, from: Data(contentsOf: folder.appendingPathComponent($0))) }
+            .sorted { $0.epoch < $1.epoch }
+        guard let first = files.first else { throw PictureError("\(folder.path) holds no epoch_N.alphas.json") }
+        for file in files {
+            let rows = file.normal + file.reduce
+            guard file.primitives == first.primitives, file.normal.count == first.normal.count,
+                  file.reduce.count == first.reduce.count, rows.allSatisfy({ $0.count == first.primitives.count }) else {
+                throw PictureError("epoch_\(file.epoch).alphas.json has another shape than epoch_\(first.epoch).alphas.json")
+            }
+        }
+        return files
+    }
+
+    static func requireFile(_ url: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw PictureError("\(url.path) is missing") }
+    }
+
+    /// Runs `dot -Tsvg` on `source` and returns the SVG.
+    static func render(dot: URL, source: String) throws -> String {
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("darts-dist-\(UUID().uuidString).dot")
+        try Data(source.utf8).write(to: input)
+        defer { try? FileManager.default.removeItem(at: input) }
+        let process = Process()
+        process.executableURL = dot
+        process.arguments = ["-Tsvg", input.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, !data.isEmpty else {
+            throw PictureError("\(dot.path) -Tsvg exited with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The first executable `name` on PATH.
+    static func findExecutable(_ name: String) -> URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// Why a picture could not be drawn.
+struct PictureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

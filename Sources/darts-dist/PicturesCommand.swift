@@ -1,0 +1,40 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Logging
+import Training
+
+struct PicturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pictures",
+        abstract: "Draw the pictures of a run folder (a search draws them when it ends).",
+        discussion: """
+            Writes into the run folder: loss.svg and accuracy.svg (per epoch, from metrics.jsonl),
+            alphas_normal.svg and alphas_reduce.svg (softmax(alpha) per edge over the epochs, from
+            epoch_N.alphas.json), genotype_normal.dot / .svg and genotype_reduce.dot / .svg (the final
+            cells, from genotype.json; the .svg files need Graphviz's dot). Works on a search that is
+            still running too: the pictures then show the epochs done so far.
+            """)
+
+    @Argument(help: "The run folder (--out of the search).") var folder: String
+    @Option(name: .customLong("log-level"), help: "Diagnostic messages at this level and above.") var logLevel: Logger.Level = .warning
+
+    func run() throws {
+        Diagnostics.bootstrap(level: logLevel, rank: 0, host: currentHostName())
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PicturesError(description: "\(folder) is not a folder; give the --out folder of a search")
+        }
+        let files = RunPictures.draw(folder: URL(fileURLWithPath: folder, isDirectory: true))
+        guard !files.isEmpty else {
+            throw PicturesError(description: "\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
+                + "give the --out folder of a search")
+        }
+        print("pictures in \(folder): \(files.joined(separator: ", "))")
+    }
+}
+
+/// A run folder the pictures command cannot draw.
+struct PicturesError: Error, CustomStringConvertible {
+    let description: String
+}

@@ -67,6 +67,13 @@ public final class AugmentCell: Module {
     /// - Returns: (N, multiplier * C, H / 2, W / 2) in a reduction cell, else (N, multiplier * C, H, W).
     public func callAsFunction(_ s0: Tensor, _ s1: Tensor, dropProbability: Float,
                                rng: inout RandomGenerator) -> Tensor {
+        self(s0, s1, dropProbability: dropProbability, masks: &rng)
+    }
+
+    /// The cell with drop path's factors drawn from `masks` (e.g. ``PerSampleDropPathMasks``), one
+    /// call per dropped operation, in operation order; otherwise as ``callAsFunction(_:_:dropProbability:rng:)``.
+    public func callAsFunction<Source: DropPathMaskSource>(_ s0: Tensor, _ s1: Tensor, dropProbability: Float,
+                                                           masks: inout Source) -> Tensor {
         var states = [preprocess0(s0), preprocess1(s1)]
         let dropping = isTraining && dropProbability > 0
         for node in 0..<steps {
@@ -75,7 +82,7 @@ public final class AugmentCell: Module {
                 let op = ops[k]
                 var h = op(states[indices[k]])
                 if dropping && !(op is Identity) {
-                    h = DropPath.apply(h, probability: dropProbability, training: true, rng: &rng)
+                    h = DropPath.apply(h, probability: dropProbability, training: true, masks: &masks)
                 }
                 terms.append(h)
             }

@@ -65,6 +65,11 @@ public final class AugmentNetwork: Module {
     /// The source of drop path's per-sample masks; seeded from the construction generator, and
     /// settable (e.g. to give each rank its own stream, or to restore a checkpoint).
     public var dropPathGenerator: RandomGenerator
+    /// When set, one seed per sample of the next forward passes' batches: sample n's drop path
+    /// masks then come from its own generator (``PerSampleDropPathMasks``) instead of
+    /// `dropPathGenerator`, so they do not depend on how samples are split over batches or ranks.
+    /// Its count must equal the batch size N of every training forward pass while set.
+    public var dropPathSampleSeeds: [UInt64]?
 
     /// - Throws: ``AugmentNetworkError`` when a cell of `genotype` is malformed (odd number of
     ///   operations, an input that is not an earlier state, a bad concat list) or the image size
@@ -113,11 +118,19 @@ public final class AugmentNetwork: Module {
     /// Logits (N, classes) for images (N, inputChannels, H, W), and the auxiliary head's logits
     /// (N, classes) in training mode when the head is built (nil otherwise).
     public func callAsFunction(_ x: Tensor) -> (logits: Tensor, auxiliaryLogits: Tensor?) {
+        if let seeds = dropPathSampleSeeds {
+            var masks = PerSampleDropPathMasks(seeds: seeds)
+            return forward(x, masks: &masks)
+        }
+        return forward(x, masks: &dropPathGenerator)
+    }
+
+    private func forward<Source: DropPathMaskSource>(_ x: Tensor, masks: inout Source) -> (logits: Tensor, auxiliaryLogits: Tensor?) {
         var s0 = stem(x)
         var s1 = s0
         var auxiliaryLogits: Tensor?
         for (i, cell) in cells.modules.enumerated() {
-            (s0, s1) = (s1, cell(s0, s1, dropProbability: dropPathProbability, rng: &dropPathGenerator))
+            (s0, s1) = (s1, cell(s0, s1, dropProbability: dropPathProbability, masks: &masks))
             if i == configuration.auxiliaryCell, isTraining, let auxiliaryHead {
                 auxiliaryLogits = auxiliaryHead(s1)
             }

@@ -28,7 +28,43 @@ public enum DropPath {
     ///   - training: whether the network is in training mode.
     /// - Returns: (N, C, H, W), differentiable in x (the gradient has the same mask and scale).
     public static func apply(_ x: Tensor, probability p: Float, training: Bool, rng: inout RandomGenerator) -> Tensor {
+        apply(x, probability: p, training: training, masks: &rng)
+    }
+
+    /// ``apply(_:probability:training:rng:)`` with the factors drawn from any ``DropPathMaskSource``.
+    public static func apply<Source: DropPathMaskSource>(_ x: Tensor, probability p: Float, training: Bool,
+                                                         masks: inout Source) -> Tensor {
         guard training && p > 0 else { return x }
-        return dropPath(x, keepMask: keepMask(batch: x.shape[0], probability: p, rng: &rng))
+        return dropPath(x, keepMask: masks.keepMask(batch: x.shape[0], probability: p))
+    }
+}
+
+/// A source of drop path's per-sample keep factors (N factors, each 0 or 1 / (1 - p)).
+public protocol DropPathMaskSource {
+    /// The factors for a batch of `batch` samples at drop probability p in [0, 1).
+    mutating func keepMask(batch: Int, probability p: Float) -> [Float]
+}
+
+/// One shared generator: each call draws `batch` uniforms in sample order (``DropPath/keepMask(batch:probability:rng:)``).
+extension RandomGenerator: DropPathMaskSource {
+    public mutating func keepMask(batch: Int, probability p: Float) -> [Float] {
+        DropPath.keepMask(batch: batch, probability: p, rng: &self)
+    }
+}
+
+/// One generator per sample: sample n's factor comes from one uniform of its own generator, so
+/// its masks depend on its seed alone, not on which batch, micro-batch or rank holds it. This is
+/// what keeps data-parallel training with drop path identical for any number of ranks.
+public struct PerSampleDropPathMasks: DropPathMaskSource {
+    public var generators: [RandomGenerator]
+
+    /// - Parameter seeds: one seed per sample of the batch, in batch order.
+    public init(seeds: [UInt64]) { generators = seeds.map { RandomGenerator(seed: $0) } }
+
+    public mutating func keepMask(batch: Int, probability p: Float) -> [Float] {
+        precondition(batch == generators.count, "drop path: \(generators.count) sample seeds for a batch of \(batch)")
+        precondition(p >= 0 && p < 1, "drop path probability \(p) is outside [0, 1)")
+        let keep = 1 - p
+        return (0..<batch).map { generators[$0].nextUniform() < keep ? 1 / keep : 0 }
     }
 }

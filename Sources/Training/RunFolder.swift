@@ -38,6 +38,26 @@ public final class RunFolder {
         }
     }
 
+    /// Opens the folder of an interrupted run to continue it: metrics.jsonl is first replaced
+    /// (atomically) by `metricsLines`, the lines of the epochs the checkpoint holds, so a line
+    /// written after that checkpoint is not kept twice; later lines are appended.
+    /// - Throws: ``SearchError/runFolder(_:)`` when the folder is missing or not writable.
+    public init(resuming path: String, metricsLines: Data) throws {
+        url = URL(fileURLWithPath: path, isDirectory: true)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SearchError.runFolder("--resume \(path) is not a run folder; give the --out folder of the interrupted run")
+        }
+        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        do {
+            try metricsLines.write(to: metricsURL, options: .atomic)
+            metrics = try FileHandle(forWritingTo: metricsURL)
+            try metrics.seekToEnd()
+        } catch {
+            throw SearchError.runFolder("cannot rewrite \(metricsURL.path): \(error.localizedDescription); check that the run folder is writable")
+        }
+    }
+
     deinit { try? metrics.close() }
 
     /// Writes `data` to `name` atomically.

@@ -9,5 +9,6 @@ struct DartsDist: ParsableCommand {
             Run a search on one process, or on N ranks with `mpirun -np N darts-dist search ...`:
             every rank holds a replica of the supernet and gradients are averaged by allreduce.
             """,
-        subcommands: [Search.self, BenchCommand.self, GenotypeCommand.self, PicturesCommand.self])
+        subcommands: [Search.self, RetrainCommand.self, EvaluateCommand.self, BenchCommand.self, GenotypeCommand.self,
+                      PicturesCommand.self])
 }

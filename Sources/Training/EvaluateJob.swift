@@ -1,0 +1,97 @@
+import DARTS
+import Datasets
+import Distributed
+import Foundation
+import NN
+
+/// What `darts-dist evaluate` reports: the model, the test set and the measurement.
+public struct EvaluationReport: Codable, Sendable {
+    /// The saved model file.
+    public let model: String
+    public let genotypeText: String
+    public let configuration: AugmentConfiguration
+    /// Parameters of the network used at test time (without the auxiliary head).
+    public let parameters: Int
+    public let epochs: Int
+    public let dataset: String
+    public let dataFolder: String
+    public let worldSize: Int
+    public let seconds: Double
+    public let result: EvaluationResult
+
+    /// The report as a terminal table: a summary, then one row per class.
+    public var table: String {
+        var lines: [String] = []
+        lines.append("model: \(model) (C=\(configuration.channels), \(configuration.layers) cells, \(parameters) parameters, \(epochs) epochs)")
+        lines.append("genotype = \(genotypeText)")
+        lines.append("test set: \(dataset) in \(dataFolder), \(result.images) images, \(String(format: "%.1f", seconds)) s")
+        lines.append(String(format: "top-1 %.2f%%  top-5 %.2f%%  loss %.4f", 100 * result.top1, 100 * result.top5, result.loss))
+        lines.append("")
+        let width = max(5, result.classes.map(\.name.count).max() ?? 5)
+        func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+        lines.append(pad("label", 6) + pad("class", width + 2) + "accuracy   correct / images")
+        for c in result.classes {
+            lines.append(pad(String(c.label), 6) + pad(c.name, width + 2)
+                + pad(String(format: "%.2f%%", 100 * c.accuracy), 11) + "\(c.correct) / \(c.images)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Measures a saved model (``SavedModel``) on its data set's test split: top-1, top-5, loss and
+/// per-class accuracy. Runs on one process or on the ranks of an MPI job (each rank measures a
+/// share of the test set; the sums are reduced).
+public final class EvaluateJob {
+    public let modelPath: String
+    /// The data folder; nil means the one recorded in the model, then the dataset's default.
+    public let data: String?
+    /// Only the first N test images; nil for all.
+    public let testSubset: Int?
+    /// Images per forward pass.
+    public let batchSize: Int
+    let communicator: Communicator
+
+    public init(modelPath: String, data: String? = nil, testSubset: Int? = nil, batchSize: Int = 100, communicator: Communicator) {
+        self.modelPath = modelPath
+        self.data = data
+        self.testSubset = testSubset
+        self.batchSize = batchSize
+        self.communicator = communicator
+    }
+
+    /// - Throws: `RankFailure` wrapping a ``SectionFileError`` (missing or damaged model), a
+    ///   `DatasetError` (missing data) or a ``RetrainError`` (a data set that does not fit the model).
+    public func run() throws -> EvaluationReport {
+        let started = Date()
+        var model: SavedModel!
+        var kind = DatasetKind.fashionMNIST
+        var test: ImageDataset!
+        var folder = ""
+        try communicator.agree {
+            guard batchSize > 0 else { throw RetrainError.invalidOption("--batch-size \(batchSize) must be positive") }
+            if let testSubset, testSubset <= 0 { throw RetrainError.invalidOption("--test-subset \(testSubset) must be positive") }
+            model = try SavedModel(path: modelPath)
+            guard let k = DatasetKind(rawValue: model.manifest.dataset) else {
+                throw RetrainError.model("\(modelPath) was trained on '\(model.manifest.dataset)', which this build does not know")
+            }
+            kind = k
+            folder = data ?? (FileManager.default.fileExists(atPath: model.manifest.dataFolder) ? model.manifest.dataFolder : kind.defaultFolder)
+            test = try loadDataset(kind, folder: folder, split: .test)
+            if let testSubset { test = test.prefix(testSubset) }
+            let c = model.manifest.configuration
+            guard test.channels == c.inputChannels, test.height == c.imageSize, test.classCount == c.classes else {
+                throw RetrainError.model("\(modelPath) takes \(c.inputChannels)x\(c.imageSize)x\(c.imageSize) images of \(c.classes) classes, "
+                    + "but \(folder) holds \(test.channels)x\(test.height)x\(test.width) images of \(test.classCount); give the --data it was trained on")
+            }
+        }
+        var built: (network: AugmentNetwork, weights: ParameterArena, buffers: ParameterArena)!
+        try communicator.agree { built = try model.makeNetwork(path: modelPath) }
+        let result = evaluate(built.network, weights: built.weights, on: test, classNames: kind.classNames,
+                              communicator: communicator, chunk: batchSize)
+        let auxiliary = built.network.namedParameters().filter { $0.name.hasPrefix("auxiliary_head.") }.map(\.tensor.count).reduce(0, +)
+        return EvaluationReport(model: modelPath, genotypeText: model.manifest.genotypeText,
+                                configuration: model.manifest.configuration, parameters: built.weights.count - auxiliary,
+                                epochs: model.manifest.epochs, dataset: kind.rawValue, dataFolder: folder,
+                                worldSize: communicator.worldSize, seconds: Date().timeIntervalSince(started), result: result)
+    }
+}

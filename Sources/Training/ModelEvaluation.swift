@@ -1,0 +1,88 @@
+import DARTS
+import DartsTensor
+import Datasets
+import Distributed
+import NN
+
+/// The accuracy of one class on a test set.
+public struct ClassAccuracy: Codable, Equatable, Sendable {
+    public let label: Int
+    public let name: String
+    /// Test images of this class, and how many of them the top-1 prediction gets right.
+    public let images: Int
+    public let correct: Int
+    /// correct / images (0 when the class has no image).
+    public let accuracy: Double
+}
+
+/// A network measured on a test set in evaluation mode.
+public struct EvaluationResult: Codable, Equatable, Sendable {
+    public let images: Int
+    /// Mean cross-entropy of the main classifier.
+    public let loss: Double
+    /// Fractions (0...1) of images whose label is the largest logit (top-1) or among the five largest (top-5).
+    public let top1: Double
+    public let top5: Double
+    public let classes: [ClassAccuracy]
+}
+
+/// Measures `network` on every image of `dataset` in evaluation mode (running batch-norm
+/// statistics, no drop path, no auxiliary head, no graph recorded), in chunks of `chunk`
+/// images: rank r takes chunks r, r + P, r + 2P, ... and the sums are reduced over the P ranks,
+/// so the result equals one process measuring alone. The network's mode is restored after.
+/// - Parameters:
+///   - weights: the arena over the network's parameters (its gradients are not recorded meanwhile).
+///   - classNames: one name per class, for the per-class table.
+public func evaluate(_ network: AugmentNetwork, weights: ParameterArena, on dataset: ImageDataset,
+                     classNames: [String], communicator: Communicator, chunk: Int = 100) -> EvaluationResult {
+    precondition(chunk > 0)
+    let wasTraining = network.isTraining
+    let recorded = weights.requiresGrad
+    network.eval()
+    weights.requiresGrad = false
+    defer {
+        network.train(wasTraining)
+        weights.requiresGrad = recorded
+    }
+    let classes = dataset.classCount
+    // loss * n, top-1 hits, top-5 hits, n, then per class: hits, images.
+    var sums = [Double](repeating: 0, count: 4 + 2 * classes)
+    var start = communicator.rank * chunk
+    var labels: [Int32] = []
+    while start < dataset.count {
+        let indices = Array(start..<min(start + chunk, dataset.count))
+        let images = Tensor(shape: [indices.count, dataset.channels, dataset.height, dataset.width])
+        labels = [Int32](repeating: 0, count: indices.count)
+        var unused = RandomGenerator(seed: 0)   // nothing is drawn without augmentation
+        labels.withUnsafeMutableBufferPointer { l in
+            fillBatch(dataset, indices: indices, images: images.data, labels: l.baseAddress!, augmentation: .none,
+                      rng: &unused)
+        }
+        let logits = network(images).logits
+        sums[0] += Double(crossEntropy(logits, labels: labels).scalar) * Double(indices.count)
+        let k = logits.shape[1]
+        for row in 0..<indices.count {
+            // The label's rank among the logits, ties broken towards the lower class (as topKCorrect).
+            let label = Int(labels[row])
+            let x = logits.data + row * k
+            var larger = 0
+            for j in 0..<k where x[j] > x[label] || (x[j] == x[label] && j < label) { larger += 1 }
+            let top1: Double = larger == 0 ? 1 : 0
+            sums[1] += top1
+            sums[2] += larger < 5 ? 1 : 0
+            sums[4 + 2 * label] += top1
+            sums[5 + 2 * label] += 1
+        }
+        sums[3] += Double(indices.count)
+        start += chunk * communicator.worldSize
+    }
+    communicator.allreduceSum(&sums)
+    TensorMemoryPool.releaseCached()   // evaluation batch sizes are not the training step's
+    let n = max(sums[3], 1)
+    let perClass = (0..<classes).map { c -> ClassAccuracy in
+        let correct = Int(sums[4 + 2 * c]), images = Int(sums[5 + 2 * c])
+        return ClassAccuracy(label: c, name: c < classNames.count ? classNames[c] : String(c), images: images,
+                             correct: correct, accuracy: images > 0 ? Double(correct) / Double(images) : 0)
+    }
+    return EvaluationResult(images: Int(sums[3]), loss: sums[0] / n, top1: sums[1] / n, top5: sums[2] / n, classes: perClass)
+}

@@ -1,0 +1,177 @@
+import DARTS
+import Foundation
+import Testing
+@testable import Training
+
+/// `darts-dist retrain` and `darts-dist evaluate` as users run them: the built binary, alone and
+/// under mpirun, on the real Fashion-MNIST files (a few hundred images, a 3-cell network, C = 4).
+@Suite(.serialized) struct RetrainCommandTests {
+    /// 256 training images, 200 test images, C = 4, 3 cells, global batch 16 (16 steps per epoch),
+    /// 2 epochs, with the paper's auxiliary head, drop path and cutout left on.
+    static func tinyRetrain(out: URL, genotype: String = "DARTS_V2", extra: [String] = []) -> [String] {
+        ["retrain", "--genotype", genotype, "--layers", "3", "--channels", "4", "--subset", "256", "--test-subset", "200",
+         "--batch-size", "16", "--epochs", "2", "--print-every", "8", "--out", out.path] + extra
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
+        try JSONDecoder().decode(type, from: Data(contentsOf: url))
+    }
+
+    static func metrics(_ out: URL) throws -> [RetrainEpochMetrics] {
+        try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(RetrainEpochMetrics.self, from: Data($0.utf8)) }
+    }
+
+    @Test func retrainWritesTheRunFolderAndEvaluateReproducesItsTestAccuracy() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(Self.tinyRetrain(out: out))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("epoch 2/2 step 16/16") && result.stdout.contains("img/s") && result.stdout.contains("ETA"))
+        #expect(result.stdout.contains("top-1") && result.stdout.contains("top-5"))
+        #expect(result.stdout.contains("drop 0.100"), "drop path ramps to 0.2 * 1 / 2 in epoch 2")
+
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
+        for name in ["config.json", "metrics.jsonl", "genotype.txt", "genotype.json", "checkpoint.ckpt", "model.bin", "result.json"] {
+            #expect(files.contains(name), "missing \(name)")
+        }
+        let metrics = try Self.metrics(out)
+        #expect(metrics.map(\.epoch) == [0, 1])
+        #expect(metrics.map(\.dropPathProbability) == [0, 0.1])
+        for m in metrics {
+            #expect(m.testTop1 >= 0 && m.testTop1 <= m.testTop5 && m.testTop5 <= 1 && m.steps == 16 && m.imagesPerSecond > 0)
+        }
+        let summary = try Self.decode(RetrainResult.self, out.appendingPathComponent("result.json"))
+        #expect(summary.epochs == 2 && summary.steps == 32 && summary.worldSize == 1)
+        #expect(summary.testTop1 == metrics[1].testTop1 && summary.testTop5 == metrics[1].testTop5)
+        #expect(try Genotype.load(path: out.path) == .dartsV2)   // the run folder's genotype.json
+
+        // The saved model holds the genotype and configuration, and measures the same on the same images.
+        let model = try SavedModel(path: out.appendingPathComponent("model.bin").path)
+        #expect(model.manifest.genotype == .dartsV2)
+        #expect(model.manifest.configuration.channels == 4 && model.manifest.configuration.layers == 3)
+        #expect(model.manifest.configuration.auxiliary)
+        let evaluation = try CommandRunner.run(["evaluate", "--model", out.path, "--test-subset", "200", "--json"])
+        #expect(evaluation.status == 0, "\(evaluation.all)")
+        let report = try JSONDecoder().decode(EvaluationReport.self, from: Data(evaluation.stdout.utf8))
+        #expect(report.result.images == 200)
+        #expect(report.result.top1 == summary.testTop1 && report.result.top5 == summary.testTop5)
+        #expect(abs(report.result.loss - summary.testLoss) < 1e-9)
+        #expect(report.result.classes.count == 10 && report.result.classes.map(\.images).reduce(0, +) == 200)
+
+        let table = try CommandRunner.run(["evaluate", "--model", out.appendingPathComponent("model.bin").path, "--test-subset", "200"])
+        #expect(table.status == 0, "\(table.all)")
+        #expect(table.stdout.contains(String(format: "top-1 %.2f%%", 100 * summary.testTop1)))
+        #expect(table.stdout.contains("Ankle boot") && table.stdout.contains("T-shirt/top"))
+    }
+
+    @Test func aRunStoppedAfterItsFirstEpochAndResumedEndsBitIdenticalToAnUninterruptedOne() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let whole = tmp.appendingPathComponent("whole"), parts = tmp.appendingPathComponent("parts")
+        let a = try CommandRunner.run(Self.tinyRetrain(out: whole))
+        #expect(a.status == 0, "\(a.all)")
+
+        let first = try CommandRunner.run(Self.tinyRetrain(out: parts, extra: ["--stop-after-epochs", "1"]))
+        #expect(first.status == 0, "\(first.all)")
+        #expect(first.stdout.contains("stopped after epoch 1 of 2"))
+        #expect(!FileManager.default.fileExists(atPath: parts.appendingPathComponent("model.bin").path))
+        #expect(try RetrainCheckpoint(contentsOf: parts.appendingPathComponent("checkpoint.ckpt")).manifest.epoch == 1)
+        // A line written after the checkpoint (as by a process killed in between) is not kept twice.
+        let handle = try FileHandle(forWritingTo: parts.appendingPathComponent("metrics.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"epoch\": 1}\n".utf8))
+        try handle.close()
+
+        let resumed = try CommandRunner.run(["retrain", "--resume", parts.path])
+        #expect(resumed.status == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("resuming \(parts.path) after epoch 1 of 2"))
+        #expect(!resumed.stdout.contains("epoch 1/2 step"))
+
+        let x = try SavedModel(path: whole.path), y = try SavedModel(path: parts.path)
+        #expect(x.sections["weights"]! == y.sections["weights"]!)
+        #expect(x.sections["buffers"]! == y.sections["buffers"]!)
+        let mx = try Self.metrics(whole), my = try Self.metrics(parts)
+        #expect(my.map(\.epoch) == [0, 1])
+        #expect(mx.map(\.testTop1) == my.map(\.testTop1) && mx.map(\.testLoss) == my.map(\.testLoss))
+        #expect(mx.map(\.trainLoss) == my.map(\.trainLoss))
+        let rx = try Self.decode(RetrainResult.self, whole.appendingPathComponent("result.json"))
+        let ry = try Self.decode(RetrainResult.self, parts.appendingPathComponent("result.json"))
+        #expect(rx.weightsChecksum == ry.weightsChecksum && rx.steps == ry.steps)
+
+        // A finished run is not resumed again.
+        let again = try CommandRunner.run(["retrain", "--resume", parts.path])
+        #expect(again.status != 0 && again.stderr.contains("already finished"), "\(again.all)")
+    }
+
+    @Test func twoRanksTrainTheSameWeightsAsOneProcessAccumulatingTwoMicroBatches() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let parallel = tmp.appendingPathComponent("ranks"), single = tmp.appendingPathComponent("accumulate")
+        let a = try CommandRunner.run(Self.tinyRetrain(out: parallel), ranks: 2)
+        #expect(a.status == 0, "\(a.all)")
+        #expect(a.stdout.contains("2 rank(s)") && a.stdout.contains("identical on all 2 rank(s)"))
+        #expect(a.stdout.components(separatedBy: "epoch 1/2 step 8/16").count == 2, "only rank 0 prints")
+        let b = try CommandRunner.run(Self.tinyRetrain(out: single, extra: ["--accumulate", "2"]))
+        #expect(b.status == 0, "\(b.all)")
+        // Augmentation (crop, flip, cutout) and drop path masks are keyed by image, and the
+        // allreduce adds in rank order: the weights are bit-identical. (Batch-norm running
+        // statistics are averaged over ranks, a running mean over micro-batches: they differ.)
+        let p = try SavedModel(path: parallel.path), s = try SavedModel(path: single.path)
+        #expect(p.sections["weights"]! == s.sections["weights"]!)
+        let summary = try Self.decode(RetrainResult.self, parallel.appendingPathComponent("result.json"))
+        #expect(summary.worldSize == 2 && Set(summary.rankChecksums).count == 1)
+    }
+
+    @Test func aGenotypeIsReadFromASearchRunFolderAndFromNNIsFormat() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let search = tmp.appendingPathComponent("search")
+        try FileManager.default.createDirectory(at: search, withIntermediateDirectories: true)
+        let random = Genotype.random(seed: 1)
+        try JSONEncoder().encode(random).write(to: search.appendingPathComponent("genotype.json"))
+        let nni = tmp.appendingPathComponent("epoch_49.json")
+        try Genotype.dartsV1.nniJSON().write(to: nni)
+        for (source, expected) in [(search.path, random), (nni.path, Genotype.dartsV1.inputOrdered)] {
+            let out = tmp.appendingPathComponent("run-\(UUID().uuidString)")
+            let result = try CommandRunner.run(Self.tinyRetrain(out: out, genotype: source, extra: ["--epochs", "1", "--subset", "64"]))
+            #expect(result.status == 0, "\(result.all)")
+            #expect(result.stdout.contains("genotype = \(expected.dartsText)"))
+            #expect(try SavedModel(path: out.path).manifest.genotype == expected)
+        }
+    }
+
+    @Test func usersMistakesEndWithOneMessageNamingTheInputAndNothingOverwritten() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+
+        let noGenotype = try CommandRunner.run(["retrain", "--out", out.path])
+        #expect(noGenotype.status != 0 && noGenotype.stderr.contains("Give --genotype"), "\(noGenotype.all)")
+
+        let missing = try CommandRunner.run(Self.tinyRetrain(out: out, genotype: "/nonexistent/genotype.txt"))
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/genotype.txt: no such file or folder"), "\(missing.all)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+
+        let resumeWithFlags = try CommandRunner.run(["retrain", "--resume", out.path, "--lr", "0.1"])
+        #expect(resumeWithFlags.status != 0 && resumeWithFlags.stderr.contains("drop --lr"), "\(resumeWithFlags.all)")
+
+        let resumeNothing = try CommandRunner.run(["retrain", "--resume", tmp.path])
+        #expect(resumeNothing.status != 0 && resumeNothing.stderr.contains("holds no checkpoint.ckpt"), "\(resumeNothing.all)")
+
+        let indivisible = try CommandRunner.run(Self.tinyRetrain(out: out, extra: ["--batch-size", "15"]), ranks: 2)
+        #expect(indivisible.status != 0)
+        #expect(indivisible.stderr.components(separatedBy: "--batch-size 15 (global) is not divisible by the world size 2").count == 2,
+                "printed once: \(indivisible.stderr)")
+
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try Data("keep me\n".utf8).write(to: out.appendingPathComponent("result.json"))
+        let existing = try CommandRunner.run(Self.tinyRetrain(out: out))
+        #expect(existing.status != 0 && existing.stderr.contains("already holds a run"), "\(existing.all)")
+        #expect(try String(contentsOf: out.appendingPathComponent("result.json"), encoding: .utf8) == "keep me\n")
+
+        let noModel = try CommandRunner.run(["evaluate", "--model", tmp.appendingPathComponent("none.bin").path])
+        #expect(noModel.status != 0 && noModel.stderr.contains("none.bin: no such file or folder"), "\(noModel.all)")
+    }
+}

@@ -47,8 +47,8 @@ enum AtomicFile {
     }
 
     /// Makes `link` name the same file as `target` (a hard link, replaced atomically), or an atomic
-    /// copy of `data` where the file system has no hard links.
-    static func link(_ link: URL, to target: URL, data: Data) throws {
+    /// copy of `data()` (the target's bytes) where the file system has no hard links.
+    static func link(_ link: URL, to target: URL, data: () throws -> Data) throws {
         let temporary = link.deletingLastPathComponent().appendingPathComponent(temporaryName(for: link.lastPathComponent))
         unlink(temporary.path)
         if Glibc.link(target.path, temporary.path) == 0 {
@@ -60,7 +60,7 @@ enum AtomicFile {
             unlink(temporary.path)
             throw AtomicFileError(path: link.path, reason: reason)
         }
-        try write(data, to: link)
+        try write(try data(), to: link)
     }
 
     /// fsync of a folder, so a rename in it survives a power loss (best effort).

@@ -200,7 +200,7 @@ public final class RunFolder {
         let file = checkpointsFolder.appendingPathComponent(Self.checkpointName(step: checkpoint.manifest.step))
         try checkpoint.write(to: file, midway: midway)
         do {
-            try AtomicFile.link(latestCheckpoint, to: file, data: try checkpoint.encoded())
+            try AtomicFile.link(latestCheckpoint, to: file) { try checkpoint.encoded() }
         } catch {
             throw CheckpointError.unwritable(latestCheckpoint.path, "\(error)")
         }

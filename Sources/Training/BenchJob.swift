@@ -127,7 +127,7 @@ public final class BenchJob {
             communicator.barrier()
             let start = Profiler.now()
             let train = batches(0), val = batches(2 * micro * o.accumulate)
-            _ = step.run(train: train, val: val, learningRate: 0.025)
+            _ = step.run(train: train, val: val, learningRate: 0.025, afterBackward: { _ in }, beforeUpdate: { _ in })
             communicator.barrier()
             if i >= o.warmup { times.append(Profiler.now() - start) }
         }

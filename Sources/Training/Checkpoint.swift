@@ -2,12 +2,23 @@ import DARTS
 import Foundation
 import NN
 
-/// A search checkpoint: everything a search needs to go on, in one file.
+/// A search checkpoint: everything a search needs to go on exactly where it stopped, in one file.
 ///
-/// Layout: the 8 bytes "DARTSCK1", the manifest length (UInt64, little-endian), the manifest
-/// (JSON), the float32 sections back to back in the manifest's order (little-endian), and an
-/// FNV-1a 64-bit checksum of all the bytes before it. Written atomically (temporary file in the
-/// same folder, fsync, rename), so a reader never sees half a checkpoint.
+/// Layout: the 8 bytes "DARTSCK2", the manifest length (UInt64, little-endian), the manifest
+/// (JSON: options, world size, position, optimizer step counts, metric sums of the epoch in
+/// progress, the tensor names and shapes), the float32 sections back to back in the manifest's
+/// order (little-endian), and an FNV-1a 64-bit checksum of all the bytes before it, verified on
+/// every load. Written atomically (temporary file in the same folder, fsync, rename), so a reader
+/// never sees half a checkpoint.
+///
+/// Sections: `weights`, `alphas`, `sgd.momentum`, `adam.m`, `adam.v`, and the batch-norm running
+/// statistics: `buffers` when they are the same on every rank (at the end of an epoch, after they
+/// are averaged), or `buffers.rank0` ... `buffers.rank{P-1}`, each rank's own, in the middle of an
+/// epoch (they are per rank during an epoch, as in DDP without SyncBN).
+///
+/// The random numbers of a search are pure functions of (seed, epoch, image index): the sampler's
+/// order of epoch e and each image's augmentation draw from generators seeded by them, so the seed
+/// (in `options`) and the position (`epoch`, `stepInEpoch`) are the whole random state.
 public struct Checkpoint {
     public struct Manifest: Codable, Equatable {
         /// A named float section and its length in floats.
@@ -16,41 +27,67 @@ public struct Checkpoint {
             public let count: Int
         }
         public var options: SearchOptions
+        /// The ranks of the search that wrote it, and their micro-batches per step (options.accumulate).
         public var worldSize: Int
-        /// Completed epochs and steps when it was written.
-        public var epoch: Int
-        public var step: Int
+        /// Position and partial-epoch sums.
+        public var progress: SearchProgress
+        /// Steps per epoch and the sizes of the two halves of the data, to check a resume reads the same data.
+        public var stepsPerEpoch: Int
+        public var trainImages: Int
+        public var valImages: Int
+        /// The weight learning rate of the epoch in progress (the scheduler's position is `progress.epoch`).
+        public var learningRate: Float
         public var weightEntries: [ParameterArena.Entry]
         public var alphaEntries: [ParameterArena.Entry]
         public var bufferEntries: [ParameterArena.Entry]
+        /// 1 when one `buffers` section holds the statistics of every rank, else the number of
+        /// per-rank sections `buffers.rankR`.
+        public var bufferCopies: Int
         public var sgdHasMomentum: Bool
         public var adamStepCount: Int
         public var sections: [Section]
+
+        /// Completed epochs, and steps taken since the search began.
+        public var epoch: Int { progress.epoch }
+        public var step: Int { progress.globalStep }
+        /// "epoch 3/8, step 2/6" (the epoch in progress, 1-based) or "end of epoch 2/8".
+        public var position: String { Self.describe(progress, options: options, stepsPerEpoch: stepsPerEpoch) }
     }
 
     public var manifest: Manifest
-    /// The float sections by name: weights, alphas, buffers, sgd.momentum, adam.m, adam.v.
+    /// The float sections by name.
     public var sections: [String: [Float]]
 
-    static let magic = Array("DARTSCK1".utf8)
+    static let magic = Array("DARTSCK2".utf8)
+    static let olderMagic = Array("DARTSCK1".utf8)
 
     /// Captures the state of a search.
-    public init(state: SearchState, options: SearchOptions, worldSize: Int, epoch: Int, step: Int) {
-        let sections: [String: [Float]] = [
-            "weights": state.weights.snapshot(),
-            "alphas": state.alphas.snapshot(),
-            "buffers": state.buffers.snapshot(),
-            "sgd.momentum": state.weightOptimizer.momentumBuffer,
-            "adam.m": state.alphaOptimizer.firstMoment,
-            "adam.v": state.alphaOptimizer.secondMoment,
+    /// - Parameter rankBuffers: every rank's batch-norm statistics, indexed by rank (in the middle
+    ///   of an epoch), or nil when the state's own are every rank's (after they were averaged).
+    public init(state: SearchState, options: SearchOptions, worldSize: Int, progress: SearchProgress,
+                stepsPerEpoch: Int, trainImages: Int, valImages: Int, learningRate: Float, rankBuffers: [[Float]]? = nil) {
+        var named: [(String, [Float])] = [
+            ("weights", state.weights.snapshot()),
+            ("alphas", state.alphas.snapshot()),
         ]
-        self.sections = sections
-        let order = ["weights", "alphas", "buffers", "sgd.momentum", "adam.m", "adam.v"]
-        manifest = Manifest(options: options, worldSize: worldSize, epoch: epoch, step: step,
+        if let rankBuffers {
+            named += rankBuffers.enumerated().map { ("buffers.rank\($0.offset)", $0.element) }
+        } else {
+            named.append(("buffers", state.buffers.snapshot()))
+        }
+        named += [
+            ("sgd.momentum", state.weightOptimizer.momentumBuffer),
+            ("adam.m", state.alphaOptimizer.firstMoment),
+            ("adam.v", state.alphaOptimizer.secondMoment),
+        ]
+        sections = Dictionary(uniqueKeysWithValues: named)
+        manifest = Manifest(options: options, worldSize: worldSize, progress: progress, stepsPerEpoch: stepsPerEpoch,
+                            trainImages: trainImages, valImages: valImages, learningRate: learningRate,
                             weightEntries: state.weights.entries, alphaEntries: state.alphas.entries,
-                            bufferEntries: state.buffers.entries, sgdHasMomentum: state.weightOptimizer.hasMomentum,
+                            bufferEntries: state.buffers.entries, bufferCopies: rankBuffers?.count ?? 1,
+                            sgdHasMomentum: state.weightOptimizer.hasMomentum,
                             adamStepCount: state.alphaOptimizer.stepCount,
-                            sections: order.map { Manifest.Section(name: $0, count: sections[$0]!.count) })
+                            sections: named.map { Manifest.Section(name: $0.0, count: $0.1.count) })
     }
 
     /// The bytes of the file.
@@ -75,70 +112,129 @@ public struct Checkpoint {
         do { data = try Data(contentsOf: url) } catch {
             throw CheckpointError.unreadable(url.path, error.localizedDescription)
         }
+        try self.init(data: data, path: url.path)
+    }
+
+    /// Decodes and verifies the bytes of a checkpoint file (`path` names it in errors).
+    /// - Throws: ``CheckpointError/corrupt(_:_:)`` for a wrong header, a checksum that does not
+    ///   match (truncated or modified file), or a manifest that does not describe the bytes.
+    public init(data: Data, path: String) throws {
+        if data.count >= 8 && Array(data.prefix(8)) == Checkpoint.olderMagic {
+            throw CheckpointError.corrupt(path, "it was written by an earlier darts-dist that saved no resume state "
+                + "(data position, metric sums, per-rank batch-norm statistics); it cannot be resumed")
+        }
         guard data.count >= 24, Array(data.prefix(8)) == Checkpoint.magic else {
-            throw CheckpointError.corrupt(url.path, "not a darts-dist checkpoint (bad header)")
+            throw CheckpointError.corrupt(path, "not a darts-dist checkpoint (bad header)")
         }
         let body = data.prefix(data.count - 8)
         let stored = data.suffix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard fnv1a(body) == stored else {
-            throw CheckpointError.corrupt(url.path, "checksum mismatch (truncated or modified)")
+            throw CheckpointError.corrupt(path, "checksum mismatch (truncated or modified)")
         }
+        let start = data.startIndex
         let jsonLength = Int(data.dropFirst(8).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard 16 + jsonLength <= body.count else { throw CheckpointError.corrupt(url.path, "manifest length out of range") }
+        guard jsonLength >= 0, 16 + jsonLength <= body.count else {
+            throw CheckpointError.corrupt(path, "manifest length out of range")
+        }
         do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: data.subdata(in: 16..<(16 + jsonLength)))
+            manifest = try JSONDecoder().decode(Manifest.self, from: data.subdata(in: (start + 16)..<(start + 16 + jsonLength)))
         } catch {
-            throw CheckpointError.corrupt(url.path, "unreadable manifest: \(error)")
+            throw CheckpointError.corrupt(path, "unreadable manifest: \(error)")
         }
         var offset = 16 + jsonLength
         sections = [:]
         for section in manifest.sections {
             let bytes = section.count * 4
-            guard offset + bytes <= body.count else { throw CheckpointError.corrupt(url.path, "section \(section.name) truncated") }
-            sections[section.name] = data.subdata(in: offset..<(offset + bytes)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            guard section.count >= 0, offset + bytes <= body.count else {
+                throw CheckpointError.corrupt(path, "section \(section.name) truncated")
+            }
+            sections[section.name] = data.subdata(in: (start + offset)..<(start + offset + bytes))
+                .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             offset += bytes
         }
-        guard offset == body.count else { throw CheckpointError.corrupt(url.path, "unexpected bytes after the sections") }
+        guard offset == body.count else { throw CheckpointError.corrupt(path, "unexpected bytes after the sections") }
     }
 
     /// Writes the checkpoint to `url` atomically: a temporary file in the same folder, fsync, rename.
-    public func write(to url: URL) throws {
-        let data = try encoded()
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CheckpointError.unwritable(temporary.path, "cannot create the file")
-        }
+    /// - Parameter midway: called halfway through writing the bytes (a test hook).
+    /// - Throws: ``CheckpointError/unwritable(_:_:)`` with the system's reason; an existing file at
+    ///   `url` is left as it was.
+    public func write(to url: URL, midway: (() -> Void)? = nil) throws {
         do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CheckpointError.unwritable(url.path, String(cString: strerror(errno)))
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            if let e = error as? CheckpointError { throw e }
-            throw CheckpointError.unwritable(url.path, error.localizedDescription)
+            try AtomicFile.write(try encoded(), to: url, midway: midway)
+        } catch let error as AtomicFileError {
+            throw CheckpointError.unwritable(url.path, error.reason)
         }
     }
 
-    /// Puts the captured state back into `state`.
-    /// - Throws: ``CheckpointError/mismatch(_:_:)`` if the network layout differs.
-    public func restore(into state: SearchState, path: String) throws {
+    /// Puts the captured state back into `state`, as rank `rank` of `worldSize`: the weights, alphas
+    /// and optimizer states, and the batch-norm statistics this rank had (when the checkpoint was
+    /// written by as many ranks as there are now) or their mean over the ranks that wrote it.
+    /// - Throws: ``CheckpointError/mismatch(_:_:)`` if the network layout differs,
+    ///   ``CheckpointError/corrupt(_:_:)`` if a section is missing or of the wrong length.
+    public func restore(into state: SearchState, rank: Int = 0, worldSize: Int = 1, path: String) throws {
         guard manifest.weightEntries == state.weights.entries, manifest.alphaEntries == state.alphas.entries,
               manifest.bufferEntries == state.buffers.entries else {
             throw CheckpointError.mismatch(path, "its network (names and shapes of the weights) differs from this configuration's")
         }
-        state.weights.load(sections["weights"]!)
-        state.alphas.load(sections["alphas"]!)
-        state.buffers.load(sections["buffers"]!)
-        state.weightOptimizer.momentumBuffer = sections["sgd.momentum"]!
+        func section(_ name: String, _ count: Int) throws -> [Float] {
+            guard let values = sections[name], values.count == count else {
+                throw CheckpointError.corrupt(path, "section \(name) is missing or not \(count) floats long")
+            }
+            return values
+        }
+        let weights = try section("weights", state.weights.count)
+        let alphas = try section("alphas", state.alphas.count)
+        let momentum = try section("sgd.momentum", state.weights.count)
+        let first = try section("adam.m", state.alphas.count)
+        let second = try section("adam.v", state.alphas.count)
+        let buffers: [Float]
+        let n = state.buffers.count
+        if manifest.bufferCopies == 1 {
+            buffers = try section("buffers", n)
+        } else if manifest.bufferCopies == worldSize {
+            buffers = try section("buffers.rank\(rank)", n)
+        } else {
+            // Another world size in the middle of an epoch: each new rank starts from the mean of
+            // the old ranks' statistics (they only feed validation, never the weights or alphas).
+            var sum = [Float](repeating: 0, count: n)
+            for r in 0..<manifest.bufferCopies {
+                let copy = try section("buffers.rank\(r)", n)
+                for i in 0..<n { sum[i] += copy[i] }
+            }
+            let scale = 1 / Float(manifest.bufferCopies)
+            buffers = sum.map { $0 * scale }
+        }
+        state.weights.load(weights)
+        state.alphas.load(alphas)
+        state.buffers.load(buffers)
+        state.weightOptimizer.momentumBuffer = momentum
         state.weightOptimizer.hasMomentum = manifest.sgdHasMomentum
-        state.alphaOptimizer.firstMoment = sections["adam.m"]!
-        state.alphaOptimizer.secondMoment = sections["adam.v"]!
+        state.alphaOptimizer.firstMoment = first
+        state.alphaOptimizer.secondMoment = second
         state.alphaOptimizer.stepCount = manifest.adamStepCount
     }
+}
+
+/// Where a search stands, and the running sums of its epoch in progress: what a checkpoint holds
+/// beyond the tensors, so that a resumed search prints and records the same numbers.
+public struct SearchProgress: Codable, Equatable, Sendable {
+    /// Completed epochs, and the steps taken in the epoch in progress (0 at an epoch's end).
+    public var epoch = 0
+    public var stepInEpoch = 0
+    /// Steps taken since the search began.
+    public var globalStep = 0
+    /// Sums over the steps of the epoch in progress, over all ranks: training loss x images,
+    /// correct predictions, images, architect loss x images.
+    public var epochSums = [0.0, 0.0, 0.0, 0.0]
+    /// Seconds spent in the epoch in progress, and in training steps since the search began.
+    public var epochSeconds = 0.0
+    public var stepSeconds = 0.0
+    /// The validation loss and top-1 accuracy (0...1) after the last completed epoch.
+    public var validationLoss = 0.0
+    public var validationAccuracy = 0.0
+
+    public init() {}
 }
 
 /// What can be wrong with a checkpoint file.
@@ -160,7 +256,9 @@ public enum CheckpointError: Error, CustomStringConvertible {
 
 /// FNV-1a, 64 bits, over bytes.
 func fnv1a(_ data: Data) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in data { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    return h
+    data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return h
+    }
 }

@@ -1,16 +1,28 @@
+import Distributed
 import Foundation
 
 /// The output folder of a run, written by rank 0 only. Every file is written atomically
-/// (a temporary file in the same folder, then rename), so a reader or a killed job never sees
-/// half a file; metrics are JSON lines appended one whole line at a time.
+/// (a temporary file in the same folder, fsync, then rename), so a reader or a killed job never
+/// sees half a file; metrics are JSON lines appended one whole line at a time, and a resumed run
+/// drops the lines of epochs its checkpoint had not finished.
+///
+/// Checkpoints go to `checkpoints/step_NNNNNNNN.ckpt` (N = steps taken), the newest
+/// `keepCheckpoints` of them are kept, and `checkpoint.ckpt` names the newest (a hard link).
 public final class RunFolder {
     public let url: URL
     private let metrics: FileHandle
+    /// The open `.lock` file, locked (flock) while this run writes the folder.
+    private let lock: Int32
 
-    /// Creates the folder. An existing folder that is not empty is refused, never overwritten.
+    public var checkpointsFolder: URL { url.appendingPathComponent("checkpoints", isDirectory: true) }
+    public var latestCheckpoint: URL { url.appendingPathComponent("checkpoint.ckpt") }
+
+    /// Checks, leaving nothing behind, that the folder can be created: it does not exist or is
+    /// empty, and its first missing folder can be made (it is made and removed again). A search
+    /// calls it before it reads the data, so a bad --out is reported at once.
     /// - Throws: ``SearchError/runFolder(_:)`` naming the path and the fix.
-    public init(path: String) throws {
-        url = URL(fileURLWithPath: path, isDirectory: true)
+    public static func checkCanCreate(path: String) throws {
+        let url = URL(fileURLWithPath: path, isDirectory: true)
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDirectory) {
@@ -20,11 +32,42 @@ public final class RunFolder {
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
                 throw SearchError.runFolder("--out \(path) already holds a run (\(contents.count) files); "
-                    + "choose a new --out, or move the old run away: it is never overwritten")
+                    + "choose a new --out, resume it with --resume \(path), or move the old run away: it is never overwritten")
             }
+            return
         }
+        // The first missing folder of the path is created and removed again, as a probe.
+        var missing = url.standardized
+        var parent = missing.deletingLastPathComponent()
+        while !fm.fileExists(atPath: parent.path, isDirectory: &isDirectory) && parent.path != "/" {
+            missing = parent
+            parent = parent.deletingLastPathComponent()
+        }
+        let why: String?
+        if !isDirectory.boolValue {
+            why = "\(parent.path) is a file, not a folder"
+        } else if mkdir(missing.path, 0o755) != 0 {
+            why = AtomicFile.systemError()
+        } else {
+            rmdir(missing.path)
+            why = nil
+        }
+        if let why {
+            throw SearchError.runFolder("cannot create the run folder --out \(path): \(why); "
+                + "check that the parent folder exists and is writable")
+        }
+    }
+
+    /// Creates the folder. An existing folder that is not empty is refused, never overwritten.
+    /// - Throws: ``SearchError/runFolder(_:)`` naming the path and the fix.
+    public init(path: String) throws {
+        url = URL(fileURLWithPath: path, isDirectory: true)
+        let fm = FileManager.default
+        try Self.checkCanCreate(path: path)
         do {
             try fm.createDirectory(at: url, withIntermediateDirectories: true)
+            lock = try Self.lock(url)
+            try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
             let metricsURL = url.appendingPathComponent("metrics.jsonl")
             guard fm.createFile(atPath: metricsURL.path, contents: nil) else {
                 throw SearchError.runFolder("cannot create \(metricsURL.path); check that --out is writable")
@@ -38,6 +81,81 @@ public final class RunFolder {
         }
     }
 
+    /// Opens the run folder `url` to go on after `completedEpochs` epochs: removes the temporary
+    /// files a killed writer left, and the lines of metrics.jsonl for later epochs (or a line cut
+    /// short by a kill), so that each epoch has exactly one line when the run ends.
+    /// - Throws: ``SearchError/runFolder(_:)`` when the folder or its metrics cannot be written.
+    public init(resuming url: URL, completedEpochs: Int) throws {
+        self.url = url
+        lock = try Self.lock(url)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.appendingPathComponent("result.json").path) {
+            close(lock)
+            throw SearchError.resume("the search in \(url.path) has finished (it has result.json): there is nothing to resume")
+        }
+        for folder in [url, url.appendingPathComponent("checkpoints")] {
+            for name in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where AtomicFile.isTemporary(name) {
+                try? fm.removeItem(at: folder.appendingPathComponent(name))
+            }
+        }
+        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        do {
+            try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+            var text = ""
+            if fm.fileExists(atPath: metricsURL.path) {
+                guard (try fm.attributesOfItem(atPath: metricsURL.path)[.type] as? FileAttributeType) == .typeRegular else {
+                    throw SearchError.runFolder("\(metricsURL.path) is not a regular file; move it away and resume again")
+                }
+                text = try String(contentsOf: metricsURL, encoding: .utf8)
+            }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var kept: [String] = []
+            for line in lines {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let epoch = object["epoch"] as? Int, epoch == kept.count, epoch < completedEpochs else { break }
+                kept.append(line)
+            }
+            let keptText = kept.map { $0 + "\n" }.joined()
+            if keptText != text { try AtomicFile.write(Data(keptText.utf8), to: metricsURL) }
+            metrics = try FileHandle(forWritingTo: metricsURL)
+            try metrics.seekToEnd()
+        } catch let error as SearchError {
+            throw error
+        } catch {
+            throw SearchError.runFolder("cannot reopen \(metricsURL.path) to resume: \(error); "
+                + "check that the run folder is writable")
+        }
+    }
+
+    deinit {
+        try? metrics.close()
+        close(lock)
+    }
+
+    /// Locks the run folder for this process (flock on `.lock`, released when the process ends,
+    /// even by kill -9), so two searches never write one folder: a job resumed while the ranks of
+    /// the killed one still run is refused until they have ended.
+    /// - Returns: the open, locked file.
+    /// - Throws: ``SearchError/runFolder(_:)`` when another process holds the lock.
+    static func lock(_ url: URL) throws -> Int32 {
+        let path = url.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SearchError.runFolder("cannot create \(path): \(AtomicFile.systemError()); check that the run folder is writable")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            throw SearchError.runFolder("another search is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
+                + "wait until it has ended, or end it, then try again")
+        }
+        let holder = Array("process \(getpid()) on \(currentHostName())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = holder.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
     /// Opens the folder of an interrupted run to continue it: metrics.jsonl is first replaced
     /// (atomically) by `metricsLines`, the lines of the epochs the checkpoint holds, so a line
     /// written after that checkpoint is not kept twice; later lines are appended.
@@ -48,6 +166,7 @@ public final class RunFolder {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw SearchError.runFolder("--resume \(path) is not a run folder; give the --out folder of the interrupted run")
         }
+        lock = try Self.lock(url)
         let metricsURL = url.appendingPathComponent("metrics.jsonl")
         do {
             try metricsLines.write(to: metricsURL, options: .atomic)
@@ -58,15 +177,14 @@ public final class RunFolder {
         }
     }
 
-    deinit { try? metrics.close() }
 
     /// Writes `data` to `name` atomically.
     public func write(_ name: String, data: Data) throws {
         let target = url.appendingPathComponent(name)
         do {
-            try data.write(to: target, options: .atomic)
+            try AtomicFile.write(data, to: target)
         } catch {
-            throw SearchError.runFolder("cannot write \(target.path): \(error.localizedDescription)")
+            throw SearchError.runFolder("\(error); check free space and permissions of the run folder")
         }
     }
 
@@ -88,8 +206,46 @@ public final class RunFolder {
         encoder.outputFormatting = [.sortedKeys]
         do {
             try metrics.write(contentsOf: try encoder.encode(record) + Data("\n".utf8))
+            try metrics.synchronize()
         } catch {
-            throw SearchError.runFolder("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): \(error.localizedDescription)")
+            throw SearchError.runFolder("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): "
+                + "\(error.localizedDescription); check free space and permissions of the run folder")
         }
     }
+
+    /// Writes `checkpoint` as checkpoints/step_N.ckpt, points checkpoint.ckpt at it, and removes
+    /// all but the newest `keep` step files.
+    /// - Parameter midway: called halfway through writing the file (a test hook).
+    /// - Returns: the file written.
+    @discardableResult
+    public func writeCheckpoint(_ checkpoint: Checkpoint, keep: Int, midway: (() -> Void)? = nil) throws -> URL {
+        let file = checkpointsFolder.appendingPathComponent(Self.checkpointName(step: checkpoint.manifest.step))
+        try checkpoint.write(to: file, midway: midway)
+        do {
+            try AtomicFile.link(latestCheckpoint, to: file) { try checkpoint.encoded() }
+        } catch {
+            throw CheckpointError.unwritable(latestCheckpoint.path, "\(error)")
+        }
+        let files = Self.checkpointFiles(in: url)
+        for old in files.dropLast(keep) { try? FileManager.default.removeItem(at: old) }
+        return file
+    }
+
+    /// "step_00000042.ckpt": the name of the checkpoint taken after `step` steps.
+    public static func checkpointName(step: Int) -> String {
+        let digits = String(step)
+        return "step_" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits + ".ckpt"
+    }
+
+    /// The step checkpoints of the run folder at `url`, oldest first.
+    public static func checkpointFiles(in url: URL) -> [URL] {
+        let folder = url.appendingPathComponent("checkpoints", isDirectory: true)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasPrefix("step_") && $0.hasSuffix(".ckpt") }.sorted()
+            .map { folder.appendingPathComponent($0) }
+    }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -32,15 +32,26 @@ public struct SearchResult: Codable, Sendable {
 /// and alphas everywhere (broadcast from rank 0), each global batch split into one shard per rank,
 /// gradients averaged by allreduce before every optimizer step. Rank 0 prints and writes the run
 /// folder; validation is sharded over the ranks and reduced, so it equals one rank validating alone.
+///
+/// Rank 0 writes a checkpoint at the end of every epoch and every `checkpointEvery` steps; a search
+/// resumed from one (``ResumeRequest``) takes exactly the steps the uninterrupted search would have
+/// taken, and ends with the same weights, alphas and genotype, bit for bit.
 public final class SearchJob {
-    public let options: SearchOptions
+    /// The search's options (for a resumed search, its checkpoint's, once ``run()`` has read it).
+    public private(set) var options: SearchOptions
+    let resume: ResumeRequest?
     let parallel: DataParallel
     let communicator: Communicator
     /// Where rank 0's progress lines go (stdout by default).
     public var printLine: (String) -> Void = { print($0); fflush(stdout) }
+    /// The fault a test injects (DARTS_DIST_FAULT), if any.
+    var fault: FaultInjection?
+    /// The global step and position of the last checkpoint written or resumed from.
+    var lastCheckpoint: (step: Int, position: String)?
 
-    public init(options: SearchOptions, communicator: Communicator) {
-        self.options = options
+    public init(options: SearchOptions, communicator: Communicator, resume: ResumeRequest? = nil) {
+        self.options = resume?.given ?? options
+        self.resume = resume
         self.communicator = communicator
         parallel = DataParallel(communicator: communicator)
     }
@@ -51,50 +62,39 @@ public final class SearchJob {
 
     func agree(_ body: () throws -> Void) throws { try communicator.agree(body) }
 
-    /// Runs the search to the end.
-    /// - Throws: `RankFailure` (bad options, data or output folder on any rank) and ``SearchError``
-    ///   (diverging loss or ranks), on every rank at the same point.
+    /// Runs the search to the end, or from its checkpoint to the end when resuming.
+    /// - Throws: `RankFailure` (bad options, data, checkpoint or output folder on any rank) and
+    ///   ``SearchError`` (a loss or gradient that is not finite, diverging ranks), on every rank at
+    ///   the same point.
     @discardableResult
     public func run() throws -> SearchResult {
         let started = Date()
         let rank = communicator.rank, worldSize = communicator.worldSize
+        try agree {
+            fault = try FaultInjection.fromEnvironment()
+            if resume == nil {
+                try options.validate(worldSize: worldSize)
+                if isRoot { try RunFolder.checkCanCreate(path: options.out) }
+            }
+        }
+        try checkSameOptionsOnEveryRank()
+        var resumed: ResumeState?
+        if let resume {
+            resumed = try loadResume(resume)
+            options = resumed!.options
+        }
         var kind = DatasetKind.fashionMNIST
         try agree {
             try options.validate(worldSize: worldSize)
             kind = try options.datasetKind()
         }
-        let folder = options.data ?? kind.defaultFolder
-
         // Data: every rank reads the files itself (they are on every host).
-        var dataset: ImageDataset!
-        var trainIndices: [Int] = [], valIndices: [Int] = []
-        try agree {
-            var all = try loadDataset(kind, folder: folder, split: .train)
-            if let subset = options.subset {
-                guard subset <= all.count else {
-                    throw SearchError.invalidOption("--subset \(subset) is larger than the \(all.count) training images")
-                }
-                all = all.prefix(subset)
-            }
-            dataset = all
-            (trainIndices, valIndices) = try splitTrainVal(count: all.count, trainPortion: options.trainPortion)
-            let smaller = min(trainIndices.count, valIndices.count)
-            guard options.batchSize <= smaller else {
-                throw SearchError.invalidOption("--batch-size \(options.batchSize) is larger than the train or val half "
-                    + "(\(trainIndices.count) and \(valIndices.count) images); lower --batch-size or raise --subset")
-            }
-        }
-        var trainSampler: DistributedSampler!, valSampler: DistributedSampler!
-        try agree {
-            trainSampler = try DistributedSampler(count: trainIndices.count, globalBatchSize: options.batchSize,
-                                                  rank: rank, worldSize: worldSize, seed: options.seed)
-            valSampler = try DistributedSampler(count: valIndices.count, globalBatchSize: options.batchSize,
-                                                rank: rank, worldSize: worldSize, seed: options.seed &+ 0x5EED)
-        }
-        let stepsPerEpoch = min(trainSampler.batchCount, valSampler.batchCount)
-        let augmentation = Augmentation.standard(kind)
+        var data: SearchData!
+        try agree { data = try SearchData(options: options, kind: kind, rank: rank, worldSize: worldSize) }
+        let dataset = data.dataset
+        let stepsPerEpoch = data.stepsPerEpoch
 
-        // The network, identical on every rank: same seed, then rank 0's values broadcast.
+        // The network, identical on every rank: same seed, then rank 0's values broadcast, or the checkpoint's.
         let config = SearchConfiguration(inputChannels: dataset.channels, imageSize: dataset.height,
                                          channels: options.channels, layers: options.layers, classes: dataset.classCount)
         var rng = RandomGenerator(seed: options.seed)
@@ -102,32 +102,48 @@ public final class SearchJob {
         let state = SearchState(network: network, learningRate: options.learningRate, momentum: options.momentum,
                                 weightDecay: options.weightDecay, alphaLearningRate: options.archLearningRate,
                                 alphaWeightDecay: options.archWeightDecay)
-        parallel.broadcastFromRoot(state.weights.values)
-        parallel.broadcastFromRoot(state.alphas.values)
-        parallel.broadcastFromRoot(state.buffers.values)
+        var progress = SearchProgress()
+        if let resumed {
+            try agree { try checkResume(resumed, data: data, state: state) }
+            progress = resumed.checkpoint.manifest.progress
+            lastCheckpoint = (progress.globalStep, resumed.checkpoint.manifest.position)
+        } else {
+            parallel.broadcastFromRoot(state.weights.values)
+            parallel.broadcastFromRoot(state.alphas.values)
+            parallel.broadcastFromRoot(state.buffers.values)
+        }
         let architect = Architect(state: state, parallel: parallel)
-        let step = SearchStep(state: state, architect: architect, parallel: parallel, gradClip: options.gradClip,
+        let searchStep = SearchStep(state: state, architect: architect, parallel: parallel, gradClip: options.gradClip,
                               secondOrder: options.secondOrder)
         let schedule = CosineAnnealingLR(maxLearningRate: options.learningRate, minLearningRate: options.learningRateMin,
                                          epochs: options.epochs)
 
-        // Run folder (rank 0).
+        // Run folder (rank 0): a new one, or the resumed one with the epochs after its checkpoint dropped.
         var run: RunFolder?
         let hosts = communicator.allgather(communicator.hostName)
         try agree {
             guard isRoot else { return }
+            if let resumed {
+                run = try RunFolder(resuming: resumed.runFolder, completedEpochs: progress.epoch)
+                return
+            }
             run = try RunFolder(path: options.out)
             try run!.writeJSON("config.json", RunConfig(options: options, worldSize: worldSize, hosts: hosts,
-                dataFolder: folder, trainImages: trainIndices.count, valImages: valIndices.count,
-                augmentation: augmentation.description, weights: state.weights.count, alphas: state.alphas.count,
+                dataFolder: data.folder, trainImages: data.trainIndices.count, valImages: data.valIndices.count,
+                augmentation: data.augmentation.description, weights: state.weights.count, alphas: state.alphas.count,
                 stepsPerEpoch: stepsPerEpoch))
         }
         say("darts-dist search: \(kind.rawValue) \(dataset.channels)x\(dataset.height)x\(dataset.width), "
-            + "\(trainIndices.count) train / \(valIndices.count) val images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
+            + "\(data.trainIndices.count) train / \(data.valIndices.count) val images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
         say("network: C=\(options.channels), \(options.layers) cells, \(state.weights.count) weights, \(state.alphas.count) alphas; "
             + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
             + (options.secondOrder ? "second order" : "first order") + "; output in \(options.out)")
+        if let resumed {
+            let m = resumed.checkpoint.manifest
+            say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"
+                + (m.options.accumulate > 1 ? " x \(m.options.accumulate) micro-batches" : ""))
+        }
 
         let local = options.batchSize / worldSize
         let micro = local / options.accumulate
@@ -136,48 +152,64 @@ public final class SearchJob {
         let valImages = (0..<options.accumulate).map { _ in Tensor(shape: shape) }
         var trainLabels = [[Int32]](repeating: [Int32](repeating: 0, count: micro), count: options.accumulate)
         var valLabels = trainLabels
-        var stepSeconds = 0.0
-        var totalSteps = 0
-        var lastValidation = (loss: 0.0, accuracy: 0.0)
         let totalPlanned = stepsPerEpoch * options.epochs
+        var stepsThisRun = 0, secondsThisRun = 0.0
 
-        for epoch in 0..<options.epochs {
+        for epoch in progress.epoch..<options.epochs {
             let lr = schedule.learningRate(epoch: epoch)
             state.weightOptimizer.learningRate = lr
-            let trainShards = trainSampler.indices(epoch: epoch)
-            let valShards = valSampler.indices(epoch: epoch)
-            var sums = [0.0, 0.0, 0.0, 0.0]   // loss * n, correct, n, val loss * n (architect)
-            let epochStart = Date()
-            for stepIndex in 0..<stepsPerEpoch {
+            let trainShards = data.trainSampler.indices(epoch: epoch)
+            let valShards = data.valSampler.indices(epoch: epoch)
+            let epochStart = Date().addingTimeInterval(-progress.epochSeconds)
+            for step in progress.stepInEpoch..<stepsPerEpoch {
                 let t0 = Date()
+                let globalStep = progress.globalStep + 1
+                if fault?.fires(.kill, rank: rank, step: globalStep) == true { FaultInjection.killSelf() }
+                if fault?.fires(.error, rank: rank, step: globalStep) == true { throw InjectedFailure(step: globalStep) }
                 // This rank's shard, as `accumulate` consecutive micro-batches.
                 var train: [LabeledBatch] = [], val: [LabeledBatch] = []
                 for k in 0..<options.accumulate {
                     let part = (k * micro)..<((k + 1) * micro)
-                    fill(dataset, trainShards[stepIndex][part].map { trainIndices[$0] }, trainImages[k], &trainLabels[k], augmentation, epoch, stream: 1)
-                    fill(dataset, valShards[stepIndex][part].map { valIndices[$0] }, valImages[k], &valLabels[k], augmentation, epoch, stream: 2)
+                    data.fill(trainShards[step][part].map { data.trainIndices[$0] }, trainImages[k], &trainLabels[k], data.augmentation, epoch, stream: 1)
+                    data.fill(valShards[step][part].map { data.valIndices[$0] }, valImages[k], &valLabels[k], data.augmentation, epoch, stream: 2)
                     train.append(LabeledBatch(images: trainImages[k], labels: trainLabels[k]))
                     val.append(LabeledBatch(images: valImages[k], labels: valLabels[k]))
                 }
 
-                let (archLoss, loss, correct) = step.run(train: train, val: val, learningRate: lr)
+                // The step's sums over all ranks, and the norm of the averaged gradient: the same
+                // numbers on every rank, so every rank stops together, before the update, when one
+                // of them is not finite.
+                var stepSums = [Double](repeating: 0, count: 4)
+                _ = try searchStep.run(train: train, val: val, learningRate: lr,
+                                 afterBackward: { injectNumericFault(loss: &$0, state: state, step: globalStep) },
+                                 beforeUpdate: { outcome in
+                    stepSums = [Double(outcome.loss) * Double(local), Double(outcome.correct), Double(local),
+                                Double(outcome.archLoss) * Double(local)]
+                    communicator.allreduceSum(&stepSums)
+                    if let what = nonFinite(stepSums: stepSums, gradientNorm: outcome.gradientNorm, alphas: state.alphas) {
+                        throw divergence(what, epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep)
+                    }
+                })
 
-                var stepSums = [Double(loss) * Double(local), Double(correct), Double(local), Double(archLoss) * Double(local)]
-                communicator.allreduceSum(&stepSums)
-                for i in 0..<4 { sums[i] += stepSums[i] }
-                guard stepSums[0].isFinite else {
-                    throw SearchError.diverged("the training loss became \(stepSums[0]) at epoch \(epoch + 1), step \(stepIndex + 1); "
-                        + "lower --lr or --arch-lr")
-                }
-                stepSeconds += Date().timeIntervalSince(t0)
-                totalSteps += 1
-                if let every = options.checkEvery, totalSteps % every == 0 { try checkConsistency(state) }
-                if isRoot && ((stepIndex + 1) % options.printEvery == 0 || stepIndex + 1 == stepsPerEpoch) {
-                    let perStep = stepSeconds / Double(totalSteps)
-                    let eta = perStep * Double(totalPlanned - totalSteps)
+                for i in 0..<4 { progress.epochSums[i] += stepSums[i] }
+                progress.globalStep = globalStep
+                progress.stepInEpoch = step + 1
+                let seconds = Date().timeIntervalSince(t0)
+                progress.stepSeconds += seconds
+                stepsThisRun += 1
+                secondsThisRun += seconds
+                if let every = options.checkEvery, globalStep % every == 0 { try checkConsistency(state) }
+                if isRoot && ((step + 1) % options.printEvery == 0 || step + 1 == stepsPerEpoch) {
+                    let sums = progress.epochSums
+                    let perStep = secondsThisRun / Double(stepsThisRun)
+                    let eta = perStep * Double(totalPlanned - globalStep)
                     say(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  lr %.5f  %.1f img/s  %.2f s/step  ETA %@",
-                               epoch + 1, options.epochs, stepIndex + 1, stepsPerEpoch, sums[0] / sums[2], 100 * sums[1] / sums[2],
+                               epoch + 1, options.epochs, step + 1, stepsPerEpoch, sums[0] / sums[2], 100 * sums[1] / sums[2],
                                lr, Double(options.batchSize) / perStep, perStep, formatDuration(eta)))
+                }
+                if let every = options.checkpointEvery, globalStep % every == 0, step + 1 < stepsPerEpoch {
+                    progress.epochSeconds = Date().timeIntervalSince(epochStart)
+                    try writeCheckpoint(state, progress: progress, data: data, learningRate: lr, run: run, midEpoch: true)
                 }
             }
             let epochSeconds = Date().timeIntervalSince(epochStart)
@@ -185,36 +217,45 @@ public final class SearchJob {
             // Batch-norm statistics are per rank during training (DDP without SyncBN): average them
             // so that every rank validates, and later checkpoints, the same network.
             parallel.average(state.buffers.values)
-            lastValidation = validate(state: state, dataset: dataset, indices: valIndices)
+            let validation = validate(state: state, data: data)
             if options.checkEvery == nil { try checkConsistency(state) }
 
+            let sums = progress.epochSums
             let genotype = network.genotype()
             say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
                        epoch + 1, options.epochs, epochSeconds, sums[0] / sums[2], 100 * sums[1] / sums[2],
-                       lastValidation.loss, 100 * lastValidation.accuracy))
+                       validation.loss, 100 * validation.accuracy))
             say("genotype = \(genotype.dartsText)")
+            // The epoch's files first, its checkpoint last: a search killed in between resumes from
+            // the previous checkpoint, redoes the epoch and rewrites the same files.
             try agree {
                 guard let run else { return }
-                try Checkpoint(state: state, options: options, worldSize: worldSize, epoch: epoch + 1, step: totalSteps)
-                    .write(to: run.url.appendingPathComponent("checkpoint.ckpt"))
                 try run.write("epoch_\(epoch).genotype.txt", text: genotype.dartsText)
                 try run.writeJSON("epoch_\(epoch).genotype.json", genotype)
                 try run.write("epoch_\(epoch).json", data: try genotype.nniJSON())   // NNI's exported architecture
                 try run.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: network))
                 try run.appendMetrics(EpochMetrics(epoch: epoch, learningRate: lr, trainLoss: sums[0] / sums[2],
-                    trainAccuracy: sums[1] / sums[2], archLoss: sums[3] / sums[2], validationLoss: lastValidation.loss,
-                    validationAccuracy: lastValidation.accuracy, seconds: epochSeconds, steps: stepsPerEpoch,
+                    trainAccuracy: sums[1] / sums[2], archLoss: sums[3] / sums[2], validationLoss: validation.loss,
+                    validationAccuracy: validation.accuracy, seconds: epochSeconds, steps: stepsPerEpoch,
                     imagesPerSecond: Double(stepsPerEpoch * options.batchSize) / epochSeconds))
             }
+            progress.epoch = epoch + 1
+            progress.stepInEpoch = 0
+            progress.epochSums = [0, 0, 0, 0]
+            progress.epochSeconds = 0
+            progress.validationLoss = validation.loss
+            progress.validationAccuracy = validation.accuracy
+            try writeCheckpoint(state, progress: progress, data: data, learningRate: lr, run: run, midEpoch: false)
         }
 
         let genotype = network.genotype()
         let rankChecksums = communicator.allgather(
             String(state.weights.checksum(), radix: 16) + "/" + String(state.alphas.checksum(), radix: 16))
         let result = SearchResult(genotype: genotype, genotypeText: genotype.dartsText,
-            validationAccuracy: lastValidation.accuracy, validationLoss: lastValidation.loss, epochs: options.epochs,
-            steps: totalSteps, worldSize: worldSize, seconds: Date().timeIntervalSince(started), stepSeconds: stepSeconds,
-            imagesPerSecond: Double(totalSteps * options.batchSize) / max(stepSeconds, 1e-9),
+            validationAccuracy: progress.validationAccuracy, validationLoss: progress.validationLoss, epochs: options.epochs,
+            steps: progress.globalStep, worldSize: worldSize, seconds: Date().timeIntervalSince(started),
+            stepSeconds: progress.stepSeconds,
+            imagesPerSecond: Double(progress.globalStep * options.batchSize) / max(progress.stepSeconds, 1e-9),
             weightsChecksum: String(state.weights.checksum(), radix: 16), alphasChecksum: String(state.alphas.checksum(), radix: 16),
             rankChecksums: rankChecksums, rankHosts: hosts)
         try agree {
@@ -229,31 +270,16 @@ public final class SearchJob {
         let identical = Set(rankChecksums).count == 1
         say("weights/alphas checksums: " + (identical ? "\(rankChecksums[0]), identical on all \(worldSize) rank(s)"
                                             : "DIFFER across ranks: \(rankChecksums.joined(separator: ", "))"))
-        RankSummary.gather(parallel: parallel, steps: totalSteps, stepSeconds: stepSeconds).lines.forEach(say)
+        RankSummary.gather(parallel: parallel, steps: stepsThisRun, stepSeconds: secondsThisRun).lines.forEach(say)
         if let run { say(RunPictures.draw(in: run)) }
         return result
     }
 
-    /// Gathers one shard into the batch tensors. Each image's augmentation draws from a generator
-    /// keyed by (seed, epoch, stream, image index), so it does not depend on which rank holds it.
-    func fill(_ dataset: ImageDataset, _ indices: [Int], _ images: Tensor, _ labels: inout [Int32],
-              _ augmentation: Augmentation, _ epoch: Int, stream: UInt64) {
-        let start = Profiler.now()
-        defer { Profiler.add(Profiler.now() - start, to: .data) }
-        let imageSize = dataset.imageSize
-        labels.withUnsafeMutableBufferPointer { labelBuffer in
-            for (row, index) in indices.enumerated() {
-                var rng = RandomGenerator(seed: options.seed ^ (UInt64(epoch) << 40) ^ (stream << 60) ^ UInt64(index) &* 0x9E37_79B9)
-                fillBatch(dataset, indices: [index], images: images.data + row * imageSize,
-                          labels: labelBuffer.baseAddress! + row, augmentation: augmentation, rng: &rng)
-            }
-        }
-    }
-
-    /// Loss and top-1 accuracy on `indices` in evaluation mode (running BN statistics, no graph),
-    /// each rank taking every worldSize-th chunk; the sums are reduced over ranks.
-    func validate(state: SearchState, dataset: ImageDataset, indices: [Int]) -> (loss: Double, accuracy: Double) {
+    /// Loss and top-1 accuracy on the val half in evaluation mode (running BN statistics, no
+    /// graph), each rank taking every worldSize-th chunk; the sums are reduced over ranks.
+    func validate(state: SearchState, data: SearchData) -> (loss: Double, accuracy: Double) {
         let network = state.network
+        let dataset = data.dataset, indices = data.valIndices
         network.eval()
         state.weights.requiresGrad = false
         state.alphas.requiresGrad = false
@@ -270,7 +296,7 @@ public final class SearchJob {
             let part = Array(indices[start..<min(start + chunk, indices.count)])
             let images = Tensor(shape: [part.count, dataset.channels, dataset.height, dataset.width])
             labels = [Int32](repeating: 0, count: part.count)
-            fill(dataset, part, images, &labels, .none, 0, stream: 3)
+            data.fill(part, images, &labels, .none, 0, stream: 3)
             let logits = network(images)
             let loss = crossEntropy(logits, labels: labels)
             sums[0] += Double(loss.scalar) * Double(part.count)

@@ -36,6 +36,10 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     /// Compare the checksum of weights, alphas and optimizer states across ranks every N steps;
     /// nil: at the end of every epoch.
     public var checkEvery: Int?
+    /// Write a checkpoint every N steps as well as at the end of every epoch; nil: epoch ends only.
+    public var checkpointEvery: Int?
+    /// The checkpoints kept in the run folder's checkpoints/ (the newest K).
+    public var keepCheckpoints: Int = 3
 
     public init() {}
 
@@ -69,6 +73,8 @@ public struct SearchOptions: Codable, Sendable, Equatable {
                     "--batch-size \(batchSize) gives \(batchSize / (worldSize * accumulate)) image(s) per micro-batch; "
                     + "batch norm needs at least 2 (raise --batch-size or lower --accumulate)")
         if let checkEvery { try require(checkEvery > 0, "--check-every \(checkEvery) must be positive") }
+        if let checkpointEvery { try require(checkpointEvery > 0, "--checkpoint-every \(checkpointEvery) must be positive") }
+        try require(keepCheckpoints >= 1, "--keep-checkpoints \(keepCheckpoints) must be at least 1")
         try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
         try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
         try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
@@ -82,17 +88,49 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     }
 }
 
+extension SearchOptions {
+    /// Every option as its command-line flag and its value as text, in `--help` order.
+    public var flagValues: [(flag: String, value: String)] {
+        [("--dataset", dataset), ("--data", data ?? "(the dataset's default)"), ("--layers", "\(layers)"),
+         ("--channels", "\(channels)"), ("--batch-size", "\(batchSize)"), ("--epochs", "\(epochs)"),
+         ("--lr", "\(learningRate)"), ("--lr-min", "\(learningRateMin)"), ("--momentum", "\(momentum)"),
+         ("--weight-decay", "\(weightDecay)"), ("--arch-lr", "\(archLearningRate)"),
+         ("--arch-weight-decay", "\(archWeightDecay)"), ("--grad-clip", "\(gradClip)"),
+         ("--train-portion", "\(trainPortion)"), ("--subset", subset.map { "\($0)" } ?? "(all)"), ("--seed", "\(seed)"),
+         ("--second-order", "\(secondOrder)"), ("--out", out), ("--print-every", "\(printEvery)"),
+         ("--accumulate", "\(accumulate)"), ("--check-every", checkEvery.map { "\($0)" } ?? "(every epoch)"),
+         ("--checkpoint-every", checkpointEvery.map { "\($0)" } ?? "(every epoch)"),
+         ("--keep-checkpoints", "\(keepCheckpoints)")]
+    }
+
+    /// The flags a resumed search may set anew: where the data are, how each step's work is split
+    /// into micro-batches (world size x --accumulate must stay the same), and how often it prints,
+    /// checks and checkpoints. The others define the search and come from its checkpoint.
+    public static let resumableFlags: Set<String> = [
+        "--data", "--accumulate", "--print-every", "--check-every", "--checkpoint-every", "--keep-checkpoints",
+    ]
+
+    /// The options that decide the search's numbers, as text, with the resumable ones left out:
+    /// two runs with the same text take the same steps.
+    var definingValues: [(flag: String, value: String)] {
+        flagValues.filter { !Self.resumableFlags.contains($0.flag) && $0.flag != "--out" }
+    }
+}
+
 /// Errors a search reports to its user.
 public enum SearchError: CollectiveError, CustomStringConvertible {
     case invalidOption(String)
     case runFolder(String)
     case diverged(String)
+    /// A run folder or checkpoint that cannot be resumed, or flags at odds with it.
+    case resume(String)
 
     public var description: String {
         switch self {
         case .invalidOption(let m): return m
         case .runFolder(let m): return m
         case .diverged(let m): return m
+        case .resume(let m): return m
         }
     }
 }

@@ -13,20 +13,35 @@ struct SearchStep {
     let gradClip: Float
     let secondOrder: Bool
 
-    /// - Returns: this rank's mean architect (val) loss, mean training loss and top-1 hits.
-    func run(train: [LabeledBatch], val: [LabeledBatch], learningRate: Float) -> (archLoss: Float, loss: Float, correct: Int) {
+    /// What a step computed on this rank, and the norm of the averaged weight gradient.
+    struct Outcome {
+        var archLoss: Float
+        var loss: Float
+        var correct: Int
+        var gradientNorm: Float
+    }
+
+    /// - Parameters:
+    ///   - afterBackward: sees (and may change, for fault injection) the local loss before the
+    ///     gradients are averaged.
+    ///   - beforeUpdate: sees the outcome after averaging and clipping, before the SGD update; a
+    ///     throw stops the step with the weights untouched.
+    func run(train: [LabeledBatch], val: [LabeledBatch], learningRate: Float,
+             afterBackward: (inout Float) -> Void = { _ in },
+             beforeUpdate: (Outcome) throws -> Void = { _ in }) rethrows -> Outcome {
         let archLoss = architect.step(train: train, val: val, learningRate: learningRate, secondOrder: secondOrder)
         var correct = 0
         var k = 0
-        let loss = state.accumulateGradients(train, weights: true, alphas: false) { logits in
+        var loss = state.accumulateGradients(train, weights: true, alphas: false) { logits in
             correct += topKCorrect(logits, labels: train[k].labels).top1
             k += 1
         }
+        afterBackward(&loss)
         parallel.average(state.weights.grads!)
-        Profiler.measure(.optimizer) {
-            clipGradientNorm(state.weights, maxNorm: gradClip)
-            state.weightOptimizer.step()
-        }
-        return (archLoss, loss, correct)
+        let norm = Profiler.measure(.optimizer) { clipGradientNorm(state.weights, maxNorm: gradClip) }
+        let outcome = Outcome(archLoss: archLoss, loss: loss, correct: correct, gradientNorm: norm)
+        try beforeUpdate(outcome)
+        Profiler.measure(.optimizer) { state.weightOptimizer.step() }
+        return outcome
     }
 }

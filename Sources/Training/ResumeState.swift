@@ -1,0 +1,209 @@
+import DARTS
+import Distributed
+import Foundation
+
+/// A request to continue a search from its run folder (`darts-dist search --resume RUN_DIR`).
+public struct ResumeRequest: Sendable {
+    /// A run folder (its newest checkpoint is used) or one checkpoint file of a run folder.
+    public var path: String
+    /// The options as given on the command line (defaults where a flag was not given).
+    public var given: SearchOptions
+    /// The flags given on the command line ("--layers", "--data", ...).
+    public var givenFlags: Set<String>
+
+    public init(path: String, given: SearchOptions, givenFlags: Set<String>) {
+        self.path = path
+        self.given = given
+        self.givenFlags = givenFlags
+    }
+}
+
+/// The checkpoint a search resumes from, and the options it goes on with.
+struct ResumeState {
+    let runFolder: URL
+    let checkpointPath: String
+    let checkpoint: Checkpoint
+    /// The checkpoint's options with the resumable flags given anew (data folder, micro-batches,
+    /// report, check and checkpoint intervals).
+    let options: SearchOptions
+
+    /// Finds and verifies the checkpoint `request` names (rank 0 only: it reads the run folder).
+    /// - Returns: the run folder, the checkpoint file and its bytes.
+    /// - Throws: ``SearchError/resume(_:)`` or ``CheckpointError`` with a sentence naming the file
+    ///   and the fix; nothing in the run folder is changed.
+    static func locate(_ request: ResumeRequest) throws -> (runFolder: URL, file: URL, bytes: Data) {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: request.path)
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw SearchError.resume("--resume \(request.path): no such run folder or checkpoint file")
+        }
+        let runFolder: URL
+        var candidates: [URL]
+        if isDirectory.boolValue {
+            runFolder = url
+            candidates = RunFolder.checkpointFiles(in: url)
+            let latest = url.appendingPathComponent("checkpoint.ckpt")
+            if candidates.isEmpty && fm.fileExists(atPath: latest.path) { candidates = [latest] }
+        } else {
+            let parent = url.deletingLastPathComponent()
+            runFolder = parent.lastPathComponent == "checkpoints" ? parent.deletingLastPathComponent() : parent
+            // The file, after the run's earlier step checkpoints (the fallbacks named if it is damaged).
+            candidates = RunFolder.checkpointFiles(in: runFolder).filter { $0.lastPathComponent < url.lastPathComponent } + [url]
+        }
+        guard fm.fileExists(atPath: runFolder.appendingPathComponent("config.json").path) else {
+            throw SearchError.resume("--resume \(request.path): \(runFolder.path) is not a darts-dist run folder "
+                + "(it has no config.json)")
+        }
+        if fm.fileExists(atPath: runFolder.appendingPathComponent("result.json").path) {
+            throw SearchError.resume("the search in \(runFolder.path) has finished (it has result.json): there is nothing "
+                + "to resume; its genotype is in genotype.txt")
+        }
+        guard let newest = candidates.last else {
+            throw SearchError.resume("\(runFolder.path) holds no checkpoint: the search stopped before its first one "
+                + "(the end of epoch 1, or --checkpoint-every steps); start it again with a new --out")
+        }
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: newest)
+            _ = try Checkpoint(data: bytes, path: newest.path)
+        } catch {
+            let intact = candidates.dropLast().reversed().compactMap { file -> String? in
+                guard let c = try? Checkpoint(contentsOf: file) else { return nil }
+                return "\(file.path) (\(c.manifest.position))"
+            }
+            throw SearchError.resume("\(error)" + (intact.isEmpty
+                ? "; the run folder has no earlier intact checkpoint"
+                : "; the run folder's earlier intact checkpoints, newest first: " + intact.joined(separator: ", ")
+                    + "; resume from one with --resume FILE") + ". Nothing was changed")
+        }
+        return (runFolder, newest, bytes)
+    }
+
+    /// The options of the resumed search: the checkpoint's, checked against the run folder's
+    /// config.json and the flags given, with the resumable flags taken from the command line.
+    /// - Parameters:
+    ///   - configOptions: the options in the run folder's config.json (nil when unreadable).
+    ///   - worldSize: the ranks of this launch.
+    /// - Throws: ``SearchError/resume(_:)`` naming the flags at odds and the fix.
+    static func resumedOptions(checkpoint: Checkpoint, checkpointPath: String, runFolder: URL,
+                               configOptions: SearchOptions?, request: ResumeRequest, worldSize: Int) throws -> SearchOptions {
+        let saved = checkpoint.manifest.options
+        if let configOptions {
+            let differences = differing(configOptions.definingValues, saved.definingValues)
+            guard differences.isEmpty else {
+                throw SearchError.resume("checkpoint \(checkpointPath) belongs to another search than \(runFolder.path): "
+                    + differences.map { "\($0.flag) is \($0.mine) in its config.json, \($0.theirs) in the checkpoint" }
+                        .joined(separator: ", ") + "; resume with that search's own run folder")
+            }
+        }
+        let given = request.given
+        let explicit = given.definingValues.filter { request.givenFlags.contains($0.flag) }
+        let changed = differing(explicit, saved.definingValues)
+        guard changed.isEmpty else {
+            throw SearchError.resume("--resume continues the search its checkpoint defines, but "
+                + changed.map { "\($0.flag) \($0.mine) differs from its \($0.theirs)" }.joined(separator: ", ")
+                + "; drop these flags to resume, or start a new search with another --out")
+        }
+        if request.givenFlags.contains("--out") && URL(fileURLWithPath: given.out).standardized != runFolder.standardized {
+            throw SearchError.resume("--out \(given.out) and --resume \(request.path) name different run folders; "
+                + "a resumed search writes to the folder it resumes: drop --out")
+        }
+        var options = saved
+        options.out = runFolder.path
+        if request.givenFlags.contains("--data") { options.data = given.data }
+        if request.givenFlags.contains("--print-every") { options.printEvery = given.printEvery }
+        if request.givenFlags.contains("--check-every") { options.checkEvery = given.checkEvery }
+        if request.givenFlags.contains("--checkpoint-every") { options.checkpointEvery = given.checkpointEvery }
+        if request.givenFlags.contains("--keep-checkpoints") { options.keepCheckpoints = given.keepCheckpoints }
+
+        // Each micro-batch's own batch-norm statistics shape the gradients, so a step must be split
+        // into the same micro-batches: world size x --accumulate must not change.
+        let savedRanks = checkpoint.manifest.worldSize
+        let microBatches = savedRanks * saved.accumulate
+        let why = "the checkpoint was written by \(savedRanks) rank(s) x --accumulate \(saved.accumulate) = "
+            + "\(microBatches) micro-batches of \(saved.batchSize / microBatches) images per step"
+        let divisors = (1...microBatches).filter { microBatches % $0 == 0 }
+        let fix = "resume with P ranks and --accumulate \(microBatches)/P for P in "
+            + divisors.map(String.init).joined(separator: ", ")
+            + " (each micro-batch's batch-norm statistics shape the gradients, so another split would be another search)"
+        if request.givenFlags.contains("--accumulate") {
+            guard worldSize * given.accumulate == microBatches else {
+                throw SearchError.resume("\(why); \(worldSize) rank(s) x --accumulate \(given.accumulate) would be "
+                    + "\(worldSize * given.accumulate): \(fix)")
+            }
+            options.accumulate = given.accumulate
+        } else {
+            guard microBatches % worldSize == 0 else {
+                throw SearchError.resume("\(why); \(worldSize) rank(s) cannot share them equally: \(fix)")
+            }
+            options.accumulate = microBatches / worldSize
+        }
+        return options
+    }
+
+    /// The flags whose values differ, with both values.
+    static func differing(_ mine: [(flag: String, value: String)], _ theirs: [(flag: String, value: String)])
+        -> [(flag: String, mine: String, theirs: String)] {
+        let other = Dictionary(theirs.map { ($0.flag, $0.value) }, uniquingKeysWith: { a, _ in a })
+        return mine.compactMap { item in
+            guard let value = other[item.flag], value != item.value else { return nil }
+            return (item.flag, item.value, value)
+        }
+    }
+}
+
+/// The part of config.json a resume compares with the checkpoint.
+struct SavedRunConfig: Decodable {
+    let options: SearchOptions
+    let worldSize: Int
+}
+
+extension SearchJob {
+    /// Reads the checkpoint on rank 0, sends it to every rank and works out the resumed options.
+    /// - Throws: a ``RankFailure`` on every rank when any check fails.
+    func loadResume(_ request: ResumeRequest) throws -> ResumeState {
+        var bytes: [UInt8] = []
+        var header: [UInt8] = []   // the run folder and checkpoint paths, and config.json's options
+        try agree {
+            guard isRoot else { return }
+            let found = try ResumeState.locate(request)
+            bytes = Array(found.bytes)
+            let config = try? JSONDecoder().decode(SavedRunConfig.self,
+                from: Data(contentsOf: found.runFolder.appendingPathComponent("config.json")))
+            let configJSON = try config.map { try JSONEncoder().encode($0.options) } ?? Data()
+            header = Array(try JSONEncoder().encode([found.runFolder.path, found.file.path,
+                                                     String(decoding: configJSON, as: UTF8.self)]))
+        }
+        communicator.broadcast(bytes: &header, root: 0)
+        communicator.broadcast(bytes: &bytes, root: 0)
+        var state: ResumeState!
+        try agree {
+            let strings = try JSONDecoder().decode([String].self, from: Data(header))
+            let runFolder = URL(fileURLWithPath: strings[0], isDirectory: true)
+            let checkpoint = try Checkpoint(data: Data(bytes), path: strings[1])
+            let config = strings[2].isEmpty ? nil : try JSONDecoder().decode(SearchOptions.self, from: Data(strings[2].utf8))
+            let options = try ResumeState.resumedOptions(checkpoint: checkpoint, checkpointPath: strings[1],
+                runFolder: runFolder, configOptions: config, request: request, worldSize: communicator.worldSize)
+            state = ResumeState(runFolder: runFolder, checkpointPath: strings[1], checkpoint: checkpoint, options: options)
+        }
+        return state
+    }
+}
+
+extension SearchJob {
+    /// Checks that this launch reads the data the checkpoint's search read, then restores the
+    /// checkpoint into `state` (each rank its own batch-norm statistics).
+    /// - Throws: ``SearchError/resume(_:)`` or ``CheckpointError/mismatch(_:_:)``.
+    func checkResume(_ resumed: ResumeState, data: SearchData, state: SearchState) throws {
+        let m = resumed.checkpoint.manifest
+        guard data.trainIndices.count == m.trainImages, data.valIndices.count == m.valImages,
+              data.stepsPerEpoch == m.stepsPerEpoch else {
+            throw SearchError.resume("the data in \(data.folder) give \(data.trainIndices.count) train / \(data.valIndices.count) "
+                + "val images and \(data.stepsPerEpoch) steps per epoch, but the checkpoint's search had \(m.trainImages) / "
+                + "\(m.valImages) and \(m.stepsPerEpoch); resume with the data the search started with (--data)")
+        }
+        try resumed.checkpoint.restore(into: state, rank: communicator.rank, worldSize: communicator.worldSize,
+                                       path: resumed.checkpointPath)
+    }
+}

@@ -1,0 +1,69 @@
+import DARTS
+import Distributed
+import Foundation
+import NN
+
+extension SearchJob {
+    /// Every rank's batch-norm running statistics, indexed by rank, on rank 0 (empty on the
+    /// others): each rank in turn broadcasts its own, so rank 0 receives their exact bits.
+    /// Every rank must call it.
+    func gatherBuffers(_ state: SearchState) -> [[Float]] {
+        var copies: [[Float]] = []
+        for r in 0..<communicator.worldSize {
+            var buffer = communicator.rank == r ? state.buffers.snapshot() : [Float](repeating: 0, count: state.buffers.count)
+            buffer.withUnsafeMutableBufferPointer { communicator.broadcast($0, root: r) }
+            if isRoot { copies.append(buffer) }
+        }
+        return copies
+    }
+
+    /// Writes a checkpoint of `state` at `progress` (rank 0 writes; every rank must call it, and
+    /// every rank throws when the write failed). In the middle of an epoch the batch-norm
+    /// statistics of every rank are gathered into it; at an epoch's end they are already the
+    /// same on every rank.
+    /// - Throws: a ``RankFailure`` on every rank with rank 0's ``CheckpointError``.
+    func writeCheckpoint(_ state: SearchState, progress: SearchProgress, data: SearchData, learningRate: Float,
+                         run: RunFolder?, midEpoch: Bool) throws {
+        let rankBuffers = midEpoch && communicator.worldSize > 1 ? gatherBuffers(state) : nil
+        try agree {
+            guard let run else { return }
+            let checkpoint = Checkpoint(state: state, options: options, worldSize: communicator.worldSize,
+                                        progress: progress, stepsPerEpoch: data.stepsPerEpoch,
+                                        trainImages: data.trainIndices.count, valImages: data.valIndices.count,
+                                        learningRate: learningRate, rankBuffers: rankBuffers)
+            let fault = self.fault
+            let rank = communicator.rank
+            try run.writeCheckpoint(checkpoint, keep: options.keepCheckpoints) {
+                if fault?.fires(.killInCheckpoint, rank: rank, step: progress.globalStep) == true { FaultInjection.killSelf() }
+            }
+        }
+        lastCheckpoint = (progress.globalStep, Checkpoint.Manifest.describe(progress, options: options,
+                                                                              stepsPerEpoch: data.stepsPerEpoch))
+    }
+
+    /// The message for a search that stopped on a loss or gradient that is not finite: where it
+    /// happened, the last good checkpoint (left intact) and how to resume.
+    func divergence(_ what: String, epoch: Int, step: Int, stepsPerEpoch: Int, globalStep: Int) -> SearchError {
+        var message = "\(what) at epoch \(epoch + 1)/\(options.epochs), step \(step + 1)/\(stepsPerEpoch) "
+            + "(step \(globalStep) of the search); the search stopped before applying it. "
+        if let (checkpointStep, position) = lastCheckpoint {
+            let file = URL(fileURLWithPath: options.out).appendingPathComponent("checkpoints")
+                .appendingPathComponent(RunFolder.checkpointName(step: checkpointStep))
+            message += "The last good checkpoint, \(file.path) (\(position)), is intact: resume with "
+                + "`darts-dist search --resume \(options.out)`. The same settings on the same data take the same steps, "
+                + "so if the loss diverges again start a new search with a lower --lr or --arch-lr"
+        } else {
+            message += "No checkpoint was written yet: start a new search with a lower --lr or --arch-lr"
+        }
+        return SearchError.diverged(message)
+    }
+}
+
+extension Checkpoint.Manifest {
+    /// "epoch 3/8, step 2/6" or "end of epoch 2/8", as ``position``.
+    static func describe(_ progress: SearchProgress, options: SearchOptions, stepsPerEpoch: Int) -> String {
+        progress.stepInEpoch == 0
+            ? "end of epoch \(progress.epoch)/\(options.epochs)"
+            : "epoch \(progress.epoch + 1)/\(options.epochs), step \(progress.stepInEpoch)/\(stepsPerEpoch)"
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import Training
+
+/// The resume guarantee: a search killed at any moment (kill -9 of mpirun, of its ranks, in the
+/// middle of an epoch, during a checkpoint write) and resumed with `--resume` ends with the final
+/// weights, alphas and genotype of the same search run without interruption, bit for bit (and
+/// with the same batch-norm statistics and metrics, apart from timings, on the same world size).
+@Suite(.serialized) struct ResumeTests {
+    static func run(_ arguments: [String], ranks: Int? = nil, fault: String? = nil) throws -> BackgroundJob {
+        let job = try BackgroundJob(arguments, ranks: ranks, environment: fault.map { ["DARTS_DIST_FAULT": $0] } ?? [:])
+        job.waitForExit()
+        return job
+    }
+
+    @Test func killingMpirunAloneEndsEveryRankAndTheRunStillEndsAsTheUninterruptedOne() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let job = try BackgroundJob(ReferenceRuns.search(out), ranks: 2)
+        // Rank 0 prints a step's line before it writes that step's checkpoint and starts the next
+        // step, so at this line the checkpoints of steps 3 and 4 exist.
+        #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
+        let ranks = Array(job.rankPIDs().values)
+        #expect(ranks.count == 2)
+        let killed = Date()
+        kill(job.process.processIdentifier, SIGKILL)
+        job.waitForExit()
+        let ended = BackgroundJob.waitUntilEnded(ranks)
+        #expect(ended != nil, "ranks \(ranks) still run 60 s after mpirun was killed")
+        let seconds = ended.map { $0.timeIntervalSince(killed) } ?? .infinity
+        #expect(seconds < 10)
+        // The orphaned ranks may take a few more steps (and checkpoints) before they notice: the
+        // run folder is whatever they left, and resuming it must still give the reference.
+        let finished = FileManager.default.fileExists(atPath: out.appendingPathComponent("result.json").path)
+        var resumedFrom = "(the ranks finished the search before they ended)"
+        if !finished {
+            let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)
+            #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+            resumedFrom = resumed.stdout.split(separator: "\n").first { $0.hasPrefix("resuming from") }.map(String.init) ?? "?"
+        }
+        let summary = try RunComparison.expectSameSearch(out, reference)
+        print("resume: kill -9 of mpirun alone after step 5; ranks ended \(String(format: "%.2f", seconds)) s later; "
+              + "\(resumedFrom); \(summary)")
+    }
+
+    @Test func aJobKilledTwiceMidEpochResumesToTheUninterruptedResult() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        // 1. kill -9 of mpirun and its ranks at once (as a batch scheduler ends a job) in epoch 2.
+        let job = try BackgroundJob(ReferenceRuns.search(out), ranks: 2)
+        #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
+        let ranks = job.rankPIDs()
+        kill(job.process.processIdentifier, SIGKILL)
+        for pid in ranks.values { kill(pid, SIGKILL) }
+        job.waitForExit()
+        #expect(BackgroundJob.waitUntilEnded(Array(ranks.values)) != nil)
+        let afterFirstKill = RunComparison.checkpointNames(out)
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("result.json").path))
+        // 2. The resumed job is killed in turn: rank 1 dies at the start of step 10 (epoch 3, step 2).
+        let second = try Self.run(["search", "--resume", out.path], ranks: 2, fault: "kill:1:10")
+        #expect(second.process.terminationStatus != 0)
+        #expect(second.stdout.contains("resuming from"), "\(second.all)")
+        #expect(!second.stdout.contains("epoch 3/3 step 2/4"))
+        // 3. The second resume runs to the end.
+        let third = try Self.run(["search", "--resume", out.path], ranks: 2)
+        #expect(third.process.terminationStatus == 0, "\(third.all)")
+        #expect(third.stdout.contains("resuming from \(out.path)/checkpoints/step_00000009.ckpt: epoch 3/3, step 1/4"), "\(third.all)")
+        let summary = try RunComparison.expectSameSearch(out, reference)
+        let firstResume = second.stdout.split(separator: "\n").first { $0.hasPrefix("resuming from") } ?? "?"
+        print("resume: kill -9 of mpirun and ranks in epoch 2 (checkpoints then: \(afterFirstKill)); \(firstResume); "
+              + "rank 1 killed at step 10; resumed from step 9; \(summary)")
+    }
+
+    @Test func aKillDuringACheckpointWriteLeavesThePreviousOneAndResumesExactly() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        // Rank 0 is killed with half of the step-6 checkpoint written.
+        let killed = try Self.run(ReferenceRuns.search(out), ranks: 2, fault: "kill-in-checkpoint:0:6")
+        #expect(killed.process.terminationStatus != 0)
+        #expect(killed.stderr.contains("fault injected: kill-in-checkpoint on rank 0 at step 6"), "\(killed.all)")
+        let folder = out.appendingPathComponent("checkpoints")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        #expect(names.contains { $0.hasPrefix(".step_00000006.ckpt.tmp-") }, "\(names)")
+        #expect(RunComparison.checkpointNames(out) == ["step_00000003.ckpt", "step_00000004.ckpt"])
+        let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)
+        #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("resuming from \(folder.path)/step_00000004.ckpt: end of epoch 1/3"), "\(resumed.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).allSatisfy { !$0.contains(".tmp-") })
+        #expect(RunComparison.checkpointNames(out) == ["step_00000008.ckpt", "step_00000009.ckpt", "step_00000012.ckpt"])
+        let summary = try RunComparison.expectSameSearch(out, reference)
+        print("resume: rank 0 killed halfway through writing the step-6 checkpoint; resumed from step 4; \(summary)")
+    }
+
+    @Test func secondOrderKilledMidEpochResumesExactly() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: true)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        // Rank 1 dies at the start of step 8 (epoch 2, step 4): the newest checkpoint is step 6,
+        // mid-epoch, with each rank's own batch-norm statistics.
+        let killed = try Self.run(ReferenceRuns.search(out, secondOrder: true), ranks: 2, fault: "kill:1:8")
+        #expect(killed.process.terminationStatus != 0)
+        let checkpoint = try Checkpoint(contentsOf: out.appendingPathComponent("checkpoints/step_00000006.ckpt"))
+        #expect(checkpoint.manifest.bufferCopies == 2)
+        #expect(checkpoint.sections["buffers.rank0"] != checkpoint.sections["buffers.rank1"])
+        #expect(checkpoint.manifest.progress.epochSums[2] == 32)   // two steps of 16 images in epoch 2
+        let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)
+        #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("epoch 2/3, step 2/4"), "\(resumed.all)")
+        let summary = try RunComparison.expectSameSearch(out, reference)
+        print("resume (second order): rank 1 killed at step 8; resumed from step 6 (mid-epoch); \(summary)")
+    }
+
+    @Test func anotherWorldSizeResumesWhenRanksTimesMicroBatchesIsKeptAndIsRefusedOtherwise() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let killed = try Self.run(ReferenceRuns.search(out), ranks: 2, fault: "kill:1:8")
+        #expect(killed.process.terminationStatus != 0)
+
+        // 4 ranks cannot share 2 micro-batches per step: refused, and nothing is changed.
+        let before = FolderSnapshot(tmp)
+        let refused = try Self.run(["search", "--resume", out.path], ranks: 4)
+        #expect(refused.process.terminationStatus != 0)
+        #expect(refused.stderr.contains("the checkpoint was written by 2 rank(s) x --accumulate 1 = 2 micro-batches"), "\(refused.all)")
+        #expect(refused.stderr.contains("resume with P ranks and --accumulate 2/P for P in 1, 2"))
+        #expect(before.changes(to: FolderSnapshot(tmp)).isEmpty)
+
+        // One process with 2 micro-batches per step (chosen for it) takes the same steps.
+        let resumed = try Self.run(["search", "--resume", out.path])
+        #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("16 per rank in 2 micro-batches"), "\(resumed.all)")
+        // Batch-norm running statistics are per rank during an epoch, so they (and the validation
+        // metrics they feed) follow the new layout; the weights, alphas and genotype do not.
+        let summary = try RunComparison.expectSameSearch(out, reference, batchNorm: false, sameMetrics: false)
+        print("resume: 2-rank search killed at step 8, resumed on 1 process x 2 micro-batches from step 6; \(summary)")
+    }
+}

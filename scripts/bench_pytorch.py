@@ -17,7 +17,8 @@ alone. A setup is P processes x T threads:
 
 Reported per order and setup: seconds per step (mean of the measured steps after the warm-up,
 each step between two barriers), the fastest step, images/s, the seconds per step in all_reduce
-(rank 0), and the peak resident memory of every process (getrusage ru_maxrss).
+(rank 0), and the peak resident memory of every process (getrusage ru_maxrss). The run fails if
+the ranks end with different weights or alphas.
 
 Usage:
     .venv-torch/bin/python scripts/bench_pytorch.py                            # paper config, 2x1 and 1x2
@@ -26,6 +27,7 @@ Usage:
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -124,12 +126,16 @@ def worker(rank, args, setup, order, port, queue):
             times.append(time.perf_counter() - start)
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # Data parallelism is right only if every rank ends with the same weights and alphas.
+    state = torch.cat([t.detach().reshape(-1) for t in list(net.parameters()) + net.arch_parameters()])
+    digest = hashlib.sha256(state.numpy().tobytes()).hexdigest()
     if world_size > 1:
-        all_rss = [None] * world_size
+        all_rss, digests = [None] * world_size, [None] * world_size
         dist.all_gather_object(all_rss, rss)
+        dist.all_gather_object(digests, digest)
         dist.destroy_process_group()
     else:
-        all_rss = [rss]
+        all_rss, digests = [rss], [digest]
     if rank == 0:
         mean = sum(times) / len(times)
         queue.put({
@@ -139,6 +145,7 @@ def worker(rank, args, setup, order, port, queue):
             "stepSeconds": times, "imagesPerSecond": args.batch_size / mean,
             "phaseSeconds": {"allreduce": comm[0] / len(times)},
             "peakResidentBytes": all_rss, "hosts": [platform.node()] * world_size,
+            "ranksIdentical": len(set(digests)) == 1,
         })
 
 
@@ -206,6 +213,9 @@ def main():
             results.append(measure(args, setup, order))
             print(f"  {order} order, {setup[0]}x{setup[1]}: "
                   f"{results[-1]['secondsPerStep']:.3f} s/step", file=sys.stderr, flush=True)
+            if not results[-1]["ranksIdentical"]:
+                sys.exit(f"error: {order} order, {setup[0]}x{setup[1]}: the ranks ended with "
+                         "different weights or alphas")
     best = {o: min((r for r in results if r["order"] == o), key=lambda r: r["secondsPerStep"])
             for o in orders}
     print(table(results, args))

@@ -37,3 +37,19 @@ import Training
     #expect(out.status != 0)
     #expect(out.stderr.contains("mpirun -np 2"))
 }
+
+@Test func benchJSONHoldsWhatTheScriptsRead() throws {
+    let folder = try CommandRunner.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("bench.json").path
+    let out = try CommandRunner.run(["bench", "--layers", "3", "--channels", "4", "--image-size", "8", "--batch-size", "4",
+                                     "--steps", "1", "--warmup", "0", "--order", "second", "--json", path], ranks: 2)
+    #expect(out.status == 0, "\(out.all)")
+    let results = try JSONDecoder().decode([BenchResult].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    #expect(results.count == 1)
+    let r = try #require(results.first)
+    #expect(r.order == "second" && r.worldSize == 2 && r.globalBatch == 4)
+    #expect(r.alphaCount == 224)
+    #expect(r.weightCount > 0 && r.peakResidentBytes.count == 2)
+    #expect(r.secondsPerStep > 0 && r.phaseSeconds["allreduce"] != nil && r.phaseSeconds["wait"] != nil)
+}

@@ -308,13 +308,22 @@ def flat_norm(tensors):
 
 # --------------------------------------------------------------------------- architect
 
-def first_order_alpha_grad(net, x_val, y_val):
+def local_gradients(grads):
+    """The default `average`: one process, the gradients as they are."""
+    return grads
+
+
+# Every function below that takes gradients passes each list through `average` before using it.
+# Under data parallelism `average` is the mean over ranks (an all_reduce); then every gradient
+# that feeds w', v, R and the alpha update is the global one (DARTS.md section 6, fault 7).
+
+def first_order_alpha_grad(net, x_val, y_val, average=local_gradients):
     """grad_alpha = dL_val(w, alpha)/dalpha (train-mode BN). Returns [d normal, d reduce]."""
     loss = net.loss(x_val, y_val)
-    return [g.detach() for g in torch.autograd.grad(loss, net.arch_parameters())]
+    return average([g.detach() for g in torch.autograd.grad(loss, net.arch_parameters())])
 
 
-def finite_difference_hvp(net, x, y, v, r=1e-2):
+def finite_difference_hvp(net, x, y, v, r=1e-2, average=local_gradients):
     """(g+ - g-) / (2R) ~ d^2 L(w, alpha) / dalpha dw . v, perturbing around the current w.
 
     R = r / ||v|| (one norm over all weights); w+- = w +- R v; g+- = dL(w+-, alpha)/dalpha.
@@ -324,9 +333,10 @@ def finite_difference_hvp(net, x, y, v, r=1e-2):
     w = [p.detach().clone() for p in net.parameters()]
     R = r / flat_norm(v)
     set_weights(net, [wi + R * vi for wi, vi in zip(w, v)])
-    g_plus = [g.detach() for g in torch.autograd.grad(net.loss(x, y), net.arch_parameters())]
+    alphas = net.arch_parameters()
+    g_plus = average([g.detach() for g in torch.autograd.grad(net.loss(x, y), alphas)])
     set_weights(net, [wi - R * vi for wi, vi in zip(w, v)])
-    g_minus = [g.detach() for g in torch.autograd.grad(net.loss(x, y), net.arch_parameters())]
+    g_minus = average([g.detach() for g in torch.autograd.grad(net.loss(x, y), alphas)])
     set_weights(net, w)
     hvp = [(gp - gm).div(2 * R) for gp, gm in zip(g_plus, g_minus)]
     return hvp, R, g_plus, g_minus
@@ -341,7 +351,7 @@ def exact_hvp(net, x, y, v):
 
 
 def virtual_step(net, x_train, y_train, eta, momentum_buffers, weight_momentum=0.9,
-                 weight_decay=3e-4):
+                 weight_decay=3e-4, average=local_gradients):
     """w' = w - eta * (mu * m + dL_train(w)/dw + lambda * w)  (no clipping).
 
     `momentum_buffers` is the SGD momentum buffer per weight (None: zeros, first step).
@@ -349,7 +359,7 @@ def virtual_step(net, x_train, y_train, eta, momentum_buffers, weight_momentum=0
     """
     weights = net.weights()
     loss = net.loss(x_train, y_train)
-    grads = torch.autograd.grad(loss, weights)
+    grads = average([g.detach() for g in torch.autograd.grad(loss, weights)])
     w_prime = []
     for i, (p, g) in enumerate(zip(weights, grads)):
         w = p.detach()
@@ -359,7 +369,8 @@ def virtual_step(net, x_train, y_train, eta, momentum_buffers, weight_momentum=0
 
 
 def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_buffers,
-                            weight_momentum=0.9, weight_decay=3e-4, r=1e-2):
+                            weight_momentum=0.9, weight_decay=3e-4, r=1e-2,
+                            average=local_gradients):
     """DARTS second-order architecture gradient (paper eq. 7-8; DARTS.md section 2).
 
     1. w' = w - eta * (mu * m + dL_train(w)/dw + lambda * w)
@@ -372,14 +383,15 @@ def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_b
     """
     state = snapshot(net)
     w_prime, loss_train = virtual_step(net, x_train, y_train, eta, momentum_buffers,
-                                       weight_momentum, weight_decay)
+                                       weight_momentum, weight_decay, average)
     set_weights(net, w_prime)
     loss_val = net.loss(x_val, y_val)
-    grads = torch.autograd.grad(loss_val, net.arch_parameters() + net.weights())
+    grads = average([g.detach() for g in
+                     torch.autograd.grad(loss_val, net.arch_parameters() + net.weights())])
     dalpha = [g.detach() for g in grads[:2]]
     v = [g.detach() for g in grads[2:]]
     set_weights(net, state["weights"])
-    hvp, R, g_plus, g_minus = finite_difference_hvp(net, x_train, y_train, v, r)
+    hvp, R, g_plus, g_minus = finite_difference_hvp(net, x_train, y_train, v, r, average)
     restore(net, state)
     grad_alpha = [da - eta * h for da, h in zip(dalpha, hvp)]
     info = {
@@ -416,7 +428,7 @@ def set_momentum_buffers(weight_optimizer, net, values):
 
 
 def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val, y_val,
-                second_order, grad_clip=5.0):
+                second_order, grad_clip=5.0, average=local_gradients):
     """One DARTS search step: architecture step (val batch), then weight step (train batch).
 
     The architecture step leaves weights and BN running statistics untouched; the weight
@@ -430,9 +442,10 @@ def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val,
     if second_order:
         grad_alpha, _ = second_order_alpha_grad(
             net, x_train, y_train, x_val, y_val, eta, momentum_buffers(weight_optimizer, net),
-            weight_momentum=group["momentum"], weight_decay=group["weight_decay"])
+            weight_momentum=group["momentum"], weight_decay=group["weight_decay"],
+            average=average)
     else:
-        grad_alpha = first_order_alpha_grad(net, x_val, y_val)
+        grad_alpha = first_order_alpha_grad(net, x_val, y_val, average)
     with torch.no_grad():
         for b, v in zip(net.buffers(), state["buffers"]):
             b.copy_(v)
@@ -443,9 +456,9 @@ def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val,
 
     weight_optimizer.zero_grad(set_to_none=True)
     loss = net.loss(x_train, y_train)
-    grads = torch.autograd.grad(loss, net.weights())
+    grads = average([g.detach() for g in torch.autograd.grad(loss, net.weights())])
     for p, g in zip(net.weights(), grads):
-        p.grad = g.detach().clone()
+        p.grad = g.clone()
     grad_norm = nn.utils.clip_grad_norm_(net.weights(), grad_clip)
     weight_optimizer.step()
     return {"grad_alpha": grad_alpha, "grad_norm": grad_norm.detach(), "loss": loss.detach()}

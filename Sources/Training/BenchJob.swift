@@ -41,6 +41,9 @@ public struct BenchResult: Codable, Sendable {
     /// Peak resident memory of every rank, bytes.
     public let peakResidentBytes: [Int]
     public let hosts: [String]
+    /// Floats in the weight and in the alpha buffers: the sizes of the step's allreduces.
+    public let weightCount: Int
+    public let alphaCount: Int
 }
 
 /// Times the DARTS search step (the same ``SearchStep`` the search runs) on every rank.
@@ -140,7 +143,8 @@ public final class BenchJob {
                            secondsPerStep: mean, fastestStep: times.min()!,
                            phaseSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.name, $0.value / Double(o.steps)) }),
                            imagesPerSecond: Double(o.batchSize) / mean, flopsPerStep: flops[0],
-                           gigaflopsPerSecond: flops[0] / mean / 1e9, peakResidentBytes: rss, hosts: hosts)
+                           gigaflopsPerSecond: flops[0] / mean / 1e9, peakResidentBytes: rss, hosts: hosts,
+                           weightCount: state.weights.count, alphaCount: state.alphas.count)
     }
 
     /// The table printed by rank 0.

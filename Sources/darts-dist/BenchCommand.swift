@@ -20,6 +20,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "first, second or both.") var order = "both"
     @Option(help: "Gradient accumulation micro-batches per rank.") var accumulate = 1
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Flag(name: .customLong("allreduce-timing"), help: .hidden) var allreduceTiming = false
+    @Option(name: .customLong("allreduce-floats"), parsing: .upToNextOption, help: .hidden)
+    var allreduceFloats = [1024, 16_384, 262_144, 1_048_576, 2_097_152]
 
     var options: BenchOptions {
         var o = BenchOptions()
@@ -30,6 +33,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if allreduceTiming { return try runAllreduceTiming() }
         try runDistributed { communicator in
             let results = try BenchJob(options: options, communicator: communicator).run()
             guard communicator.rank == 0 else { return }
@@ -38,6 +42,23 @@ struct BenchCommand: ParsableCommand {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try (try encoder.encode(results) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+            }
+        }
+    }
+
+    /// `--allreduce-timing` (hidden, for scripts/cost_model.py): times the search's allreduce for
+    /// the `--allreduce-floats` sizes, `--steps` x 10 calls each, and prints the ring model's
+    /// alpha and beta; --json writes an ``AllreduceTiming``.
+    func runAllreduceTiming() throws {
+        try runDistributed { communicator in
+            let timing = try AllreduceTiming.measure(communicator: communicator, floatCounts: allreduceFloats,
+                                                     repetitions: 10 * steps)
+            guard communicator.rank == 0 else { return }
+            print(timing.table)
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try (try encoder.encode(timing) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
             }
         }
     }

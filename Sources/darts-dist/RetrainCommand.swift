@@ -26,7 +26,7 @@ struct RetrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))
     var genotype: String?
-    @Option(help: "Starting values of every flag below: paper or fast.") var preset: RetrainPreset = .paper
+    @Option(help: "Starting values of every flag below: paper (the default) or fast.") var preset: RetrainPreset?
     @Option(help: "fashion-mnist, mnist or cifar10.") var dataset: String?
     @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
     @Option(help: "Cells in the network (paper 20).") var layers: Int?
@@ -53,7 +53,7 @@ struct RetrainCommand: ParsableCommand {
 
     /// The preset with every given flag applied.
     var options: RetrainOptions {
-        var o = RetrainOptions(preset: preset)
+        var o = RetrainOptions(preset: preset ?? .paper)
         if let genotype { o.genotype = genotype }
         if let dataset { o.dataset = dataset }
         if let data { o.data = data }
@@ -81,7 +81,7 @@ struct RetrainCommand: ParsableCommand {
     /// The flags that define the training, which --resume takes from the checkpoint instead.
     var trainingFlagsGiven: [String] {
         let flags: [(String, Any?)] = [
-            ("--genotype", genotype), ("--dataset", dataset), ("--data", data), ("--layers", layers),
+            ("--preset", preset), ("--genotype", genotype), ("--dataset", dataset), ("--data", data), ("--layers", layers),
             ("--channels", channels), ("--batch-size", batchSize), ("--epochs", epochs), ("--lr", lr), ("--lr-min", lrMin),
             ("--momentum", momentum), ("--weight-decay", weightDecay), ("--aux-weight", auxWeight),
             ("--drop-path-prob", dropPathProb), ("--cutout", cutout), ("--grad-clip", gradClip), ("--seed", seed),
@@ -108,8 +108,10 @@ struct RetrainCommand: ParsableCommand {
                 throw ValidationError("--stop-after-epochs \(stopAfterEpochs) must be positive")
             }
         } catch {
-            // Every rank validates; only rank 0 says why, the others exit quietly.
-            if launcherRank() != 0 { throw ExitCode(64) }
+            // Every rank validates; only rank 0 says why. The others exit quietly with status 0:
+            // a non-zero exit would make mpirun kill rank 0 before its message is printed, and
+            // rank 0's own non-zero exit already fails the job.
+            if launcherRank() != 0 { throw ExitCode.success }
             if let error = error as? ValidationError { throw error }
             throw ValidationError("\(error)")
         }

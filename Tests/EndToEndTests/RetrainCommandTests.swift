@@ -157,6 +157,9 @@ import Testing
         let resumeWithFlags = try CommandRunner.run(["retrain", "--resume", out.path, "--lr", "0.1"])
         #expect(resumeWithFlags.status != 0 && resumeWithFlags.stderr.contains("drop --lr"), "\(resumeWithFlags.all)")
 
+        let resumeWithPreset = try CommandRunner.run(["retrain", "--resume", out.path, "--preset", "fast"], ranks: 2)
+        #expect(resumeWithPreset.status != 0 && resumeWithPreset.stderr.contains("drop --preset"), "\(resumeWithPreset.all)")
+
         let resumeNothing = try CommandRunner.run(["retrain", "--resume", tmp.path])
         #expect(resumeNothing.status != 0 && resumeNothing.stderr.contains("holds no checkpoint.ckpt"), "\(resumeNothing.all)")
 

@@ -28,8 +28,11 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
             let variance = Float(v / Double(m))
             mean[ch] = mu
             invStd[ch] = 1 / (variance + eps).squareRoot()
-            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
-            runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
+            // A recomputed forward pass (activation recomputation) updated them the first time.
+            if !Autograd.isRecomputing {
+                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
+            }
         }
     } else {
         for ch in 0..<c {

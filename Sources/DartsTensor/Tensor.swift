@@ -45,6 +45,16 @@ public final class Tensor {
     var parents: [Tensor] = []
     var backwardFunction: ((Tensor) -> Void)?
 
+    /// A tensor with the same shape and values as `other`, sharing its memory (no copy), with no
+    /// graph and no gradient.
+    init(sharing other: Tensor) {
+        shape = other.shape
+        count = other.count
+        owner = other.owner
+        data = other.data
+        requiresGrad = false
+    }
+
     /// A tensor of the given shape filled with `value`.
     public init(shape: [Int], repeating value: Float = 0, requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
@@ -156,27 +166,44 @@ public final class Tensor {
     /// too and keeps `inputs` and `backward` (called with the result, whose `grad` is set).
     static func result(shape: [Int], inputs: [Tensor], backward: @escaping (Tensor) -> Void) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        if inputs.contains(where: { $0.requiresGrad }) {
+        record(out, inputs: inputs, backward: backward)
+        return out
+    }
+
+    /// Like ``result(shape:inputs:backward:)``, for a result whose values are those of `value`
+    /// (shared, not copied).
+    static func result(sharing value: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> Void) -> Tensor {
+        let out = Tensor(sharing: value)
+        record(out, inputs: inputs, backward: backward)
+        return out
+    }
+
+    private static func record(_ out: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
+        if Autograd.isRecording, inputs.contains(where: { $0.requiresGrad }) {
             out.requiresGrad = true
             out.parents = inputs
             out.backwardFunction = backward
         }
-        return out
     }
 
     /// Reverse-mode differentiation from this tensor: adds `seed * d(self)/d(leaf)` into the
     /// gradient of every leaf that requires it. A one-element tensor (a loss) is seeded with 1.
     /// The graph is consumed: intermediate gradients and closures are freed as they are used.
     public func backward(seed: [Float]? = nil) {
-        guard requiresGrad else { return }
-        let g = ensureGrad()
         if let seed {
-            precondition(seed.count == count)
-            for i in 0..<count { g[i] += seed[i] }
+            seed.withUnsafeBufferPointer { backward(seed: $0) }
         } else {
             precondition(count == 1, "backward() without a seed needs a one-element tensor, got \(shape)")
-            g[0] += 1
+            withUnsafePointer(to: Float(1)) { backward(seed: UnsafeBufferPointer(start: $0, count: 1)) }
         }
+    }
+
+    /// Reverse-mode differentiation seeded with `seed` (as many values as this tensor has).
+    public func backward(seed: UnsafeBufferPointer<Float>) {
+        guard requiresGrad else { return }
+        precondition(seed.count == count, "backward: \(seed.count) seed values for shape \(shape)")
+        let g = ensureGrad()
+        for i in 0..<count { g[i] += seed[i] }
         // Iterative depth-first post-order: inputs come before the results that use them.
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()

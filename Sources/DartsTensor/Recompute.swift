@@ -1,0 +1,64 @@
+/// Whether operations record the graph for backward, and whether a forward pass is a
+/// recomputation (see ``recomputed(_:_:)``). The kernels run on one thread per process.
+public enum Autograd {
+    /// False inside ``withoutRecording(_:)``: results keep no inputs and no backward closure.
+    nonisolated(unsafe) public private(set) static var isRecording = true
+    /// True while ``recomputed(_:_:)`` repeats a forward pass during backward: batch norm then
+    /// leaves its running statistics alone (they were updated by the first pass).
+    nonisolated(unsafe) public private(set) static var isRecomputing = false
+
+    /// Runs `body` without recording a graph (PyTorch's `torch.no_grad()`).
+    public static func withoutRecording<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = isRecording
+        isRecording = false
+        defer { isRecording = saved }
+        return try body()
+    }
+
+    static func recomputing<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = (isRecording, isRecomputing)
+        isRecording = true
+        isRecomputing = true
+        defer { (isRecording, isRecomputing) = saved }
+        return try body()
+    }
+}
+
+extension Tensor {
+    /// A leaf sharing this tensor's values (no copy), without its graph.
+    func detachedLeaf(requiresGrad: Bool) -> Tensor {
+        let leaf = Tensor(sharing: self)
+        leaf.requiresGrad = requiresGrad
+        return leaf
+    }
+}
+
+/// Activation recomputation (PyTorch's `torch.utils.checkpoint.checkpoint`, Chen et al. 2016,
+/// "Training Deep Nets with Sublinear Memory Cost"): runs `body(inputs)` without keeping its
+/// intermediate tensors, and runs it again during backward to get them back. Between the forward
+/// and the backward pass only the inputs and the result are held, at the price of a second
+/// forward pass of `body`.
+///
+/// `body` must compute the same values when run twice on the same inputs (no fresh random
+/// numbers). Parameters that `body` uses receive their gradients in the second run; batch norm
+/// in training mode updates its running statistics in the first run only (``Autograd/isRecomputing``).
+/// The gradients equal those of `body` recorded directly, up to the order of floating-point sums.
+///
+/// - Parameters:
+///   - inputs: the tensors `body` reads that gradients flow to (besides parameters).
+///   - body: the computation, called with leaves that share the inputs' values.
+/// - Returns: `body(inputs)`, a tensor whose backward recomputes `body`.
+public func recomputed(_ inputs: [Tensor], _ body: @escaping ([Tensor]) -> Tensor) -> Tensor {
+    guard Autograd.isRecording else { return body(inputs) }
+    let value = Autograd.withoutRecording { body(inputs.map { $0.detachedLeaf(requiresGrad: false) }) }
+    let out = Tensor.result(sharing: value, inputs: inputs) { out in
+        guard let dy = out.grad else { return }
+        let leaves = inputs.map { $0.detachedLeaf(requiresGrad: $0.requiresGrad) }
+        let y = Autograd.recomputing { body(leaves) }
+        y.backward(seed: UnsafeBufferPointer(start: dy, count: out.count))
+        for (x, leaf) in zip(inputs, leaves) where x.requiresGrad {
+            if let g = leaf.grad { saxpy(x.count, 1, g, x.ensureGrad()) }
+        }
+    }
+    return out
+}

@@ -6,6 +6,11 @@ import NN
 /// still takes part in the softmax, so the result and every gradient are those of the full sum.
 public final class MixedOp: Module {
     let ops: [Module]
+    /// Keep only this edge's input and output between forward and backward, and run the edge again
+    /// during backward (``recomputed(_:_:)``): the intermediate tensors of the seven operations,
+    /// most of a search step's memory, then live one edge at a time, for about one more forward
+    /// pass of the edges. The gradients are those of the plain edge up to the order of sums.
+    public var recomputesActivations = false
 
     public init(channels: Int, stride: Int, rng: inout RandomGenerator) {
         ops = Primitive.allCases.map {
@@ -21,6 +26,13 @@ public final class MixedOp: Module {
     ///   - edge: this edge's row in `weights`.
     /// - Returns: (N, C, H / stride, W / stride).
     public func callAsFunction(_ x: Tensor, weights: Tensor, edge: Int) -> Tensor {
+        guard recomputesActivations else { return weightedOperations(x, weights: weights, edge: edge) }
+        return recomputed([x, weights]) { inputs in
+            self.weightedOperations(inputs[0], weights: inputs[1], edge: edge)
+        }
+    }
+
+    func weightedOperations(_ x: Tensor, weights: Tensor, edge: Int) -> Tensor {
         var outputs: [Tensor] = []
         var indices: [Int] = []
         let activated = relu(x)   // one ReLU shared by the operations that begin with one

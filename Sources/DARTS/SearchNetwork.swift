@@ -70,6 +70,17 @@ public final class SearchNetwork: Module {
         registerModule("classifier", classifier)
     }
 
+    /// Activation recomputation on every edge (``MixedOp/recomputesActivations``): a search step
+    /// in a fraction of the memory for about one more forward pass of the edges.
+    public var recomputesActivations: Bool {
+        get { cells.modules.first?.edges.modules.first?.recomputesActivations ?? false }
+        set {
+            for cell in cells.modules {
+                for edge in cell.edges.modules { edge.recomputesActivations = newValue }
+            }
+        }
+    }
+
     /// The alphas with their names, normal first.
     public var namedAlphas: [(name: String, tensor: Tensor)] {
         [("alphas_normal", alphaNormal), ("alphas_reduce", alphaReduce)]

@@ -99,6 +99,7 @@ public final class SearchJob {
                                          channels: options.channels, layers: options.layers, classes: dataset.classCount)
         var rng = RandomGenerator(seed: options.seed)
         let network = SearchNetwork(config, rng: &rng)
+        network.recomputesActivations = options.recompute
         let state = SearchState(network: network, learningRate: options.learningRate, momentum: options.momentum,
                                 weightDecay: options.weightDecay, alphaLearningRate: options.archLearningRate,
                                 alphaWeightDecay: options.archWeightDecay)
@@ -138,7 +139,8 @@ public final class SearchJob {
         say("network: C=\(options.channels), \(options.layers) cells, \(state.weights.count) weights, \(state.alphas.count) alphas; "
             + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
-            + (options.secondOrder ? "second order" : "first order") + "; output in \(options.out)")
+            + (options.secondOrder ? "second order" : "first order")
+            + (options.recompute ? ", activations recomputed" : "") + "; output in \(options.out)")
         if let resumed {
             let m = resumed.checkpoint.manifest
             say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"

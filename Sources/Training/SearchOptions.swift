@@ -26,6 +26,9 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 2
     /// The second-order (unrolled) architecture gradient instead of the first-order one.
     public var secondOrder: Bool = false
+    /// Activation recomputation on every edge (``MixedOp/recomputesActivations``): a fraction of
+    /// the memory for about one more forward pass of the edges per step.
+    public var recompute: Bool = false
     /// The run folder.
     public var out: String = "runs/search"
     /// Progress line every N steps.
@@ -97,7 +100,7 @@ extension SearchOptions {
          ("--weight-decay", "\(weightDecay)"), ("--arch-lr", "\(archLearningRate)"),
          ("--arch-weight-decay", "\(archWeightDecay)"), ("--grad-clip", "\(gradClip)"),
          ("--train-portion", "\(trainPortion)"), ("--subset", subset.map { "\($0)" } ?? "(all)"), ("--seed", "\(seed)"),
-         ("--second-order", "\(secondOrder)"), ("--out", out), ("--print-every", "\(printEvery)"),
+         ("--second-order", "\(secondOrder)"), ("--recompute", "\(recompute)"), ("--out", out), ("--print-every", "\(printEvery)"),
          ("--accumulate", "\(accumulate)"), ("--check-every", checkEvery.map { "\($0)" } ?? "(every epoch)"),
          ("--checkpoint-every", checkpointEvery.map { "\($0)" } ?? "(every epoch)"),
          ("--keep-checkpoints", "\(keepCheckpoints)")]

@@ -41,6 +41,7 @@ struct Search: ParsableCommand {
     @Option(help: "Use only the first N training images.") var subset: Int?
     @Option(help: "Random seed, the same on every rank (default: \(defaults.seed)).") var seed: UInt64?
     @Flag(name: [.customLong("second-order"), .customLong("unrolled")], help: "Second-order (unrolled) architecture gradient.") var secondOrder = false
+    @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them: a fraction of the memory, about a third more time per step.") var recompute = false
     @Option(help: "The run folder to create, never overwritten (default: \(defaults.out)).") var out: String?
     @Option(name: .customLong("print-every"), help: "A progress line every N steps (default: \(defaults.printEvery)).") var printEvery: Int?
     @Option(help: "Gradient accumulation: each rank's shard in K micro-batches, a larger global batch on fewer ranks (default: 1).") var accumulate: Int?
@@ -59,7 +60,7 @@ struct Search: ParsableCommand {
             ("--momentum", momentum != nil), ("--weight-decay", weightDecay != nil), ("--arch-lr", archLr != nil),
             ("--arch-weight-decay", archWeightDecay != nil), ("--grad-clip", gradClip != nil),
             ("--train-portion", trainPortion != nil), ("--subset", subset != nil), ("--seed", seed != nil),
-            ("--second-order", secondOrder), ("--out", out != nil), ("--print-every", printEvery != nil),
+            ("--second-order", secondOrder), ("--recompute", recompute), ("--out", out != nil), ("--print-every", printEvery != nil),
             ("--accumulate", accumulate != nil), ("--check-every", checkEvery != nil),
             ("--checkpoint-every", checkpointEvery != nil), ("--keep-checkpoints", keepCheckpoints != nil),
         ]
@@ -86,6 +87,7 @@ struct Search: ParsableCommand {
         o.subset = subset
         if let seed { o.seed = seed }
         o.secondOrder = secondOrder
+        o.recompute = recompute
         if let out { o.out = out }
         if let printEvery { o.printEvery = printEvery }
         if let accumulate { o.accumulate = accumulate }

@@ -11,7 +11,7 @@
 # .venv-torch/bin/python in this repository or in its parent folder).
 #
 # darts-dist runs `mpirun -np CORES` with 1 OpenBLAS thread per rank (its best use of the cores),
-# and 1 rank with 1 thread for the record; PyTorch (scripts/bench_pytorch.py) runs CORES processes
+# with and without --recompute (activation recomputation), and 1 rank with 1 thread for the record; PyTorch (scripts/bench_pytorch.py) runs CORES processes
 # x 1 thread and 1 process x CORES threads, and the faster counts. Each order runs in fresh
 # processes so every peak RSS is that order's alone. The table goes to stdout and into OUT.md,
 # between the markers <!-- compare_pytorch:begin --> and <!-- compare_pytorch:end -->.
@@ -73,6 +73,10 @@ for order in first second; do
     mpirun -np "$cores" --bind-to none --mca btl_vader_single_copy_mechanism none \
         -x OPENBLAS_NUM_THREADS=1 "$binary" bench "${config[@]}" --order "$order" \
         --json "$results/ours-np$cores-$order.json"
+    echo "darts-dist, $order order, $cores ranks x 1 thread, activations recomputed (--recompute)"
+    mpirun -np "$cores" --bind-to none --mca btl_vader_single_copy_mechanism none \
+        -x OPENBLAS_NUM_THREADS=1 "$binary" bench "${config[@]}" --order "$order" --recompute \
+        --json "$results/ours-np$cores-$order-recompute.json"
     echo "darts-dist, $order order, 1 rank x 1 thread"
     OPENBLAS_NUM_THREADS=1 "$binary" bench "${config[@]}" --order "$order" \
         --json "$results/ours-np1-$order.json"

@@ -72,18 +72,19 @@ def compare(args):
              f"(gloo, gradients averaged by all_reduce) and 1 process x {args.ranks} threads.",
              f"Load average (1, 5, 15 min) before: {read_text(os.path.join(d, 'load-before.txt'))}; "
              f"after: {read_text(os.path.join(d, 'load-after.txt'))}.", "",
-             "| order | darts-dist s/step | PyTorch s/step (setup) | speed-up | darts-dist peak RSS "
+             "| order | darts-dist | darts-dist s/step | PyTorch s/step (setup) | speed-up | darts-dist peak RSS "
              "per process / total | PyTorch peak RSS per process / total | memory ratio (total) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for order in ("first", "second"):
-        if order not in torch["best"]:
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for order, suffix, variant in (("first", "", "keeps activations"), ("first", "-recompute", "`--recompute`"),
+                                   ("second", "", "keeps activations"), ("second", "-recompute", "`--recompute`")):
+        if order not in torch["best"] or not os.path.exists(os.path.join(d, f"ours-np{args.ranks}-{order}{suffix}.json")):
             continue
-        o = ours(d, f"ours-np{args.ranks}-{order}")
+        o = ours(d, f"ours-np{args.ranks}-{order}{suffix}")
         t = torch["best"][order]
         o_max, o_sum = max(o["peakResidentBytes"]) / GB, sum(o["peakResidentBytes"]) / GB
         t_max, t_sum = max(t["peakResidentBytes"]) / GB, sum(t["peakResidentBytes"]) / GB
         lines.append(
-            f"| {order} | {o['secondsPerStep']:.3f} | {t['secondsPerStep']:.3f} "
+            f"| {order} | {variant} | {o['secondsPerStep']:.3f} | {t['secondsPerStep']:.3f} "
             f"({t['worldSize']}x{t['threadsPerRank']}) | "
             f"**{t['secondsPerStep'] / o['secondsPerStep']:.1f}x** | "
             f"{o_max:.2f} / {o_sum:.2f} GB | {t_max:.2f} / {t_sum:.2f} GB | "
@@ -95,6 +96,7 @@ def compare(args):
     for order in ("first", "second"):
         rows = []
         for name, label in ((f"ours-np{args.ranks}-{order}", f"{args.ranks}x1"),
+                            (f"ours-np{args.ranks}-{order}-recompute", f"{args.ranks}x1, --recompute"),
                             (f"ours-np1-{order}", "1x1")):
             if os.path.exists(os.path.join(d, name + ".json")):
                 rows.append(("darts-dist", label, ours(d, name)))

@@ -19,6 +19,8 @@ public struct BenchOptions: Codable, Sendable {
     public var warmup = 1
     public var orders: [String] = ["first", "second"]
     public var accumulate = 1
+    /// Activation recomputation on every edge.
+    public var recompute = false
     public var seed: UInt64 = 2
     public init() {}
 }
@@ -38,6 +40,9 @@ public struct BenchResult: Codable, Sendable {
     /// Counted floating-point operations of convolutions and linear layers per step, all ranks.
     public let flopsPerStep: Double
     public let gigaflopsPerSecond: Double
+    /// CPU seconds (user + system) per step of every rank: the step's cost independent of other
+    /// load on the machine (wall-clock seconds grow when ranks share a core, CPU seconds do not).
+    public let cpuSecondsPerStep: [Double]
     /// Peak resident memory of every rank, bytes.
     public let peakResidentBytes: [Int]
     public let hosts: [String]
@@ -91,6 +96,7 @@ public final class BenchJob {
         let config = SearchConfiguration(inputChannels: o.inputChannels, imageSize: o.imageSize, channels: o.channels,
                                          layers: o.layers, classes: o.classes)
         let network = SearchNetwork(config, rng: &rng)
+        network.recomputesActivations = o.recompute
         let state = SearchState(network: network)
         let parallel = DataParallel(communicator: communicator)
         parallel.broadcastFromRoot(state.weights.values)
@@ -125,8 +131,9 @@ public final class BenchJob {
         }
 
         var times: [Double] = []
+        var cpuStart = 0.0
         for i in 0..<(o.warmup + o.steps) {
-            if i == o.warmup { Profiler.reset() }
+            if i == o.warmup { Profiler.reset(); cpuStart = processCPUSeconds() }
             communicator.barrier()
             let start = Profiler.now()
             let train = batches(0), val = batches(2 * micro * o.accumulate)
@@ -134,6 +141,8 @@ public final class BenchJob {
             communicator.barrier()
             if i >= o.warmup { times.append(Profiler.now() - start) }
         }
+        let cpu = communicator.allgather(UInt64((processCPUSeconds() - cpuStart) / Double(o.steps) * 1e6))
+            .map { Double($0) / 1e6 }
         let seconds = Profiler.seconds
         var flops = [Double(Profiler.flops) / Double(o.steps)]
         communicator.allreduceSum(&flops)
@@ -143,7 +152,7 @@ public final class BenchJob {
                            secondsPerStep: mean, fastestStep: times.min()!,
                            phaseSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.name, $0.value / Double(o.steps)) }),
                            imagesPerSecond: Double(o.batchSize) / mean, flopsPerStep: flops[0],
-                           gigaflopsPerSecond: flops[0] / mean / 1e9, peakResidentBytes: rss, hosts: hosts,
+                           gigaflopsPerSecond: flops[0] / mean / 1e9, cpuSecondsPerStep: cpu, peakResidentBytes: rss, hosts: hosts,
                            weightCount: state.weights.count, alphaCount: state.alphas.count)
     }
 
@@ -152,24 +161,34 @@ public final class BenchJob {
         var lines: [String] = []
         let o = options
         lines.append("darts-dist bench: C=\(o.channels), \(o.layers) cells, \(o.inputChannels)x\(o.imageSize)x\(o.imageSize), "
-            + "global batch \(o.batchSize), \(results.first?.worldSize ?? 1) rank(s), \(o.steps) measured step(s) after \(o.warmup) warm-up")
+            + "global batch \(o.batchSize), \(results.first?.worldSize ?? 1) rank(s), \(o.steps) measured step(s) after \(o.warmup) warm-up"
+            + (o.recompute ? ", activations recomputed" : ""))
         let phases = Profiler.Phase.allCases.map(\.name)
         func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(width - text.count, 0)) + text }
         let header = ["order".padding(toLength: 7, withPad: " ", startingAt: 0), cell("s/step", 9), cell("img/s", 9)]
-            + phases.map { cell($0, 10) } + [cell("GFLOP/s", 9), cell("peak RSS", 11)]
+            + phases.map { cell($0, 10) } + [cell("GFLOP/s", 9), cell("CPU s", 7), cell("peak RSS", 11)]
         lines.append(header.joined(separator: " "))
         for r in results {
             let rss = Double(r.peakResidentBytes.max() ?? 0) / 1_073_741_824
             let row = [r.order.padding(toLength: 7, withPad: " ", startingAt: 0),
                        cell(String(format: "%.3f", r.secondsPerStep), 9), cell(String(format: "%.1f", r.imagesPerSecond), 9)]
                 + phases.map { cell(String(format: "%.4f", r.phaseSeconds[$0] ?? 0), 10) }
-                + [cell(String(format: "%.1f", r.gigaflopsPerSecond), 9), cell(String(format: "%.2f GB", rss), 11)]
+                + [cell(String(format: "%.1f", r.gigaflopsPerSecond), 9),
+                   cell(String(format: "%.3f", r.cpuSecondsPerStep.max() ?? 0), 7), cell(String(format: "%.2f GB", rss), 11)]
             lines.append(row.joined(separator: " "))
         }
         lines.append("phases are rank 0's seconds per step; wait = time in a barrier before each allreduce (load imbalance); "
-            + "peak RSS is the largest rank's")
+            + "CPU s is the busiest rank's CPU seconds per step; peak RSS is the largest rank's")
         return lines.joined(separator: "\n")
     }
+}
+
+/// The CPU seconds (user + system) this process has used so far (getrusage).
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The peak resident set size of this process, bytes (getrusage: ru_maxrss is in KiB on Linux).

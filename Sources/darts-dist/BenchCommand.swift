@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Unmeasured warm-up steps per order.") var warmup = 1
     @Option(help: "first, second or both.") var order = "both"
     @Option(help: "Gradient accumulation micro-batches per rank.") var accumulate = 1
+    @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them.") var recompute = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Flag(name: .customLong("allreduce-timing"), help: .hidden) var allreduceTiming = false
     @Option(name: .customLong("allreduce-floats"), parsing: .upToNextOption, help: .hidden)
@@ -28,6 +29,7 @@ struct BenchCommand: ParsableCommand {
         var o = BenchOptions()
         o.layers = layers; o.channels = channels; o.batchSize = batchSize; o.inputChannels = inputChannels
         o.imageSize = imageSize; o.steps = steps; o.warmup = warmup; o.accumulate = accumulate
+        o.recompute = recompute
         o.orders = order == "both" ? ["first", "second"] : [order]
         return o
     }

@@ -283,7 +283,7 @@ public final class RetrainJob {
                    formatDuration(seconds), 100 * last.testTop1, 100 * last.testTop5, last.testLoss, 100 * best.testTop1,
                    best.epoch + 1, URL(fileURLWithPath: options.out).appendingPathComponent(SavedModel.fileName).path))
         let identical = Set(rankChecksums).count == 1
-        say("weights checksum: " + (identical ? "\(checksum), identical on all \(worldSize) rank(s)"
+        say("checksum of the weights and batch-norm statistics: " + (identical ? "\(checksum), identical on all \(worldSize) rank(s)"
                                     : "DIFFERS across ranks: \(rankChecksums.joined(separator: ", "))"))
         return result
     }

@@ -16,8 +16,8 @@ struct RetrainCommand: ParsableCommand {
             the preset: --preset paper (the default) is the paper's CIFAR-10 evaluation (C=36, 20 cells, \
             batch 96, 600 epochs, lr 0.025 cosine to 0, momentum 0.9, weight decay 3e-4, clip 5, \
             cutout 16, auxiliary 0.4, drop path 0.2); --preset fast is a Fashion-MNIST retrain of under \
-            30 minutes on 2 cores with `mpirun -np 2` (C=16, 5 cells, batch 64, 12 epochs, lr 0.05, \
-            no auxiliary head, drop path or cutout).
+            30 minutes on 2 cores with `mpirun -np 2` (C=8, 5 cells, batch 64, 10 epochs, lr 0.05, \
+            flip only: no random crop, cutout, auxiliary head or drop path).
             --batch-size is the GLOBAL batch: each of the N ranks of `mpirun -np N` takes batch-size / N.
             Writes to --out: config.json, genotype.txt/.json, metrics.jsonl, checkpoint.ckpt (every \
             epoch; continue an interrupted run with --resume OUT), and at the end model.bin (for \
@@ -40,6 +40,7 @@ struct RetrainCommand: ParsableCommand {
     @Option(name: .customLong("aux-weight"), help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).") var auxWeight: Float?
     @Option(name: .customLong("drop-path-prob"), help: "Final drop path probability, ramped linearly from 0 (paper 0.2).") var dropPathProb: Float?
     @Option(help: "Cutout length in pixels, 0 for none (paper 16).") var cutout: Int?
+    @Option(name: .customLong("crop-padding"), help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
     @Option(name: .customLong("grad-clip"), help: "Clip the gradients to this global L2 norm (5).") var gradClip: Float?
     @Option(help: "Random seed, the same on every rank (0).") var seed: UInt64?
     @Option(help: "Use only the first N training images.") var subset: Int?
@@ -68,6 +69,7 @@ struct RetrainCommand: ParsableCommand {
         if let auxWeight { o.auxWeight = auxWeight }
         if let dropPathProb { o.dropPathProb = dropPathProb }
         if let cutout { o.cutout = cutout }
+        if let cropPadding { o.cropPadding = cropPadding }
         if let gradClip { o.gradClip = gradClip }
         if let seed { o.seed = seed }
         if let subset { o.subset = subset }
@@ -84,7 +86,7 @@ struct RetrainCommand: ParsableCommand {
             ("--preset", preset), ("--genotype", genotype), ("--dataset", dataset), ("--data", data), ("--layers", layers),
             ("--channels", channels), ("--batch-size", batchSize), ("--epochs", epochs), ("--lr", lr), ("--lr-min", lrMin),
             ("--momentum", momentum), ("--weight-decay", weightDecay), ("--aux-weight", auxWeight),
-            ("--drop-path-prob", dropPathProb), ("--cutout", cutout), ("--grad-clip", gradClip), ("--seed", seed),
+            ("--drop-path-prob", dropPathProb), ("--cutout", cutout), ("--crop-padding", cropPadding), ("--grad-clip", gradClip), ("--seed", seed),
             ("--subset", subset), ("--test-subset", testSubset), ("--out", out), ("--accumulate", accumulate),
         ]
         return flags.filter { $0.1 != nil }.map(\.0)

@@ -33,7 +33,12 @@ import Testing
         #expect(paper.auxWeight == 0.4 && paper.dropPathProb == 0.2)
         try paper.validate(worldSize: 1)
         try RetrainOptions(preset: .fast).validate(worldSize: 2)
-        #expect(RetrainOptions(preset: .fast).preset == "fast")
+        let fast = RetrainOptions(preset: .fast)
+        #expect(fast.preset == "fast")
+        #expect(fast.channels == 8 && fast.layers == 5 && fast.batchSize == 64 && fast.epochs == 10)
+        #expect(fast.augmentation(.fashionMNIST) == Augmentation(randomCropPadding: 0, horizontalFlip: true))
+        #expect(paper.augmentation(.cifar10) == Augmentation(randomCropPadding: 4, horizontalFlip: true, cutoutLength: 16))
+        #expect(fast.learningRate == 0.05 && fast.auxWeight == 0 && fast.dropPathProb == 0 && fast.cutout == 0)
     }
 
     @Test func dropPathProbabilityRampsLinearlyFromZero() {

@@ -71,9 +71,14 @@ public final class BenchJob {
                 throw SearchError.invalidOption("--batch-size \(options.batchSize) must be a multiple of world size x --accumulate "
                     + "(\(parts)) with at least 2 images per micro-batch")
             }
-            guard options.layers >= 3, options.channels > 0, options.channels % 2 == 0, options.steps > 0 else {
-                throw SearchError.invalidOption("--layers must be at least 3, --channels positive and even, --steps positive")
+            func require(_ ok: Bool, _ message: String) throws {
+                if !ok { throw SearchError.invalidOption(message) }
             }
+            try require(options.layers >= 3, "--layers \(options.layers): a search network needs at least 3 cells")
+            try require(options.channels > 0 && options.channels % 2 == 0, "--channels \(options.channels) must be a positive even number")
+            try require(options.inputChannels > 0, "--input-channels \(options.inputChannels) must be positive")
+            try require(options.steps > 0, "--steps \(options.steps) must be positive")
+            try require(options.warmup >= 0, "--warmup \(options.warmup) must not be negative")
             guard options.imageSize % 4 == 0 else {
                 throw SearchError.invalidOption("--image-size \(options.imageSize) must be a multiple of 4 (two reduction cells)")
             }

@@ -53,3 +53,19 @@ import Training
     #expect(r.weightCount > 0 && r.peakResidentBytes.count == 2)
     #expect(r.secondsPerStep > 0 && r.phaseSeconds["allreduce"] != nil && r.phaseSeconds["wait"] != nil)
 }
+
+@Test func benchNamesTheBadFlagAndChecksTheJSONPathBeforeMeasuring() throws {
+    let tiny = ["bench", "--layers", "3", "--channels", "4", "--image-size", "8", "--batch-size", "4", "--steps", "1"]
+    let cases: [([String], String)] = [
+        (["--steps", "0"], "--steps 0 must be positive"),
+        (["--channels", "3"], "--channels 3 must be a positive even number"),
+        (["--input-channels", "0"], "--input-channels 0 must be positive"),
+        (["--json", "/nonexistent/folder/bench.json"], "the folder /nonexistent/folder does not exist"),
+    ]
+    for (extra, message) in cases {
+        // Later flags win, so each bad value overrides the tiny configuration.
+        let out = try CommandRunner.run(tiny + extra)
+        #expect(out.status != 0 && out.stderr.contains(message), "\(extra): \(out.all)")
+        #expect(!out.stdout.contains("s/step"), "measured before refusing: \(out.stdout)")
+    }
+}

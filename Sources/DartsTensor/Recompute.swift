@@ -25,10 +25,15 @@ public enum Autograd {
 }
 
 extension Tensor {
-    /// A leaf sharing this tensor's values (no copy), without its graph.
-    func detachedLeaf(requiresGrad: Bool) -> Tensor {
+    /// A leaf sharing this tensor's values (no copy), without its graph. When this tensor
+    /// requires a gradient, the leaf's gradient is this tensor's gradient buffer, so gradients
+    /// that reach the leaf are accumulated straight into this tensor's.
+    func detachedLeaf() -> Tensor {
         let leaf = Tensor(sharing: self)
-        leaf.requiresGrad = requiresGrad
+        if requiresGrad {
+            leaf.requiresGrad = true
+            leaf.bindGradient(ensureGrad())
+        }
         return leaf
     }
 }
@@ -46,19 +51,17 @@ extension Tensor {
 ///
 /// - Parameters:
 ///   - inputs: the tensors `body` reads that gradients flow to (besides parameters).
-///   - body: the computation, called with leaves that share the inputs' values.
+///   - body: the computation; during backward it is called with leaves that share the inputs'
+///     values and gradient buffers.
 /// - Returns: `body(inputs)`, a tensor whose backward recomputes `body`.
 public func recomputed(_ inputs: [Tensor], _ body: @escaping ([Tensor]) -> Tensor) -> Tensor {
     guard Autograd.isRecording else { return body(inputs) }
-    let value = Autograd.withoutRecording { body(inputs.map { $0.detachedLeaf(requiresGrad: false) }) }
+    let value = Autograd.withoutRecording { body(inputs) }
     let out = Tensor.result(sharing: value, inputs: inputs) { out in
         guard let dy = out.grad else { return }
-        let leaves = inputs.map { $0.detachedLeaf(requiresGrad: $0.requiresGrad) }
+        let leaves = inputs.map { $0.detachedLeaf() }
         let y = Autograd.recomputing { body(leaves) }
         y.backward(seed: UnsafeBufferPointer(start: dy, count: out.count))
-        for (x, leaf) in zip(inputs, leaves) where x.requiresGrad {
-            if let g = leaf.grad { saxpy(x.count, 1, g, x.ensureGrad()) }
-        }
     }
     return out
 }

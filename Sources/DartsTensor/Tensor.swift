@@ -133,6 +133,14 @@ public final class Tensor {
         }
     }
 
+    /// Makes `buffer` (count floats, owned elsewhere) this tensor's gradient: gradients are
+    /// accumulated into it and never freed by this tensor.
+    func bindGradient(_ buffer: UnsafeMutablePointer<Float>) {
+        grad = buffer
+        gradOwner = nil
+        gradIsBound = true
+    }
+
     /// The gradient buffer, allocated (zeroed) on first use.
     func ensureGrad() -> UnsafeMutablePointer<Float> {
         if let g = grad { return g }

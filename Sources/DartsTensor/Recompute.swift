@@ -1,26 +1,28 @@
 /// Whether operations record the graph for backward, and whether a forward pass is a
-/// recomputation (see ``recomputed(_:_:)``). The kernels run on one thread per process.
+/// recomputation (see ``recomputed(_:_:)``). Task-local (thread-local outside tasks), so that
+/// concurrent callers, such as tests run in parallel, never see each other's mode.
 public enum Autograd {
+    struct Mode {
+        var recording = true
+        var recomputing = false
+    }
+    @TaskLocal static var mode = Mode()
+
     /// False inside ``withoutRecording(_:)``: results keep no inputs and no backward closure.
-    nonisolated(unsafe) public private(set) static var isRecording = true
+    public static var isRecording: Bool { mode.recording }
     /// True while ``recomputed(_:_:)`` repeats a forward pass during backward: batch norm then
     /// leaves its running statistics alone (they were updated by the first pass).
-    nonisolated(unsafe) public private(set) static var isRecomputing = false
+    public static var isRecomputing: Bool { mode.recomputing }
 
     /// Runs `body` without recording a graph (PyTorch's `torch.no_grad()`).
     public static func withoutRecording<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = isRecording
-        isRecording = false
-        defer { isRecording = saved }
-        return try body()
+        var m = mode
+        m.recording = false
+        return try $mode.withValue(m, operation: body)
     }
 
     static func recomputing<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = (isRecording, isRecomputing)
-        isRecording = true
-        isRecomputing = true
-        defer { (isRecording, isRecomputing) = saved }
-        return try body()
+        try $mode.withValue(Mode(recording: true, recomputing: true), operation: body)
     }
 }
 

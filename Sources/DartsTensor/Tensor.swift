@@ -226,7 +226,9 @@ public final class Tensor {
                 stack.append((p, false))
             }
         }
-        for node in order.reversed() {
+        // Popped, not iterated: once its backward has run, nothing needs a node's values, and
+        // dropping the last reference returns them to the pool for the gradients still to come.
+        while let node = order.popLast() {
             if let fn = node.backwardFunction, node.grad != nil { fn(node) }
             node.backwardFunction = nil
             node.parents = []

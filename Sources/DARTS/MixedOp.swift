@@ -35,10 +35,11 @@ public final class MixedOp: Module {
     func weightedOperations(_ x: Tensor, weights: Tensor, edge: Int) -> Tensor {
         var outputs: [Tensor] = []
         var indices: [Int] = []
-        let activated = relu(x)   // one ReLU shared by the operations that begin with one
+        var shared: Tensor?   // one ReLU shared by the unfused operations that begin with one
         for (k, primitive) in Primitive.allCases.enumerated() where primitive != .none {
-            if let op = ops[k] as? ReLUFirst {
-                outputs.append(op(activated: activated))
+            if let op = ops[k] as? ReLUFirst, !op.fusesReLU {
+                if shared == nil { shared = relu(x) }
+                outputs.append(op(activated: shared!))
             } else {
                 outputs.append(ops[k](x))
             }

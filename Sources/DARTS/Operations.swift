@@ -24,6 +24,26 @@ public final class ReLUConvBN: Module {
 public protocol ReLUFirst: Module {
     /// The operation applied to an input that has already been through ReLU.
     func callAsFunction(activated: Tensor) -> Tensor
+    /// Whether `callAsFunction(_:)` applies its ReLU inside a fused kernel, so that a shared
+    /// ReLU would cost memory instead of saving work.
+    var fusesReLU: Bool { get }
+}
+
+extension ReLUFirst {
+    public var fusesReLU: Bool { false }
+}
+
+/// ReLU - depthwise conv - 1x1 conv - BN(affine: false) through the fused
+/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``,
+/// which keeps only its input and output for backward; nil for an affine BN (the evaluation network).
+func fusedSeparableBlock(_ x: Tensor, _ depthwise: Module, _ pointwise: Module, _ batchNorm: Module) -> Tensor? {
+    guard let dw = depthwise as? Conv2d, let pw = pointwise as? Conv2d, let bn = batchNorm as? BatchNorm2d,
+          bn.weight == nil, bn.bias == nil, dw.bias == nil, pw.bias == nil,
+          dw.groups == dw.weight.shape[0], dw.weight.shape[1] == 1,
+          pw.weight.shape[2] == 1, pw.weight.shape[3] == 1, pw.stride == 1, pw.padding == 0 else { return nil }
+    return reluSeparableBatchNorm(x, depthwise: dw.weight, pointwise: pw.weight, stride: dw.stride,
+                                  padding: dw.padding, dilation: dw.dilation, runningMean: bn.runningMean,
+                                  runningVar: bn.runningVar, training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
 }
 
 /// Dilated separable convolution (official `DilConv`): ReLU - depthwise kxk dilation d - 1x1 - BN.
@@ -41,8 +61,12 @@ public final class DilConv: Module, ReLUFirst {
         super.init()
         registerModule("op", op)
     }
-    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        let l = op.layers
+        return fusedSeparableBlock(x, l[1], l[2], l[3]) ?? op(x)
+    }
     public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
+    public var fusesReLU: Bool { (op.layers[3] as? BatchNorm2d)?.weight == nil }
 }
 
 /// Separable convolution (official `SepConv`), the dilated separable block applied twice:
@@ -67,8 +91,13 @@ public final class SepConv: Module, ReLUFirst {
         super.init()
         registerModule("op", op)
     }
-    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        let l = op.layers
+        guard let y = fusedSeparableBlock(x, l[1], l[2], l[3]) else { return op(x) }
+        return fusedSeparableBlock(y, l[5], l[6], l[7]) ?? op.layers.dropFirst(4).reduce(y) { $1($0) }
+    }
     public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
+    public var fusesReLU: Bool { (op.layers[3] as? BatchNorm2d)?.weight == nil }
 }
 
 /// Halves the resolution without losing pixels (official `FactorizedReduce`):

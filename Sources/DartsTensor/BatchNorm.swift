@@ -15,31 +15,8 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let plane = h * w
     let m = n * plane
-    var mean = [Float](repeating: 0, count: c)
-    var invStd = [Float](repeating: 0, count: c)
-    if training {
-        precondition(m > 1, "batchNorm2d in training needs more than one value per channel, got \(x.shape)")
-        for ch in 0..<c {
-            var s = 0.0
-            for img in 0..<n { s += Double(vectorSum(x.data + (img * c + ch) * plane, plane)) }
-            let mu = Float(s / Double(m))
-            var v = 0.0
-            for img in 0..<n { v += Double(vectorSquaredDeviations(x.data + (img * c + ch) * plane, plane, mean: mu)) }
-            let variance = Float(v / Double(m))
-            mean[ch] = mu
-            invStd[ch] = 1 / (variance + eps).squareRoot()
-            // A recomputed forward pass (activation recomputation) updated them the first time.
-            if !Autograd.isRecomputing {
-                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
-                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
-            }
-        }
-    } else {
-        for ch in 0..<c {
-            mean[ch] = runningMean.data[ch]
-            invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
-        }
-    }
+    let (mean, invStd) = batchStatistics(x.data, shape: x.shape, runningMean: runningMean, runningVar: runningVar,
+                                         training: training, momentum: momentum, eps: eps)
     var inputs = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
@@ -98,4 +75,41 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
         }
     }
     return out
+}
+
+/// The per-channel mean and 1 / sqrt(var + eps) of batch normalization over (N, H, W) of `data`
+/// (N, C, H, W): the batch's (biased variance) in training, which also moves the running
+/// statistics (unbiased variance, times M / (M - 1)), except in a recomputed forward pass; the
+/// running statistics otherwise. Sums in Double. As PyTorch's `batch_norm`.
+func batchStatistics(_ data: UnsafePointer<Float>, shape: [Int], runningMean: Tensor, runningVar: Tensor,
+                     training: Bool, momentum: Float, eps: Float) -> (mean: [Float], invStd: [Float]) {
+    let (n, c) = (shape[0], shape[1])
+    let plane = shape[2] * shape[3]
+    let m = n * plane
+    var mean = [Float](repeating: 0, count: c)
+    var invStd = [Float](repeating: 0, count: c)
+    if training {
+        precondition(m > 1, "batch normalization in training needs more than one value per channel, got \(shape)")
+        for ch in 0..<c {
+            var s = 0.0
+            for img in 0..<n { s += Double(vectorSum(data + (img * c + ch) * plane, plane)) }
+            let mu = Float(s / Double(m))
+            var v = 0.0
+            for img in 0..<n { v += Double(vectorSquaredDeviations(data + (img * c + ch) * plane, plane, mean: mu)) }
+            let variance = Float(v / Double(m))
+            mean[ch] = mu
+            invStd[ch] = 1 / (variance + eps).squareRoot()
+            // A recomputed forward pass (activation recomputation) updated them the first time.
+            if !Autograd.isRecomputing {
+                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
+            }
+        }
+    } else {
+        for ch in 0..<c {
+            mean[ch] = runningMean.data[ch]
+            invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+        }
+    }
+    return (mean, invStd)
 }

@@ -1,33 +1,57 @@
 /// Depthwise convolution at stride 1 on padded planes.
 ///
 /// With the plane zero-padded to (Hp, Wp) = (H + 2 pad, W + 2 pad) and the output laid out with
-/// the same row pitch Wp, every kernel tap (p, q) becomes ONE contiguous multiply-add over the
-/// whole plane: out'[k] += w[p, q] * x'[k + (p Wp + q) d] for k in 0 ..< (Hout - 1) Wp + Wout
-/// (the Wp - Wout extra columns per row are scratch). Long branch-free loops vectorize, where
-/// row-by-row loops over 7- to 28-wide rows spend their time on loop overhead.
+/// the same row pitch Wp, the kernel tap (p, q) reads the padded plane at the fixed offset
+/// (p Wp + q) d: out'[m] = sum_{p,q} w[p, q] x'[m + (p Wp + q) d] for m in 0 ..< (Hout - 1) Wp + Wout
+/// (the Wp - Wout extra columns per row are scratch). ``correlate(_:_:_:taps:_:_:)`` runs that sum
+/// with 32 outputs in registers and the taps innermost (one load per multiply-add, no stores
+/// until the end), where row-by-row loops over 7- to 28-wide rows spend their time on loop
+/// overhead. The input gradient is the same sum over the flipped taps of the output gradient,
+/// placed in a zero margin; the weight gradient, one dot product per tap (``tapDots``).
 struct PaddedDepthwise {
     let g: ConvGeometry
     let hp, wp, length: Int
-    /// Scratch: the padded input plane and a pitch-Wp output (or output-gradient) plane.
+    /// The largest tap offset, (kH - 1) d Wp + (kW - 1) d.
+    let margin: Int
+    /// Scratch: the padded input plane, a pitch-Wp output plane, and the pitch-Wp output gradient
+    /// after a zero margin (for the input gradient).
     let padded: UnsafeMutablePointer<Float>
     let pitched: UnsafeMutablePointer<Float>
-    let gradPadded: UnsafeMutablePointer<Float>
+    let gradient: UnsafeMutablePointer<Float>
+    /// Tap offsets (p Wp + q) d, and their negatives for the input gradient.
+    let offsets: UnsafeMutablePointer<Int>
+    let flipped: UnsafeMutablePointer<Int>
+    /// Convolve relu(x) instead of x (and pass the input gradient only where x > 0).
+    let reluInput: Bool
 
-    init(_ g: ConvGeometry) {
+    init(_ g: ConvGeometry, reluInput: Bool = false) {
         self.g = g
+        self.reluInput = reluInput
         hp = g.h + 2 * g.padding
         wp = g.w + 2 * g.padding
         length = (g.outH - 1) * wp + g.outW
+        margin = ((g.kh - 1) * wp + g.kw - 1) * g.dilation
         padded = .allocate(capacity: hp * wp)
         padded.initialize(repeating: 0, count: hp * wp)
-        pitched = .allocate(capacity: g.outH * wp)
-        gradPadded = .allocate(capacity: hp * wp)
+        pitched = .allocate(capacity: hp * wp)
+        gradient = .allocate(capacity: margin + hp * wp)
+        gradient.initialize(repeating: 0, count: margin + hp * wp)
+        offsets = .allocate(capacity: g.kh * g.kw)
+        flipped = .allocate(capacity: g.kh * g.kw)
+        for p in 0..<g.kh {
+            for q in 0..<g.kw {
+                offsets[p * g.kw + q] = (p * wp + q) * g.dilation
+                flipped[p * g.kw + q] = -offsets[p * g.kw + q]
+            }
+        }
     }
 
     func deallocate() {
         padded.deallocate()
         pitched.deallocate()
-        gradPadded.deallocate()
+        gradient.deallocate()
+        offsets.deallocate()
+        flipped.deallocate()
     }
 
     static func applies(_ g: ConvGeometry) -> Bool {
@@ -35,65 +59,181 @@ struct PaddedDepthwise {
             && g.outW + g.dilation * (g.kw - 1) == g.w + 2 * g.padding
     }
 
-    /// Copies a plane into the interior of `padded` (the border stays zero).
+    /// Copies a plane (or its ReLU) into the interior of `padded` (the border stays zero).
     @inline(__always)
     func pad(_ x: UnsafePointer<Float>) {
         let p = g.padding
-        for i in 0..<g.h { (padded + (i + p) * wp + p).update(from: x + i * g.w, count: g.w) }
+        if reluInput {
+            for i in 0..<g.h {
+                let dst = padded + (i + p) * wp + p, src = x + i * g.w
+                for j in 0..<g.w { dst[j] = max(src[j], 0) }
+            }
+        } else {
+            for i in 0..<g.h { (padded + (i + p) * wp + p).update(from: x + i * g.w, count: g.w) }
+        }
     }
-
-    @inline(__always)
-    func offset(_ p: Int, _ q: Int) -> Int { (p * wp + q) * g.dilation }
 
     /// out = depthwise(x) for one plane.
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         pad(x)
-        let n = length
-        let o = pitched
-        o.update(repeating: 0, count: n)
-        for p in 0..<g.kh {
-            for q in 0..<g.kw {
-                let wv = w[p * g.kw + q]
-                let src = padded + offset(p, q)
-                for k in 0..<n { o[k] += wv * src[k] }
-            }
-        }
-        for i in 0..<g.outH { (out + i * g.outW).update(from: o + i * wp, count: g.outW) }
+        correlate(padded, offsets, w, taps: g.kh * g.kw, pitched, length)
+        for i in 0..<g.outH { (out + i * g.outW).update(from: pitched + i * wp, count: g.outW) }
     }
 
     /// dx += depthwise^T(dy) and dw += correlation(dy, x) for one plane (either may be nil).
     func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                   _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
-        let n = length
-        let d = pitched
-        // dy with pitch Wp and zeros in the scratch columns, so they add nothing.
+        // dy with pitch Wp after the zero margin, zeros in the scratch columns (they add nothing).
+        let d = gradient + margin
         for i in 0..<g.outH {
             (d + i * wp).update(from: dy + i * g.outW, count: g.outW)
             if i < g.outH - 1 { (d + i * wp + g.outW).update(repeating: 0, count: wp - g.outW) }
         }
         if let dw {
             pad(x)
-            for p in 0..<g.kh {
-                for q in 0..<g.kw {
-                    dw[p * g.kw + q] += vectorDot(d, padded + offset(p, q), n)
-                }
-            }
+            tapDots(d, padded, offsets, taps: g.kh * g.kw, length, dw)
         }
         if let dx {
-            let gp = gradPadded
-            gp.update(repeating: 0, count: hp * wp)
-            for p in 0..<g.kh {
-                for q in 0..<g.kw {
-                    let wv = w[p * g.kw + q]
-                    let dst = gp + offset(p, q)
-                    for k in 0..<n { dst[k] += wv * d[k] }
+            // The gradient of the padded plane at the interior rows: dx'[m] = sum_t w[t] d[m - off_t],
+            // m from pad Wp + pad over (H - 1) Wp + W positions; d is zero outside 0 ..< length.
+            let first = g.padding * wp + g.padding
+            correlate(d + first, flipped, w, taps: g.kh * g.kw, pitched, (g.h - 1) * wp + g.w)
+            for i in 0..<g.h {
+                let row = dx + i * g.w, src = pitched + i * wp
+                if reluInput {
+                    let xr = x + i * g.w
+                    for j in 0..<g.w { row[j] += xr[j] > 0 ? src[j] : 0 }
+                } else {
+                    for j in 0..<g.w { row[j] += src[j] }
                 }
             }
-            let pad = g.padding
-            for i in 0..<g.h {
-                let row = dx + i * g.w, src = gp + (i + pad) * wp + pad
-                for j in 0..<g.w { row[j] += src[j] }
-            }
         }
+    }
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// out[m] = sum_t w[t] * src[m + offsets[t]] for m in 0 ..< count (a correlation with taps at
+/// arbitrary offsets). 32 outputs at a time stay in four SIMD8 registers while the taps run
+/// innermost, with fused multiply-adds: one load per multiply-add and one store per output.
+@inline(__always)
+func correlate(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ w: UnsafePointer<Float>, taps: Int,
+               _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+    var m = 0
+    while m + 32 <= count {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        for t in 0..<taps {
+            let wv = SIMD8<Float>(repeating: w[t])
+            let s = src + m + offsets[t]
+            a0 = a0.addingProduct(load8(s), wv)
+            a1 = a1.addingProduct(load8(s + 8), wv)
+            a2 = a2.addingProduct(load8(s + 16), wv)
+            a3 = a3.addingProduct(load8(s + 24), wv)
+        }
+        store8(a0, out + m); store8(a1, out + m + 8); store8(a2, out + m + 16); store8(a3, out + m + 24)
+        m += 32
+    }
+    while m + 8 <= count {
+        var a0 = SIMD8<Float>()
+        for t in 0..<taps { a0 = a0.addingProduct(load8(src + m + offsets[t]), SIMD8<Float>(repeating: w[t])) }
+        store8(a0, out + m)
+        m += 8
+    }
+    while m < count {
+        var a: Float = 0
+        for t in 0..<taps { a = a.addingProduct(w[t], src[m + offsets[t]]) }
+        out[m] = a
+        m += 1
+    }
+}
+
+/// result[t] += sum_m d[m] * src[m + offsets[t]] for m in 0 ..< count, for every tap t: four taps
+/// at a time share each load of `d` (two SIMD8 of d and eight of src per eight multiply-adds).
+@inline(__always)
+func tapDots(_ d: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, taps: Int,
+             _ count: Int, _ result: UnsafeMutablePointer<Float>) {
+    var t = 0
+    while t < taps {
+        let group = min(4, taps - t)
+        let o0 = offsets[t], o1 = offsets[t + min(1, group - 1)]
+        let o2 = offsets[t + min(2, group - 1)], o3 = offsets[t + min(3, group - 1)]
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        var m = 0
+        while m + 16 <= count {
+            let d0 = load8(d + m), d1 = load8(d + m + 8)
+            let s = src + m
+            a0 = a0.addingProduct(d0, load8(s + o0)); b0 = b0.addingProduct(d1, load8(s + o0 + 8))
+            a1 = a1.addingProduct(d0, load8(s + o1)); b1 = b1.addingProduct(d1, load8(s + o1 + 8))
+            a2 = a2.addingProduct(d0, load8(s + o2)); b2 = b2.addingProduct(d1, load8(s + o2 + 8))
+            a3 = a3.addingProduct(d0, load8(s + o3)); b3 = b3.addingProduct(d1, load8(s + o3 + 8))
+            m += 16
+        }
+        var sums = SIMD4<Float>((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
+        while m < count {
+            sums[0] += d[m] * src[m + o0]; sums[1] += d[m] * src[m + o1]
+            sums[2] += d[m] * src[m + o2]; sums[3] += d[m] * src[m + o3]
+            m += 1
+        }
+        for k in 0..<group { result[t + k] += sums[k] }
+        t += group
+    }
+}
+
+/// The depthwise convolution of single planes for one geometry, of x or of relu(x): the padded
+/// kernel at stride 1 (``PaddedDepthwise``), the row kernels otherwise (stride 2).
+struct DepthwisePlanes {
+    let g: ConvGeometry
+    let reluInput: Bool
+    private let padded: PaddedDepthwise?
+    /// Scratch planes (H, W): relu(x), and the input gradient before the ReLU mask.
+    private let activated: UnsafeMutablePointer<Float>
+    private let gradient: UnsafeMutablePointer<Float>
+
+    init(_ g: ConvGeometry, reluInput: Bool) {
+        self.g = g
+        self.reluInput = reluInput
+        padded = PaddedDepthwise.applies(g) ? PaddedDepthwise(g, reluInput: reluInput) : nil
+        activated = .allocate(capacity: g.h * g.w)
+        gradient = .allocate(capacity: g.h * g.w)
+    }
+
+    func deallocate() {
+        padded?.deallocate()
+        activated.deallocate()
+        gradient.deallocate()
+    }
+
+    private func input(_ x: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        guard reluInput else { return x }
+        for i in 0..<(g.h * g.w) { activated[i] = max(x[i], 0) }
+        return UnsafePointer(activated)
+    }
+
+    /// out (Hout, Wout) = depthwise(x or relu(x)) with the kxk weight `w`.
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        if let padded { return padded.forward(x, w, out) }
+        depthwiseForwardPlane(input(x), w, out, g)
+    }
+
+    /// dx += the input gradient (masked by x > 0 for relu(x)), dw += the weight gradient.
+    func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                  _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        if let padded { return padded.backward(x, w, dy, dx, dw) }
+        if let dw { depthwiseBackwardWeightPlane(dy, input(x), dw, g) }
+        guard let dx else { return }
+        if !reluInput { return depthwiseBackwardInputPlane(dy, w, dx, g) }
+        let count = g.h * g.w
+        gradient.update(repeating: 0, count: count)
+        depthwiseBackwardInputPlane(dy, w, gradient, g)
+        for i in 0..<count { dx[i] += x[i] > 0 ? gradient[i] : 0 }
     }
 }

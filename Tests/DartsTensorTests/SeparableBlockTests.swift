@@ -1,0 +1,59 @@
+import Testing
+@testable import DartsTensor
+
+/// (kernel, stride, padding, dilation, H = W): DARTS' sep_conv 3x3 / 5x5 (stride 1 and 2) and
+/// dil_conv 3x3 / 5x5 geometries, on planes small (remainder loops) and large (SIMD loops).
+private let blockCases: [(Int, Int, Int, Int, Int)] = [
+    (3, 1, 1, 1, 11), (5, 1, 2, 1, 7), (3, 1, 2, 2, 9), (5, 1, 4, 2, 12),
+    (3, 2, 1, 1, 10), (5, 2, 2, 1, 9), (3, 2, 2, 2, 8), (5, 2, 4, 2, 8),
+]
+
+/// The four layers the fused block replaces.
+private func layers(_ x: Tensor, _ wd: Tensor, _ wp: Tensor, stride: Int, padding: Int, dilation: Int,
+                    mean: Tensor, variance: Tensor, training: Bool) -> Tensor {
+    let c = x.shape[1]
+    let z = conv2d(conv2d(relu(x), wd, stride: stride, padding: padding, dilation: dilation, groups: c), wp)
+    return batchNorm2d(z, weight: nil, bias: nil, runningMean: mean, runningVar: variance, training: training)
+}
+
+@Test("reluSeparableBatchNorm gives the values, running statistics and gradients of the four layers",
+      arguments: blockCases, [true, false])
+func separableBlockEqualsItsLayers(_ geometry: (Int, Int, Int, Int, Int), training: Bool) {
+    let (k, stride, padding, dilation, size) = geometry
+    let (n, c, cout) = (3, 4, 6)
+    let x = randomTensor([n, c, size, size], seed: 1)
+    let wd = randomTensor([c, 1, k, k], seed: 2, scale: 0.4)
+    let wp = randomTensor([cout, c, 1, 1], seed: 3, scale: 0.5)
+    var rng = RandomGenerator(seed: 4)
+    func run(fused: Bool) -> (y: [Float], stats: [Float], grads: [[Float]]) {
+        for t in [x, wd, wp] { t.requiresGrad = true; t.zeroGrad() }
+        let mean = Tensor(shape: [cout], values: (0..<cout).map { Float($0) * 0.1 })
+        let variance = Tensor(shape: [cout], values: (0..<cout).map { 1 + Float($0) * 0.2 })
+        let y = fused
+            ? reluSeparableBatchNorm(x, depthwise: wd, pointwise: wp, stride: stride, padding: padding,
+                                     dilation: dilation, runningMean: mean, runningVar: variance, training: training)
+            : layers(x, wd, wp, stride: stride, padding: padding, dilation: dilation,
+                     mean: mean, variance: variance, training: training)
+        rng = RandomGenerator(seed: 4)
+        y.backward(seed: (0..<y.count).map { _ in rng.nextUniform(-1, 1) })
+        return (y.values, mean.values + variance.values, [x.gradient, wd.gradient, wp.gradient])
+    }
+    let fused = run(fused: true), plain = run(fused: false)
+    expectClose(fused.y, plain.y, tolerance: 1e-5)
+    expectClose(fused.stats, plain.stats, tolerance: 1e-6)
+    for (a, b) in zip(fused.grads, plain.grads) { expectClose(a, b, tolerance: 1e-4) }
+}
+
+@Test("reluSeparableBatchNorm gradients match central differences", arguments: [blockCases[1], blockCases[3], blockCases[5]])
+func separableBlockMatchesCentralDifferences(_ geometry: (Int, Int, Int, Int, Int)) {
+    let (k, stride, padding, dilation, size) = geometry
+    let mean = Tensor(shape: [3], repeating: 0), variance = Tensor(shape: [3], repeating: 1)
+    // Inputs at least 0.05 from the ReLU's kink, so that x +/- eps stays on one side of it.
+    let x = randomTensor([2, 2, size, size], seed: 5)
+    for i in 0..<x.count { x.data[i] += x.data[i] < 0 ? -0.05 : 0.05 }
+    checkGradients([x, randomTensor([2, 1, k, k], seed: 6, scale: 0.4),
+                    randomTensor([3, 2, 1, 1], seed: 7, scale: 0.5)], eps: 5e-3, tolerance: 2e-2) { t in
+        reluSeparableBatchNorm(t[0], depthwise: t[1], pointwise: t[2], stride: stride, padding: padding,
+                               dilation: dilation, runningMean: mean, runningVar: variance, training: true)
+    }
+}

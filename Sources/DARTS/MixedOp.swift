@@ -33,6 +33,13 @@ public final class MixedOp: Module {
     }
 
     func weightedOperations(_ x: Tensor, weights: Tensor, edge: Int) -> Tensor {
+        let (outputs, indices) = terms(x, edge: edge)
+        return weightedSum(outputs, coefficients: weights, indices: indices)
+    }
+
+    /// The outputs op_k(x) of the operations other than `none`, and the flat index of each one's
+    /// weight in the (14, 8) weights: the terms of paper eq. 2 for this edge.
+    func terms(_ x: Tensor, edge: Int) -> (outputs: [Tensor], indices: [Int]) {
         var outputs: [Tensor] = []
         var indices: [Int] = []
         var shared: Tensor?   // one ReLU shared by the unfused operations that begin with one
@@ -45,7 +52,6 @@ public final class MixedOp: Module {
             }
             indices.append(edge * Primitive.count + k)
         }
-        return weightedSum(outputs, coefficients: weights, indices: indices)
+        return (outputs, indices)
     }
 }
-

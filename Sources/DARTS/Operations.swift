@@ -125,6 +125,28 @@ public final class FactorizedReduce: Module, ReLUFirst {
     }
 }
 
+/// A pool followed by BN(affine: false), the search network's pooling operations (the official
+/// MixedOp's `nn.Sequential(pool, nn.BatchNorm2d(C, affine=False))`, with the same module names
+/// "0" and "1"), run as one operation by
+/// ``pooledBatchNorm(_:runningMean:runningVar:training:momentum:eps:pool:)``, which keeps only
+/// its input and output for backward.
+public final class PoolBatchNorm: Module {
+    let pool: Module
+    let batchNorm: BatchNorm2d
+    public init(pool: Module, batchNorm: BatchNorm2d) {
+        self.pool = pool
+        self.batchNorm = batchNorm
+        super.init()
+        registerModule("0", pool)
+        registerModule("1", batchNorm)
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        let pool = self.pool
+        return pooledBatchNorm(x, runningMean: batchNorm.runningMean, runningVar: batchNorm.runningVar,
+                               training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps) { pool($0) }
+    }
+}
+
 /// The identity (skip_connect at stride 1).
 public final class Identity: Module {
     public override init() { super.init() }
@@ -144,7 +166,7 @@ public final class Zero: Module {
 public func makeOperation(_ primitive: Primitive, channels c: Int, stride: Int, affine: Bool,
                           poolBatchNorm: Bool, rng: inout RandomGenerator) -> Module {
     func pooled(_ pool: Module) -> Module {
-        poolBatchNorm ? Sequential([pool, BatchNorm2d(featureCount: c, affine: false)]) : pool
+        poolBatchNorm ? PoolBatchNorm(pool: pool, batchNorm: BatchNorm2d(featureCount: c, affine: false)) : pool
     }
     switch primitive {
     case .none: return Zero(stride: stride)

@@ -42,12 +42,24 @@ public final class SearchCell: Module {
         var states = [preprocess0(s0), preprocess1(s1)]
         var edge = 0
         for _ in 0..<CellLayout.steps {
-            var terms: [Tensor] = []
-            for h in states {
-                terms.append(edges[edge](h, weights: weights, edge: edge))
-                edge += 1
+            if edges[edge].recomputesActivations {
+                var terms: [Tensor] = []
+                for h in states {
+                    terms.append(edges[edge](h, weights: weights, edge: edge))
+                    edge += 1
+                }
+                states.append(add(terms))
+            } else {
+                // Every edge's terms in one weighted sum: no per-edge sum is kept for backward.
+                var outputs: [Tensor] = [], indices: [Int] = []
+                for h in states {
+                    let t = edges[edge].terms(h, edge: edge)
+                    outputs += t.outputs
+                    indices += t.indices
+                    edge += 1
+                }
+                states.append(weightedSum(outputs, coefficients: weights, indices: indices))
             }
-            states.append(add(terms))
         }
         return concatChannels(Array(states[2...]))
     }

@@ -29,19 +29,12 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
     let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1
     let outPlane = geo.outH * geo.outW
     Profiler.countFlops(2 * n * cout * outPlane * cinG * kh * kw)
-    if depthwise && PaddedDepthwise.applies(geo) {
-        let kernel = PaddedDepthwise(geo)
-        defer { kernel.deallocate() }
+    if depthwise {
+        let planes = DepthwisePlanes(geo, reluInput: false)
+        defer { planes.deallocate() }
         for img in 0..<n {
             for c in 0..<cin {
-                kernel.forward(x.data + (img * cin + c) * h * wd, w.data + c * kh * kw, out.data + (img * cin + c) * outPlane)
-            }
-        }
-    } else if depthwise {
-        for img in 0..<n {
-            for c in 0..<cin {
-                depthwiseForwardPlane(x.data + (img * cin + c) * h * wd, w.data + c * kh * kw,
-                                      out.data + (img * cin + c) * outPlane, geo)
+                planes.forward(x.data + (img * cin + c) * h * wd, w.data + c * kh * kw, out.data + (img * cin + c) * outPlane)
             }
         }
     } else if pointwise {
@@ -98,23 +91,14 @@ private func conv2dBackward(x: Tensor, w: Tensor, bias: Tensor?, out: Tensor, ge
     Profiler.countFlops(2 * n * cout * outPlane * cinG * kh * kw * ((dx == nil ? 0 : 1) + (dw == nil ? 0 : 1)))
     let depthwise = groups == cin && cout == cin && cinG == 1
     let pointwise = kh == 1 && kw == 1 && geo.stride == 1 && geo.padding == 0 && groups == 1
-    if depthwise && PaddedDepthwise.applies(geo) {
-        let kernel = PaddedDepthwise(geo)
-        defer { kernel.deallocate() }
+    if depthwise {
+        let planes = DepthwisePlanes(geo, reluInput: false)
+        defer { planes.deallocate() }
         for img in 0..<n {
             for c in 0..<cin {
                 let plane = img * cin + c
-                kernel.backward(x.data + plane * inPlane, w.data + c * kh * kw, dy + plane * outPlane,
+                planes.backward(x.data + plane * inPlane, w.data + c * kh * kw, dy + plane * outPlane,
                                 dx.map { $0 + plane * inPlane }, dw.map { $0 + c * kh * kw })
-            }
-        }
-    } else if depthwise {
-        for img in 0..<n {
-            for c in 0..<cin {
-                let xp = x.data + (img * cin + c) * inPlane
-                let dyp = dy + (img * cin + c) * outPlane
-                if let dx { depthwiseBackwardInputPlane(dyp, w.data + c * kh * kw, dx + (img * cin + c) * inPlane, geo) }
-                if let dw { depthwiseBackwardWeightPlane(dyp, xp, dw + c * kh * kw, geo) }
             }
         }
     } else if pointwise {

@@ -122,12 +122,32 @@ private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
 }
 
 /// out[m] = sum_t w[t] * src[m + offsets[t]] for m in 0 ..< count (a correlation with taps at
-/// arbitrary offsets). 32 outputs at a time stay in four SIMD8 registers while the taps run
+/// arbitrary offsets). 64 outputs at a time stay in eight SIMD8 registers while the taps run
 /// innermost, with fused multiply-adds: one load per multiply-add and one store per output.
 @inline(__always)
 func correlate(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ w: UnsafePointer<Float>, taps: Int,
                _ out: UnsafeMutablePointer<Float>, _ count: Int) {
     var m = 0
+    // Eight independent accumulators cover the multiply-add latency (4 cycles, 2 per cycle).
+    while m + 64 <= count {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+        for t in 0..<taps {
+            let wv = SIMD8<Float>(repeating: w[t])
+            let s = src + m + offsets[t]
+            a0 = a0.addingProduct(load8(s), wv)
+            a1 = a1.addingProduct(load8(s + 8), wv)
+            a2 = a2.addingProduct(load8(s + 16), wv)
+            a3 = a3.addingProduct(load8(s + 24), wv)
+            a4 = a4.addingProduct(load8(s + 32), wv)
+            a5 = a5.addingProduct(load8(s + 40), wv)
+            a6 = a6.addingProduct(load8(s + 48), wv)
+            a7 = a7.addingProduct(load8(s + 56), wv)
+        }
+        store8(a0, out + m); store8(a1, out + m + 8); store8(a2, out + m + 16); store8(a3, out + m + 24)
+        store8(a4, out + m + 32); store8(a5, out + m + 40); store8(a6, out + m + 48); store8(a7, out + m + 56)
+        m += 64
+    }
     while m + 32 <= count {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         for t in 0..<taps {
@@ -188,12 +208,143 @@ func tapDots(_ d: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ offsets: 
     }
 }
 
+/// Depthwise convolution at stride 2 on the four phases of the padded plane.
+///
+/// The padded plane x' (Hp, Wp) is split into its phases P_ab[u, v] = x'[2u + a, 2v + b]
+/// (a, b in {0, 1}), each (Hq, Wq) = (ceil(Hp / 2), ceil(Wp / 2)), stored one after another. The
+/// tap (p, q) at dilation d reads phase ((p d) mod 2, (q d) mod 2) at (i + p d / 2, j + q d / 2)
+/// for output (i, j), so with the output at row pitch Wq every tap is again one fixed offset and
+/// the stride-1 kernels (``correlate(_:_:_:taps:_:_:)``, ``tapDots``) apply unchanged. The input
+/// gradient is formed phase by phase, each from its own taps, and scattered back.
+struct PhasedDepthwise {
+    let g: ConvGeometry
+    let hq, wq, length: Int
+    let reluInput: Bool
+    /// The four phases, 4 Hq Wq floats (the positions outside the image stay zero).
+    let phases: UnsafeMutablePointer<Float>
+    /// Pitch-Wq output plane; the output gradient after a zero margin; one phase's gradient.
+    let pitched: UnsafeMutablePointer<Float>
+    let gradient: UnsafeMutablePointer<Float>
+    let phaseGradient: UnsafeMutablePointer<Float>
+    let margin: Int
+    /// Per tap: its offset in `phases`. Per phase: its taps' indices and (negated) offsets within
+    /// the phase, and scratch for their weights.
+    let offsets: UnsafeMutablePointer<Int>
+    let phaseTaps: [[Int]]
+    let phaseOffsets: UnsafeMutablePointer<Int>
+    let phaseWeights: UnsafeMutablePointer<Float>
+
+    init(_ g: ConvGeometry, reluInput: Bool) {
+        self.g = g
+        self.reluInput = reluInput
+        let hp = g.h + 2 * g.padding, wp = g.w + 2 * g.padding
+        hq = (hp + 1) / 2
+        wq = (wp + 1) / 2
+        length = (g.outH - 1) * wq + g.outW
+        let taps = g.kh * g.kw
+        phases = .allocate(capacity: 4 * hq * wq)
+        phases.initialize(repeating: 0, count: 4 * hq * wq)
+        pitched = .allocate(capacity: hq * wq)
+        offsets = .allocate(capacity: taps)
+        phaseOffsets = .allocate(capacity: taps)
+        phaseWeights = .allocate(capacity: taps)
+        var byPhase: [[Int]] = [[], [], [], []]
+        var maxLocal = 0
+        for p in 0..<g.kh {
+            for q in 0..<g.kw {
+                let (rowShift, colShift) = (p * g.dilation, q * g.dilation)
+                let phase = (rowShift % 2) * 2 + colShift % 2
+                let local = (rowShift / 2) * wq + colShift / 2
+                offsets[p * g.kw + q] = phase * hq * wq + local
+                byPhase[phase].append(p * g.kw + q)
+                maxLocal = max(maxLocal, local)
+            }
+        }
+        phaseTaps = byPhase
+        var k = 0
+        for phase in 0..<4 {
+            for t in byPhase[phase] { phaseOffsets[k] = -(offsets[t] - phase * hq * wq); k += 1 }
+        }
+        margin = maxLocal
+        gradient = .allocate(capacity: margin + hq * wq)
+        gradient.initialize(repeating: 0, count: margin + hq * wq)
+        phaseGradient = .allocate(capacity: hq * wq)
+    }
+
+    func deallocate() {
+        for p in [phases, pitched, gradient, phaseGradient, phaseWeights] { p.deallocate() }
+        offsets.deallocate()
+        phaseOffsets.deallocate()
+    }
+
+    /// Writes x (or relu(x)) into the phases: x[y, c] is x'[y + pad, c + pad].
+    private func split(_ x: UnsafePointer<Float>) {
+        let pad = g.padding
+        for y in 0..<g.h {
+            let py = y + pad
+            let rowBase = phases + (py % 2) * 2 * hq * wq + (py / 2) * wq
+            let src = x + y * g.w
+            for c in 0..<g.w {
+                let pc = c + pad
+                let v = reluInput ? max(src[c], 0) : src[c]
+                rowBase[(pc % 2) * hq * wq + pc / 2] = v
+            }
+        }
+    }
+
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        split(x)
+        correlate(phases, offsets, w, taps: g.kh * g.kw, pitched, length)
+        for i in 0..<g.outH { (out + i * g.outW).update(from: pitched + i * wq, count: g.outW) }
+    }
+
+    func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                  _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        let d = gradient + margin
+        for i in 0..<g.outH {
+            (d + i * wq).update(from: dy + i * g.outW, count: g.outW)
+            if i < g.outH - 1 { (d + i * wq + g.outW).update(repeating: 0, count: wq - g.outW) }
+        }
+        if let dw {
+            split(x)
+            tapDots(d, phases, offsets, taps: g.kh * g.kw, length, dw)
+        }
+        guard let dx else { return }
+        let pad = g.padding
+        var first = 0
+        for phase in 0..<4 {
+            let taps = phaseTaps[phase]
+            defer { first += taps.count }
+            if taps.isEmpty { continue }
+            for (k, t) in taps.enumerated() { phaseWeights[first + k] = w[t] }
+            // dP[n] = sum over this phase's taps of w[t] d[n - local_t], n over the phase plane.
+            correlate(d, phaseOffsets + first, phaseWeights + first, taps: taps.count, phaseGradient, hq * wq)
+            let (a, b) = (phase / 2, phase % 2)
+            // Input rows y with (y + pad) mod 2 = a, columns c with (c + pad) mod 2 = b.
+            var y = (a - pad % 2 + 2) % 2
+            while y < g.h {
+                let row = dx + y * g.w, xr = x + y * g.w
+                let src = phaseGradient + ((y + pad) / 2) * wq
+                var c = (b - pad % 2 + 2) % 2
+                while c < g.w {
+                    let v = src[(c + pad) / 2]
+                    row[c] += reluInput ? (xr[c] > 0 ? v : 0) : v
+                    c += 2
+                }
+                y += 2
+            }
+        }
+    }
+}
+
 /// The depthwise convolution of single planes for one geometry, of x or of relu(x): the padded
-/// kernel at stride 1 (``PaddedDepthwise``), the row kernels otherwise (stride 2).
+/// kernel at stride 1 (``PaddedDepthwise``), the phase kernel at stride 2 (``PhasedDepthwise``),
+/// the row kernels otherwise.
 struct DepthwisePlanes {
     let g: ConvGeometry
     let reluInput: Bool
     private let padded: PaddedDepthwise?
+    private let phased: PhasedDepthwise?
     /// Scratch planes (H, W): relu(x), and the input gradient before the ReLU mask.
     private let activated: UnsafeMutablePointer<Float>
     private let gradient: UnsafeMutablePointer<Float>
@@ -202,12 +353,14 @@ struct DepthwisePlanes {
         self.g = g
         self.reluInput = reluInput
         padded = PaddedDepthwise.applies(g) ? PaddedDepthwise(g, reluInput: reluInput) : nil
+        phased = padded == nil && g.stride == 2 ? PhasedDepthwise(g, reluInput: reluInput) : nil
         activated = .allocate(capacity: g.h * g.w)
         gradient = .allocate(capacity: g.h * g.w)
     }
 
     func deallocate() {
         padded?.deallocate()
+        phased?.deallocate()
         activated.deallocate()
         gradient.deallocate()
     }
@@ -221,6 +374,7 @@ struct DepthwisePlanes {
     /// out (Hout, Wout) = depthwise(x or relu(x)) with the kxk weight `w`.
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         if let padded { return padded.forward(x, w, out) }
+        if let phased { return phased.forward(x, w, out) }
         depthwiseForwardPlane(input(x), w, out, g)
     }
 
@@ -228,6 +382,7 @@ struct DepthwisePlanes {
     func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                   _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
         if let padded { return padded.backward(x, w, dy, dx, dw) }
+        if let phased { return phased.backward(x, w, dy, dx, dw) }
         if let dw { depthwiseBackwardWeightPlane(dy, input(x), dw, g) }
         guard let dx else { return }
         if !reluInput { return depthwiseBackwardInputPlane(dy, w, dx, g) }

@@ -42,6 +42,7 @@ struct PaddedPooling {
     func maxForward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>) {
         pad(x)
         let n = length, o = pitched
+        // Per element, the winning tap as an offset in the unpadded plane, p W + q.
         let tap = UnsafeMutablePointer<Int32>.allocate(capacity: n)
         defer { tap.deallocate() }
         o.update(from: padded, count: n)
@@ -49,7 +50,7 @@ struct PaddedPooling {
         for p in 0..<g.kh {
             for q in 0..<g.kw where p + q > 0 {
                 let src = padded + p * wp + q
-                let t = Int32(p * wp + q)
+                let t = Int32(p * g.w + q)
                 for k in 0..<n {
                     let v = src[k]
                     let better = v > o[k]
@@ -59,14 +60,26 @@ struct PaddedPooling {
             }
         }
         unpitch(out)
-        // padded index k + tap -> unpadded (row - pad, col - pad)
+        // Output (i, j) reads the window whose top-left input is (i - pad, j - pad).
         for i in 0..<g.outH {
-            for j in 0..<g.outW {
-                let k = i * wp + j
-                let pi = k + Int(tap[k])
-                argmax[i * g.outW + j] = Int32((pi / wp - g.padding) * g.w + (pi % wp - g.padding))
+            let corner = Int32((i - g.padding) * g.w - g.padding)
+            let row = argmax + i * g.outW, taps = tap + i * wp
+            for j in 0..<g.outW { row[j] = corner + Int32(j) + taps[j] }
+        }
+    }
+
+    /// Max over the window, without the positions (no backward to prepare).
+    func maxValues(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        pad(x)
+        let n = length, o = pitched
+        o.update(from: padded, count: n)
+        for p in 0..<g.kh {
+            for q in 0..<g.kw where p + q > 0 {
+                let src = padded + p * wp + q
+                for k in 0..<n { o[k] = max(o[k], src[k]) }
             }
         }
+        unpitch(out)
     }
 
     /// Window sums times `inverse` (1 / cells counted), per output element.

@@ -21,10 +21,14 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
     if PaddedPooling.applies(g) {
         let kernel = PaddedPooling(g, border: -.infinity)
         defer { kernel.deallocate() }
+        if !out.requiresGrad {
+            box.release()
+            for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
+            return out
+        }
         for plane in 0..<(n * c) {
             kernel.maxForward(x.data + plane * h * w, out.data + plane * outPlane, argmax + plane * outPlane)
         }
-        if !out.requiresGrad { box.release() }
         return out
     }
     for plane in 0..<(n * c) {

@@ -114,3 +114,60 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
     }
     return out
 }
+
+/// A pooling followed by batch normalization without affine parameters, as one operation: the
+/// search network's `max_pool_3x3` and `avg_pool_3x3` (the official MixedOp appends
+/// BN(affine = False) to each pool). Keeps only x and y for backward, where the two layers keep
+/// the pooled tensor, the output and (max) the argmax positions: the batch-norm gradient comes
+/// from its output (x̂ = y, as in ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``),
+/// and the pooling runs again in backward to route the gradient (a 3x3 window per element).
+///
+/// - Parameters:
+///   - x: (N, C, H, W).
+///   - runningMean, runningVar: (C) buffers, updated in training as batchNorm2d does.
+///   - pool: the pooling, (N, C, H, W) -> (N, C, Hout, Wout); it must be deterministic.
+/// - Returns: BN(pool(x)), (N, C, Hout, Wout).
+public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor, training: Bool,
+                            momentum: Float = 0.1, eps: Float = 1e-5,
+                            pool: @escaping (Tensor) -> Tensor) -> Tensor {
+    let pooled = Autograd.withoutRecording { pool(x) }
+    let (c, plane) = (pooled.shape[1], pooled.shape[2] * pooled.shape[3])
+    let n = pooled.shape[0]
+    let stats = batchStatistics(pooled.data, shape: pooled.shape, runningMean: runningMean, runningVar: runningVar,
+                                training: training, momentum: momentum, eps: eps)
+    for ch in 0..<c {
+        let inv = stats.invStd[ch], shift = -stats.mean[ch] * inv
+        for img in 0..<n {
+            let p = pooled.data + (img * c + ch) * plane
+            for i in 0..<plane { p[i] = inv * p[i] + shift }
+        }
+    }
+    let invStd = stats.invStd
+    return Tensor.result(sharing: pooled, inputs: [x]) { out in
+        guard let dy = out.grad else { return }
+        let y = out.data
+        let dz = Tensor(uninitializedShape: out.shape)
+        let fm = Float(n * plane)
+        for ch in 0..<c {
+            let a = invStd[ch]
+            var b: Float = 0, c0: Float = 0
+            if training {
+                var sumDy: Float = 0, sumDyY: Float = 0
+                for img in 0..<n {
+                    let offset = (img * c + ch) * plane
+                    sumDy += vectorSum(dy + offset, plane)
+                    sumDyY += vectorDot(dy + offset, y + offset, plane)
+                }
+                b = -a * sumDyY / fm
+                c0 = -a * sumDy / fm
+            }
+            for img in 0..<n {
+                let offset = (img * c + ch) * plane
+                let d = dz.data + offset, dyp = dy + offset, yp = y + offset
+                for i in 0..<plane { d[i] = a * dyp[i] + b * yp[i] + c0 }
+            }
+        }
+        let again = Autograd.recomputing { pool(x.detachedLeaf()) }
+        again.backward(seed: UnsafeBufferPointer(start: dz.data, count: dz.count))
+    }
+}

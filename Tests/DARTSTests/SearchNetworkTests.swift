@@ -68,8 +68,9 @@ import Testing
 }
 
 /// Activation recomputation changes where the edges' intermediate tensors live, not the numbers:
-/// the same loss, the same batch-norm statistics, and the weight and alpha gradients up to the
-/// order of floating-point sums; a second-order architecture step lands on the same alphas.
+/// the same loss, logits, batch-norm statistics and weight and alpha gradients up to the order of
+/// floating-point sums (the recorded network sums all of a node's terms at once, the recomputed
+/// one edge by edge); a second-order architecture step lands on the same alphas.
 @Test func recomputedEdgesGiveTheGradientsOfTheRecordedNetwork() {
     let plain = smallSearchState(channels: 4, layers: 5, seed: 3)
     let recomputing = smallSearchState(channels: 4, layers: 5, seed: 3)
@@ -79,9 +80,9 @@ import Testing
 
     let a = plain.computeGradients(batch, weights: true, alphas: true)
     let b = recomputing.computeGradients(batch, weights: true, alphas: true)
-    #expect(a.loss == b.loss)
-    #expect(a.logits.values == b.logits.values)
-    #expect(plain.buffers.snapshot() == recomputing.buffers.snapshot())
+    #expect(abs(a.loss - b.loss) <= 1e-6 * abs(a.loss))
+    #expect(maxAbs(zip(a.logits.values, b.logits.values).map { $0 - $1 }) <= 1e-5 * maxAbs(a.logits.values))
+    #expect(maxAbs(zip(plain.buffers.snapshot(), recomputing.buffers.snapshot()).map { $0 - $1 }) <= 1e-6)
     for (x, y) in [(Array(plain.weights.grads!), Array(recomputing.weights.grads!)),
                    (Array(plain.alphas.grads!), Array(recomputing.alphas.grads!))] {
         let scale = maxAbs(x)
@@ -94,5 +95,5 @@ import Testing
     _ = singleProcessArchitect(recomputing).step(train: train, val: val, learningRate: 0.025, secondOrder: true)
     #expect(maxAbs(zip(plain.alphas.snapshot(), recomputing.alphas.snapshot()).map { $0 - $1 }) <= 1e-6)
     #expect(plain.weights.snapshot() == recomputing.weights.snapshot())
-    #expect(plain.buffers.snapshot() == recomputing.buffers.snapshot())
+    #expect(maxAbs(zip(plain.buffers.snapshot(), recomputing.buffers.snapshot()).map { $0 - $1 }) <= 1e-6)
 }

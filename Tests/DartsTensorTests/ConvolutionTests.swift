@@ -16,6 +16,11 @@ let convCases: [ConvCase] = [
     ConvCase(cin: 4, cout: 6, k: 3, stride: 1, padding: 1, dilation: 1, groups: 2, size: 5),   // grouped
     ConvCase(cin: 5, cout: 3, k: 1, stride: 1, padding: 0, dilation: 1, groups: 1, size: 5),   // pointwise fast path
     ConvCase(cin: 4, cout: 2, k: 1, stride: 2, padding: 0, dilation: 1, groups: 1, size: 6),   // FactorizedReduce path
+    // Planes large enough for the depthwise kernels' 64- and 32-wide register blocks.
+    ConvCase(cin: 2, cout: 2, k: 3, stride: 1, padding: 1, dilation: 1, groups: 2, size: 14),
+    ConvCase(cin: 2, cout: 2, k: 5, stride: 1, padding: 4, dilation: 2, groups: 2, size: 13),
+    ConvCase(cin: 2, cout: 2, k: 5, stride: 2, padding: 2, dilation: 1, groups: 2, size: 20),
+    ConvCase(cin: 2, cout: 2, k: 3, stride: 2, padding: 2, dilation: 2, groups: 2, size: 19),
 ]
 
 @Test("conv2d forward equals a direct convolution", arguments: convCases)

@@ -15,7 +15,16 @@ public final class ReLUConvBN: Module {
         super.init()
         registerModule("op", op)
     }
-    public override func callAsFunction(_ x: Tensor) -> Tensor { op(x) }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        // The search cell's 1x1 preprocessing runs as one fused operation.
+        if let conv = op.layers[1] as? Conv2d, let bn = op.layers[2] as? BatchNorm2d, bn.weight == nil,
+           conv.bias == nil, conv.weight.shape[2] == 1, conv.weight.shape[3] == 1, conv.stride == 1,
+           conv.padding == 0, conv.groups == 1 {
+            return reluPointwiseBatchNorm(x, weight: conv.weight, runningMean: bn.runningMean, runningVar: bn.runningVar,
+                                          training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
+        }
+        return op(x)
+    }
 }
 
 /// An operation whose first layer is a ReLU: given relu(x) it skips that layer, so that the
@@ -119,10 +128,19 @@ public final class FactorizedReduce: Module, ReLUFirst {
         registerModule("conv_2", conv2)
         registerModule("bn", bn)
     }
-    public override func callAsFunction(_ x: Tensor) -> Tensor { self(activated: relu(x)) }
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
+        if fusesReLU, x.shape[2] % 2 == 0, x.shape[3] % 2 == 0 {
+            return reluFactorizedReduceBatchNorm(x, weight1: conv1.weight, weight2: conv2.weight,
+                                                 runningMean: bn.runningMean, runningVar: bn.runningVar,
+                                                 training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
+        }
+        return self(activated: relu(x))
+    }
     public func callAsFunction(activated r: Tensor) -> Tensor {
         bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
     }
+    /// In the search network (BN without affine parameters) it runs as one fused operation.
+    public var fusesReLU: Bool { bn.weight == nil }
 }
 
 /// A pool followed by BN(affine: false), the search network's pooling operations (the official

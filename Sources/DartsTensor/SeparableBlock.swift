@@ -36,19 +36,146 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
     let geo = ConvGeometry(h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, dilation: dilation)
     precondition(geo.outH > 0 && geo.outW > 0, "reluSeparableBatchNorm: output would be empty for input \(x.shape)")
     let plane = geo.outH * geo.outW, inPlane = h * w
-    let shape = [n, cout, geo.outH, geo.outW]
-    Profiler.countFlops(2 * n * plane * (c * kh * kw + cout * c))
+    Profiler.countFlops(2 * n * plane * c * kh * kw)
+    return fusedPointwiseBatchNorm(
+        x, depthwise: wd, branches: [wp], outputShape: [n, cout, geo.outH, geo.outW],
+        runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
+    ) {
+        let planes = DepthwisePlanes(geo, reluInput: true)
+        return BlockInput(
+            forward: { img, _, t in
+                let xi = x.data + img * c * inPlane
+                for ch in 0..<c { planes.forward(xi + ch * inPlane, wd.data + ch * kh * kw, t + ch * plane) }
+            },
+            backward: { img, _, dt, dx, dWd in
+                Profiler.countFlops(2 * plane * c * kh * kw * ((dx == nil ? 0 : 1) + (dWd == nil ? 0 : 1)))
+                let xi = x.data + img * c * inPlane
+                for ch in 0..<c {
+                    planes.backward(xi + ch * inPlane, wd.data + ch * kh * kw, dt + ch * plane,
+                                    dx.map { $0 + img * c * inPlane + ch * inPlane }, dWd.map { $0 + ch * kh * kw })
+                }
+            },
+            release: { planes.deallocate() })
+    }
+}
 
+/// ReLU, 1x1 convolution and batch normalization without affine parameters, as one operation:
+/// the official DARTS `ReLUConvBN` with a 1x1 kernel, the search cell's preprocessing of its
+/// inputs (affine = False). Keeps only x and y for backward (see
+/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``):
+/// the relu(x) that the weight gradient needs is formed again, one image at a time.
+///
+/// - Parameters:
+///   - x: (N, C, H, W).
+///   - weight: (Cout, C, 1, 1).
+///   - runningMean, runningVar: (Cout) buffers, updated in training as batchNorm2d does.
+/// - Returns: (N, Cout, H, W).
+public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                   training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let cout = weight.shape[0]
+    precondition(x.shape.count == 4 && weight.shape == [cout, c, 1, 1],
+                 "reluPointwiseBatchNorm: input \(x.shape) and weight \(weight.shape) do not match")
+    let plane = h * w
+    return fusedPointwiseBatchNorm(
+        x, depthwise: nil, branches: [weight], outputShape: [n, cout, h, w],
+        runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
+    ) {
+        BlockInput(
+            forward: { img, _, t in
+                let xi = x.data + img * c * plane
+                for i in 0..<(c * plane) { t[i] = max(xi[i], 0) }
+            },
+            backward: { img, _, dt, dx, _ in
+                guard let dx else { return }
+                let xi = x.data + img * c * plane, d = dx + img * c * plane
+                for i in 0..<(c * plane) { d[i] += xi[i] > 0 ? dt[i] : 0 }
+            },
+            release: {})
+    }
+}
+
+/// The official DARTS `FactorizedReduce` with BN(affine = False), as one operation: ReLU, then
+/// concat(conv1x1 stride 2 on x, conv1x1 stride 2 on x[:, :, 1:, 1:]) along channels, then batch
+/// normalization. The search network's skip_connect at stride 2 and the preprocessing after a
+/// reduction cell. Keeps only x and y for backward (the strided relu(x) samples are gathered
+/// again in backward, one image at a time).
+///
+/// - Parameters:
+///   - x: (N, C, H, W), H and W even.
+///   - weight1, weight2: (Cout / 2, C, 1, 1) each.
+///   - runningMean, runningVar: (Cout) buffers, updated in training as batchNorm2d does.
+/// - Returns: (N, Cout, H / 2, W / 2).
+public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2: Tensor, runningMean: Tensor,
+                                          runningVar: Tensor, training: Bool, momentum: Float = 0.1,
+                                          eps: Float = 1e-5) -> Tensor {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let half = weight1.shape[0]
+    precondition(x.shape.count == 4 && h % 2 == 0 && w % 2 == 0 && weight1.shape == [half, c, 1, 1]
+                    && weight2.shape == weight1.shape,
+                 "reluFactorizedReduceBatchNorm: input \(x.shape) (even H and W), weights \(weight1.shape), \(weight2.shape)")
+    let (oh, ow) = (h / 2, w / 2)
+    let inPlane = h * w, plane = oh * ow
+    return fusedPointwiseBatchNorm(
+        x, depthwise: nil, branches: [weight1, weight2], outputShape: [n, 2 * half, oh, ow],
+        runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
+    ) {
+        BlockInput(
+            forward: { img, branch, t in
+                // Branch 0 samples x[2i, 2j], branch 1 x[2i + 1, 2j + 1].
+                for ch in 0..<c {
+                    let xp = x.data + (img * c + ch) * inPlane + branch * (w + 1), tp = t + ch * plane
+                    for i in 0..<oh {
+                        for j in 0..<ow { tp[i * ow + j] = max(xp[2 * i * w + 2 * j], 0) }
+                    }
+                }
+            },
+            backward: { img, branch, dt, dx, _ in
+                guard let dx else { return }
+                for ch in 0..<c {
+                    let offset = (img * c + ch) * inPlane + branch * (w + 1)
+                    let xp = x.data + offset, dp = dx + offset, tp = dt + ch * plane
+                    for i in 0..<oh {
+                        for j in 0..<ow where xp[2 * i * w + 2 * j] > 0 { dp[2 * i * w + 2 * j] += tp[i * ow + j] }
+                    }
+                }
+            },
+            release: {})
+    }
+}
+
+/// How a fused block forms, per image, the input of each of its 1x1 convolutions: `forward`
+/// writes t (C x Hout Wout) for (image, branch); `backward` takes dL/dt and adds the input
+/// gradient (and the depthwise weight gradient) of that image, either pointer possibly nil.
+struct BlockInput {
+    let forward: (_ image: Int, _ branch: Int, _ t: UnsafeMutablePointer<Float>) -> Void
+    let backward: (_ image: Int, _ branch: Int, _ dt: UnsafePointer<Float>,
+                   _ dx: UnsafeMutablePointer<Float>?, _ dDepthwise: UnsafeMutablePointer<Float>?) -> Void
+    let release: () -> Void
+}
+
+/// y = BN(concat_b(W_b t_b(x))) with BN(affine = False): the body shared by the fused blocks.
+/// Branch b's 1x1 weight W_b (Cb, C, 1, 1) fills output channels after those of the branches
+/// before it; `input` (called once for forward and once for backward) forms each t_b. Keeps x
+/// and y; the gradient of the normalization comes from y (x̂ = y without an affine transform):
+/// dz = invStd (dy - mean(dy) - y mean(dy y)) in training, invStd dy with running statistics.
+private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: [Tensor], outputShape shape: [Int],
+                                     runningMean: Tensor, runningVar: Tensor, training: Bool,
+                                     momentum: Float, eps: Float, input: @escaping () -> BlockInput) -> Tensor {
+    let (n, c) = (x.shape[0], x.shape[1])
+    let cout = shape[1], plane = shape[2] * shape[3]
+    let rows = branches.map { $0.shape[0] }
+    precondition(rows.reduce(0, +) == cout)
+    Profiler.countFlops(2 * n * plane * cout * c)
     var invStd: [Float] = []
-    let out = Tensor.result(shape: shape, inputs: [x, wd, wp]) { out in
+    let out = Tensor.result(shape: shape, inputs: [x] + (depthwise.map { [$0] } ?? []) + branches) { out in
         guard let dy = out.grad else { return }
         let dx = x.requiresGrad ? x.ensureGrad() : nil
-        let dWd = wd.requiresGrad ? wd.ensureGrad() : nil
-        let dWp = wp.requiresGrad ? wp.ensureGrad() : nil
-        Profiler.countFlops(2 * n * plane * (c * kh * kw * ((dx == nil ? 0 : 1) + (dWd == nil ? 0 : 1))
-                                               + cout * c * ((dx == nil && dWd == nil ? 0 : 1) + (dWp == nil ? 0 : 1))))
+        let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
+        let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
+        let needsInput = dx != nil || dDepthwise != nil
+        Profiler.countFlops(2 * n * plane * cout * c * ((needsInput ? 1 : 0) + (dW[0] == nil ? 0 : 1)))
         let y = out.data
-        // dz = a dy + b y + c0 per channel (training), invStd dy (running statistics).
         var a = invStd, b = [Float](repeating: 0, count: cout), c0 = b
         if training {
             let fm = Float(n * plane)
@@ -62,12 +189,14 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
                 b[o] = -invStd[o] * sumDyY / fm
                 c0[o] = -invStd[o] * sumDy / fm
             }
+        } else {
+            a = invStd
         }
-        let planes = DepthwisePlanes(geo, reluInput: true)
+        let kernel = input()
         let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
         let dt = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
         let dz = UnsafeMutablePointer<Float>.allocate(capacity: cout * plane)
-        defer { planes.deallocate(); t.deallocate(); dt.deallocate(); dz.deallocate() }
+        defer { kernel.release(); t.deallocate(); dt.deallocate(); dz.deallocate() }
         for img in 0..<n {
             for o in 0..<cout {
                 let offset = (img * cout + o) * plane
@@ -75,32 +204,36 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
                 let (ao, bo, co) = (a[o], b[o], c0[o])
                 for i in 0..<plane { dzp[i] = ao * dyp[i] + bo * yp[i] + co }
             }
-            let xi = x.data + img * c * inPlane
-            if let dWp {
-                for ch in 0..<c { planes.forward(xi + ch * inPlane, wd.data + ch * kh * kw, t + ch * plane) }
-                // dWp (Cout x C) += dz (Cout x HW) t^T (HW x C)
-                sgemm(transA: false, transB: true, m: cout, n: c, k: plane, a: dz, lda: plane,
-                      b: t, ldb: plane, beta: 1, c: dWp, ldc: c)
-            }
-            guard dx != nil || dWd != nil else { continue }
-            // dt (C x HW) = Wp^T (C x Cout) dz (Cout x HW)
-            sgemm(transA: true, transB: false, m: c, n: plane, k: cout, a: wp.data, lda: c,
-                  b: dz, ldb: plane, beta: 0, c: dt, ldc: plane)
-            for ch in 0..<c {
-                planes.backward(xi + ch * inPlane, wd.data + ch * kh * kw, dt + ch * plane,
-                                dx.map { $0 + img * c * inPlane + ch * inPlane }, dWd.map { $0 + ch * kh * kw })
+            var first = 0
+            for (branch, weight) in branches.enumerated() {
+                let m = rows[branch], dzb = dz + first * plane
+                defer { first += m }
+                if let dWb = dW[branch] {
+                    kernel.forward(img, branch, t)
+                    // dW (Cb x C) += dz_b (Cb x HW) t^T (HW x C)
+                    sgemm(transA: false, transB: true, m: m, n: c, k: plane, a: dzb, lda: plane,
+                          b: t, ldb: plane, beta: 1, c: dWb, ldc: c)
+                }
+                guard needsInput else { continue }
+                // dt (C x HW) = W^T (C x Cb) dz_b (Cb x HW)
+                sgemm(transA: true, transB: false, m: c, n: plane, k: m, a: weight.data, lda: c,
+                      b: dzb, ldb: plane, beta: 0, c: dt, ldc: plane)
+                kernel.backward(img, branch, dt, dx, dDepthwise)
             }
         }
     }
 
-    let planes = DepthwisePlanes(geo, reluInput: true)
+    let kernel = input()
     let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
-    defer { planes.deallocate(); t.deallocate() }
+    defer { kernel.release(); t.deallocate() }
     for img in 0..<n {
-        let xi = x.data + img * c * inPlane
-        for ch in 0..<c { planes.forward(xi + ch * inPlane, wd.data + ch * kh * kw, t + ch * plane) }
-        sgemm(transA: false, transB: false, m: cout, n: plane, k: c, a: wp.data, lda: c,
-              b: t, ldb: plane, beta: 0, c: out.data + img * cout * plane, ldc: plane)
+        var first = 0
+        for (branch, weight) in branches.enumerated() {
+            kernel.forward(img, branch, t)
+            sgemm(transA: false, transB: false, m: rows[branch], n: plane, k: c, a: weight.data, lda: c,
+                  b: t, ldb: plane, beta: 0, c: out.data + (img * cout + first) * plane, ldc: plane)
+            first += rows[branch]
+        }
     }
     let stats = batchStatistics(out.data, shape: shape, runningMean: runningMean, runningVar: runningVar,
                                 training: training, momentum: momentum, eps: eps)

@@ -57,3 +57,66 @@ func separableBlockMatchesCentralDifferences(_ geometry: (Int, Int, Int, Int, In
                                dilation: dilation, runningMean: mean, runningVar: variance, training: true)
     }
 }
+
+/// Runs `f` on fresh running statistics, backpropagates a fixed random seed, and returns the
+/// output, the statistics after the step and the gradients of `inputs`.
+private func outputsAndGradients(_ inputs: [Tensor], channels: Int,
+                                 _ f: (Tensor, Tensor) -> Tensor) -> (y: [Float], stats: [Float], grads: [[Float]]) {
+    for t in inputs { t.requiresGrad = true; t.zeroGrad() }
+    let mean = Tensor(shape: [channels], values: (0..<channels).map { Float($0) * 0.1 })
+    let variance = Tensor(shape: [channels], values: (0..<channels).map { 1 + Float($0) * 0.2 })
+    let y = f(mean, variance)
+    var rng = RandomGenerator(seed: 4)
+    y.backward(seed: (0..<y.count).map { _ in rng.nextUniform(-1, 1) })
+    return (y.values, mean.values + variance.values, inputs.map(\.gradient))
+}
+
+@Test("reluPointwiseBatchNorm gives the values, statistics and gradients of ReLU, 1x1 conv and BN", arguments: [true, false])
+func pointwiseBlockEqualsItsLayers(training: Bool) {
+    let x = randomTensor([3, 5, 9, 9], seed: 11), w = randomTensor([4, 5, 1, 1], seed: 12, scale: 0.5)
+    let fused = outputsAndGradients([x, w], channels: 4) {
+        reluPointwiseBatchNorm(x, weight: w, runningMean: $0, runningVar: $1, training: training)
+    }
+    let plain = outputsAndGradients([x, w], channels: 4) {
+        batchNorm2d(conv2d(relu(x), w), weight: nil, bias: nil, runningMean: $0, runningVar: $1, training: training)
+    }
+    expectClose(fused.y, plain.y)
+    expectClose(fused.stats, plain.stats, tolerance: 1e-6)
+    for (a, b) in zip(fused.grads, plain.grads) { expectClose(a, b, tolerance: 1e-4) }
+}
+
+@Test("reluFactorizedReduceBatchNorm gives the values, statistics and gradients of FactorizedReduce's layers",
+      arguments: [true, false])
+func factorizedReduceBlockEqualsItsLayers(training: Bool) {
+    let x = randomTensor([3, 4, 10, 12], seed: 13)
+    let w1 = randomTensor([3, 4, 1, 1], seed: 14, scale: 0.5), w2 = randomTensor([3, 4, 1, 1], seed: 15, scale: 0.5)
+    let fused = outputsAndGradients([x, w1, w2], channels: 6) {
+        reluFactorizedReduceBatchNorm(x, weight1: w1, weight2: w2, runningMean: $0, runningVar: $1, training: training)
+    }
+    let plain = outputsAndGradients([x, w1, w2], channels: 6) {
+        let r = relu(x)
+        let z = concatChannels([conv2d(r, w1, stride: 2), conv2d(cropTopLeft(r), w2, stride: 2)])
+        return batchNorm2d(z, weight: nil, bias: nil, runningMean: $0, runningVar: $1, training: training)
+    }
+    #expect(fused.y.count == 3 * 6 * 5 * 6)
+    expectClose(fused.y, plain.y)
+    expectClose(fused.stats, plain.stats, tolerance: 1e-6)
+    for (a, b) in zip(fused.grads, plain.grads) { expectClose(a, b, tolerance: 1e-4) }
+}
+
+@Test func pointwiseAndFactorizedReduceBlocksMatchCentralDifferences() {
+    let mean = Tensor(shape: [4], repeating: 0), variance = Tensor(shape: [4], repeating: 1)
+    func awayFromKink(_ t: Tensor) -> Tensor {
+        for i in 0..<t.count { t.data[i] += t.data[i] < 0 ? -0.05 : 0.05 }
+        return t
+    }
+    checkGradients([awayFromKink(randomTensor([2, 3, 4, 4], seed: 16)), randomTensor([4, 3, 1, 1], seed: 17)],
+                   eps: 5e-3, tolerance: 2e-2) { t in
+        reluPointwiseBatchNorm(t[0], weight: t[1], runningMean: mean, runningVar: variance, training: true)
+    }
+    checkGradients([awayFromKink(randomTensor([2, 3, 6, 6], seed: 18)), randomTensor([2, 3, 1, 1], seed: 19),
+                    randomTensor([2, 3, 1, 1], seed: 20)], eps: 5e-3, tolerance: 2e-2) { t in
+        reluFactorizedReduceBatchNorm(t[0], weight1: t[1], weight2: t[2], runningMean: mean, runningVar: variance,
+                                      training: true)
+    }
+}

@@ -64,10 +64,7 @@ struct PaddedDepthwise {
     func pad(_ x: UnsafePointer<Float>) {
         let p = g.padding
         if reluInput {
-            for i in 0..<g.h {
-                let dst = padded + (i + p) * wp + p, src = x + i * g.w
-                for j in 0..<g.w { dst[j] = max(src[j], 0) }
-            }
+            for i in 0..<g.h { reluCopy(x + i * g.w, padded + (i + p) * wp + p, g.w) }
         } else {
             for i in 0..<g.h { (padded + (i + p) * wp + p).update(from: x + i * g.w, count: g.w) }
         }
@@ -101,14 +98,37 @@ struct PaddedDepthwise {
             for i in 0..<g.h {
                 let row = dx + i * g.w, src = pitched + i * wp
                 if reluInput {
-                    let xr = x + i * g.w
-                    for j in 0..<g.w { row[j] += xr[j] > 0 ? src[j] : 0 }
+                    maskedAdd(src, where: x + i * g.w, row, g.w)
                 } else {
                     for j in 0..<g.w { row[j] += src[j] }
                 }
             }
         }
     }
+}
+
+/// dst[j] = max(src[j], 0) for j in 0 ..< count.
+@inline(__always)
+func reluCopy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        let v = load8(src + j)
+        store8(v.replacing(with: 0, where: v .< 0), dst + j)
+        j += 8
+    }
+    while j < count { dst[j] = max(src[j], 0); j += 1 }
+}
+
+/// dst[j] += src[j] where x[j] > 0 (the gradient through a ReLU of x), for j in 0 ..< count.
+@inline(__always)
+func maskedAdd(_ src: UnsafePointer<Float>, where x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        let keep = load8(x + j) .> SIMD8<Float>()
+        store8(load8(dst + j) + SIMD8<Float>().replacing(with: load8(src + j), where: keep), dst + j)
+        j += 8
+    }
+    while j < count { if x[j] > 0 { dst[j] += src[j] }; j += 1 }
 }
 
 @inline(__always)
@@ -284,10 +304,16 @@ struct PhasedDepthwise {
             let py = y + pad
             let rowBase = phases + (py % 2) * 2 * hq * wq + (py / 2) * wq
             let src = x + y * g.w
-            for c in 0..<g.w {
-                let pc = c + pad
-                let v = reluInput ? max(src[c], 0) : src[c]
-                rowBase[(pc % 2) * hq * wq + pc / 2] = v
+            // Columns c with (c + pad) even go to phase b = 0, the others to b = 1.
+            for b in 0..<2 {
+                var c = (b - pad % 2 + 2) % 2
+                let dst = rowBase + b * hq * wq + (c + pad) / 2
+                var k = 0
+                if reluInput {
+                    while c < g.w { dst[k] = max(src[c], 0); c += 2; k += 1 }
+                } else {
+                    while c < g.w { dst[k] = src[c]; c += 2; k += 1 }
+                }
             }
         }
     }

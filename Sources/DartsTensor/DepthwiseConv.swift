@@ -94,14 +94,16 @@ struct PaddedDepthwise {
             // The gradient of the padded plane at the interior rows: dx'[m] = sum_t w[t] d[m - off_t],
             // m from pad Wp + pad over (H - 1) Wp + W positions; d is zero outside 0 ..< length.
             let first = g.padding * wp + g.padding
-            correlate(d + first, flipped, w, taps: g.kh * g.kw, pitched, (g.h - 1) * wp + g.w)
+            let count = (g.h - 1) * wp + g.w
+            correlate(d + first, flipped, w, taps: g.kh * g.kw, pitched, count)
+            if reluInput {
+                // The ReLU's mask, at the same pitch: relu(x) > 0 in the padded plane's interior.
+                if dw == nil { pad(x) }
+                zeroWhereNotPositive(pitched, mask: padded + first, count)
+            }
             for i in 0..<g.h {
                 let row = dx + i * g.w, src = pitched + i * wp
-                if reluInput {
-                    maskedAdd(src, where: x + i * g.w, row, g.w)
-                } else {
-                    for j in 0..<g.w { row[j] += src[j] }
-                }
+                for j in 0..<g.w { row[j] += src[j] }
             }
         }
     }
@@ -117,6 +119,17 @@ func reluCopy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _
         j += 8
     }
     while j < count { dst[j] = max(src[j], 0); j += 1 }
+}
+
+/// v[j] = 0 where mask[j] <= 0, for j in 0 ..< count.
+@inline(__always)
+func zeroWhereNotPositive(_ v: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        store8(load8(v + j).replacing(with: 0, where: load8(mask + j) .<= 0), v + j)
+        j += 8
+    }
+    while j < count { v[j] = mask[j] > 0 ? v[j] : 0; j += 1 }
 }
 
 /// dst[j] += src[j] where x[j] > 0 (the gradient through a ReLU of x), for j in 0 ..< count.
@@ -415,6 +428,6 @@ struct DepthwisePlanes {
         let count = g.h * g.w
         gradient.update(repeating: 0, count: count)
         depthwiseBackwardInputPlane(dy, w, gradient, g)
-        for i in 0..<count { dx[i] += x[i] > 0 ? gradient[i] : 0 }
+        maskedAdd(gradient, where: x, dx, count)
     }
 }

@@ -39,6 +39,10 @@ public func scaled(_ x: Tensor, by s: Float) -> Tensor {
     return out
 }
 
+/// Elements per block of ``weightedSum(_:coefficients:indices:)`` (8 KB: the result's block and
+/// one input's stay in L1).
+let weightedSumBlock = 2048
+
 /// The weighted sum at the heart of DARTS' MixedOp (paper eq. 1):
 /// y = sum_k c[index_k] * x_k, with the coefficients read from a tensor (the softmax of alpha), so
 /// that gradients reach both the inputs (dx_k = c * dy) and the coefficients (dc = <dy, x_k>).
@@ -54,12 +58,45 @@ public func weightedSum(_ xs: [Tensor], coefficients: Tensor, indices: [Int]) ->
     let out = Tensor.result(shape: shape, inputs: xs + [coefficients]) { out in
         guard let dy = out.grad else { return }
         let dc = coefficients.requiresGrad ? coefficients.ensureGrad() : nil
-        for (k, x) in xs.enumerated() {
-            if x.requiresGrad { saxpy(count, coefficients.data[indices[k]], dy, x.ensureGrad()) }
-            if let dc { dc[indices[k]] += sdot(count, dy, x.data) }
+        let targets = xs.map { $0.requiresGrad ? $0.gradientForAccumulation() : nil }
+        var dots = [Float](repeating: 0, count: xs.count)
+        // Block by block, as forward: dy's block stays in L1 while every input's gradient
+        // (c_k dy, written into a fresh buffer, added to one that holds a gradient) and dot
+        // product <dy, x_k> take their share.
+        var start = 0
+        while start < count {
+            let length = min(weightedSumBlock, count - start)
+            let d = dy + start
+            for k in 0..<xs.count {
+                if let (g, fresh) = targets[k] {
+                    let c = coefficients.data[indices[k]], gk = g + start
+                    if fresh {
+                        for i in 0..<length { gk[i] = c * d[i] }
+                    } else {
+                        for i in 0..<length { gk[i] += c * d[i] }
+                    }
+                }
+                if dc != nil { dots[k] += vectorDot(d, xs[k].data + start, length) }
+            }
+            start += length
         }
+        if let dc { for k in 0..<xs.count { dc[indices[k]] += dots[k] } }
     }
-    out.data.update(repeating: 0, count: count)
-    for (k, x) in xs.enumerated() { saxpy(count, coefficients.data[indices[k]], x.data, out.data) }
+    // In blocks of 2048 elements, every input added while the block of the result stays in L1:
+    // one pass over each input and one over the result, instead of one over the result per input.
+    let block = weightedSumBlock
+    let weights = indices.map { coefficients.data[$0] }
+    var start = 0
+    while start < count {
+        let length = min(block, count - start)
+        let o = out.data + start
+        let w0 = weights[0], x0 = xs[0].data + start
+        for i in 0..<length { o[i] = w0 * x0[i] }
+        for k in 1..<xs.count {
+            let wk = weights[k], xk = xs[k].data + start
+            for i in 0..<length { o[i] += wk * xk[i] }
+        }
+        start += length
+    }
     return out
 }

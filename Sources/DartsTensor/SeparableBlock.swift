@@ -84,12 +84,11 @@ public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, runningMean: Ten
         BlockInput(
             forward: { img, _, t in
                 let xi = x.data + img * c * plane
-                for i in 0..<(c * plane) { t[i] = max(xi[i], 0) }
+                reluCopy(xi, t, c * plane)
             },
             backward: { img, _, dt, dx, _ in
                 guard let dx else { return }
-                let xi = x.data + img * c * plane, d = dx + img * c * plane
-                for i in 0..<(c * plane) { d[i] += xi[i] > 0 ? dt[i] : 0 }
+                maskedAdd(dt, where: x.data + img * c * plane, dx + img * c * plane, c * plane)
             },
             release: {})
     }

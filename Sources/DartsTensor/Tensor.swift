@@ -150,6 +150,16 @@ public final class Tensor {
         return buffer.pointer
     }
 
+    /// The gradient buffer, and whether it was created by this call: then it is uninitialised,
+    /// and the caller must write every element instead of adding to it.
+    func gradientForAccumulation() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g, false) }
+        let buffer = FloatBuffer(count: count, zeroed: false)
+        gradOwner = buffer
+        grad = buffer.pointer
+        return (buffer.pointer, true)
+    }
+
     /// Sets the gradient to zero (keeps bound memory bound).
     public func zeroGrad() {
         if gradIsBound, let g = grad {

@@ -21,6 +21,10 @@ public final class RetrainJob {
     public let stopAfterEpochs: Int?
     /// Overrides the saved --print-every when resuming.
     public let printEvery: Int?
+    /// When resuming: the options as given on the command line, and the flags given, which must
+    /// have the checkpoint's values.
+    let given: RetrainOptions
+    let givenFlags: Set<String>
     let communicator: Communicator
     let parallel: DataParallel
     /// Where rank 0's progress lines go (stdout by default).
@@ -33,12 +37,20 @@ public final class RetrainJob {
         self.resume = nil
         self.stopAfterEpochs = stopAfterEpochs
         self.printEvery = nil
+        self.given = options
+        self.givenFlags = []
         parallel = DataParallel(communicator: communicator)
     }
 
     /// Continues the retrain in the run folder `path` from its checkpoint, with its options.
-    public init(resuming path: String, communicator: Communicator, printEvery: Int? = nil, stopAfterEpochs: Int? = nil) {
+    /// - Parameters:
+    ///   - given: the options as given on the command line.
+    ///   - givenFlags: the flags given ("--lr", "--out", ...): each must have the checkpoint's value.
+    public init(resuming path: String, communicator: Communicator, printEvery: Int? = nil, stopAfterEpochs: Int? = nil,
+                given: RetrainOptions = RetrainOptions(), givenFlags: Set<String> = []) {
         self.options = RetrainOptions()
+        self.given = given
+        self.givenFlags = givenFlags
         self.communicator = communicator
         self.resume = path
         self.stopAfterEpochs = stopAfterEpochs
@@ -65,6 +77,8 @@ public final class RetrainJob {
         if let resume {
             checkpoint = try readCheckpoint(resume)
             options = checkpoint!.manifest.options
+            let saved = options
+            try agree { try checkResumeFlags(saved: saved, folder: resume) }
             options.out = resume
             if let printEvery { options.printEvery = printEvery }
         }
@@ -355,6 +369,23 @@ public final class RetrainJob {
         var checkpoint: RetrainCheckpoint!
         try agree { checkpoint = try RetrainCheckpoint(data: Data(bytes), path: url.path) }
         return checkpoint
+    }
+
+    /// Refuses the flags given with --resume that would change the retrain its checkpoint defines;
+    /// a flag given with the checkpoint's value is accepted, as on a resumed search.
+    /// - Throws: ``RetrainError/resume(_:)`` naming each flag, both values and the fix.
+    func checkResumeFlags(saved: RetrainOptions, folder: String) throws {
+        let savedValues = Dictionary(saved.definingValues.map { ($0.flag, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let changed = given.definingValues.filter { givenFlags.contains($0.flag) && savedValues[$0.flag] != $0.value }
+        guard changed.isEmpty else {
+            throw RetrainError.resume("--resume continues the retrain its checkpoint defines, but "
+                + changed.map { "\($0.flag) \($0.value) differs from its \(savedValues[$0.flag] ?? "(none)")" }.joined(separator: ", ")
+                + "; drop these flags to resume, or start a new retrain with another --out")
+        }
+        if givenFlags.contains("--out") && URL(fileURLWithPath: given.out).standardized != URL(fileURLWithPath: folder).standardized {
+            throw RetrainError.resume("--out \(given.out) and --resume \(folder) name different run folders; "
+                + "a resumed retrain writes to the folder it resumes: drop --out")
+        }
     }
 
     /// The metrics.jsonl lines of `history`, as ``RunFolder/appendMetrics(_:)`` writes them.

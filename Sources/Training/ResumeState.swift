@@ -42,12 +42,27 @@ struct ResumeState {
         var candidates: [URL]
         if isDirectory.boolValue {
             runFolder = url
+            if RunKind.of(folder: url) == .retrain {
+                throw SearchError.resume("--resume \(request.path) is a retrain run folder, not a search's; "
+                    + RunKind.retrain.whatToDo(with: request.path, finished: RunKind.isFinished(url)))
+            }
             candidates = RunFolder.checkpointFiles(in: url)
             let latest = url.appendingPathComponent("checkpoint.ckpt")
             if candidates.isEmpty && fm.fileExists(atPath: latest.path) { candidates = [latest] }
         } else {
             let parent = url.deletingLastPathComponent()
             runFolder = parent.lastPathComponent == "checkpoints" ? parent.deletingLastPathComponent() : parent
+            if RunKind.of(file: url) == .retrain || RunKind.of(folder: runFolder) == .retrain {
+                throw SearchError.resume("--resume \(request.path) belongs to the retrain run folder \(runFolder.path), "
+                    + "not to a search; " + RunKind.retrain.whatToDo(with: runFolder.path, finished: RunKind.isFinished(runFolder)))
+            }
+            if url.pathExtension != "ckpt" && RunKind.of(file: url) == nil {
+                let isRun = fm.fileExists(atPath: runFolder.appendingPathComponent("config.json").path)
+                throw SearchError.resume("--resume \(request.path) is not a checkpoint: "
+                    + (isRun ? "pass the run folder, --resume \(runFolder.path) (the search goes on from its newest "
+                               + "checkpoint), or one of its checkpoints/step_N.ckpt files"
+                             : "pass the --out folder of the search to continue"))
+            }
             // The file, after the run's earlier step checkpoints (the fallbacks named if it is damaged).
             candidates = RunFolder.checkpointFiles(in: runFolder).filter { $0.lastPathComponent < url.lastPathComponent } + [url]
         }

@@ -347,17 +347,32 @@ public final class RetrainJob {
         var bytes: [UInt8] = []
         try agree {
             guard isRoot else { return }
+            let folderURL = URL(fileURLWithPath: folder)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
                 throw RetrainError.resume("--resume \(folder): no such folder; give the --out folder of the retrain to continue")
+            }
+            guard isDirectory.boolValue else {
+                var parent = folderURL.deletingLastPathComponent()
+                if parent.lastPathComponent == "checkpoints" { parent = parent.deletingLastPathComponent() }
+                if RunKind.of(file: folderURL) == .search || RunKind.of(folder: parent) == .search {
+                    throw RetrainError.resume("--resume \(folder) belongs to the search run folder \(parent.path), not to a "
+                        + "retrain; " + RunKind.search.whatToDo(with: parent.path, finished: RunKind.isFinished(parent)))
+                }
+                throw RetrainError.resume("--resume \(folder) is a file; give the retrain's run folder (its --out"
+                    + (RunKind.of(folder: parent) == .retrain ? ", here --resume \(parent.path))" : ")"))
+            }
+            if RunKind.of(folder: folderURL) == .search {
+                throw RetrainError.resume("--resume \(folder) is a search run folder, not a retrain's; "
+                    + RunKind.search.whatToDo(with: folder, finished: RunKind.isFinished(folderURL)))
             }
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw RetrainError.resume("--resume \(folder) holds no \(RetrainCheckpoint.fileName): it is not a retrain run folder, "
                     + "or it stopped before its first epoch ended (start it again without --resume, with a new --out)")
             }
-            if FileManager.default.fileExists(atPath: URL(fileURLWithPath: folder).appendingPathComponent("result.json").path) {
+            if RunKind.isFinished(folderURL) {
                 throw RetrainError.resume("--resume \(folder): that retrain already finished (result.json); its model is "
-                    + URL(fileURLWithPath: folder).appendingPathComponent(SavedModel.fileName).path)
+                    + folderURL.appendingPathComponent(SavedModel.fileName).path)
             }
             do {
                 bytes = [UInt8](try Data(contentsOf: url))

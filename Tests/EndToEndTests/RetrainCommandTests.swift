@@ -175,6 +175,27 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run(tmp).appendingPathComponent("result.json").path))
     }
 
+    @Test func aSearchRunFolderIsRefusedNamingTheCommandThatContinuesIt() throws {
+        var run: URL!
+        let cases: [(path: (URL) -> URL, finished: Bool)] = [
+            ({ $0 }, false), ({ $0.appendingPathComponent("checkpoint.ckpt") }, false), ({ $0 }, true),
+        ]
+        for (path, finished) in cases {
+            let stderr = try BadInputTests.expectRefused({ _ in ["retrain", "--resume", path(run).path] }, prepare: { tmp in
+                run = try ResumeInputTests.stoppedCopy(in: tmp)
+                if finished { try Data("{}\n".utf8).write(to: run.appendingPathComponent("result.json")) }
+            }, [])
+            let expected = finished
+                ? "--resume \(run.path) is a search run folder, not a retrain's; the search has finished: retrain its cell "
+                    + "with darts-dist retrain --genotype \(run.path) --out NEW_DIR"
+                : path(run) == run
+                ? "--resume \(run.path) is a search run folder, not a retrain's; continue the search with darts-dist search --resume \(run.path)"
+                : "--resume \(path(run).path) belongs to the search run folder \(run.path), not to a retrain; "
+                    + "continue the search with darts-dist search --resume \(run.path)"
+            #expect(stderr.contains(expected), "missing \"\(expected)\" in: \(stderr)")
+        }
+    }
+
     @Test func usersMistakesEndWithOneMessageNamingTheInputAndNothingOverwritten() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -52,3 +52,25 @@ public enum RunKind: String, Sendable {
         }
     }
 }
+
+/// What is wrong with a JSON file that did not decode, in a few words: "it is not valid JSON",
+/// "it has no 'options'", "'options.layers' has the wrong type".
+func jsonProblem(_ error: Error) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
+    guard let error = error as? DecodingError else { return "\(error)" }
+    switch error {
+    case let .keyNotFound(key, context):
+        return "it has no '\(path(context.codingPath + [key]))'"
+    case let .valueNotFound(_, context):
+        return "'\(path(context.codingPath))' is null"
+    case let .typeMismatch(_, context):
+        return context.codingPath.isEmpty ? "it is not a JSON object" : "'\(path(context.codingPath))' has the wrong type"
+    case let .dataCorrupted(context):
+        return context.codingPath.isEmpty ? "it is not valid JSON" : "'\(path(context.codingPath))' is invalid"
+    @unknown default:
+        return "\(error)"
+    }
+}

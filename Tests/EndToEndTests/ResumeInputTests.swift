@@ -143,6 +143,18 @@ import Testing
         }
     }
 
+    @Test(arguments: [("{\"options\": {\"layers\": 3", "it is not valid JSON"),
+                      ("{\"worldSize\": 1}", "it has no 'options'"),
+                      ("{\"options\": [], \"worldSize\": 1}", "'options' has the wrong type")])
+    func aDamagedConfigJSONIsRefusedNamingIt(text: String, problem: String) throws {
+        try Self.expectResumeRefused({ run in
+            try Data(text.utf8).write(to: run.appendingPathComponent("config.json"))
+        }) { run in
+            ["\(run.appendingPathComponent("config.json").path) is damaged: \(problem)",
+             "restore it from a copy of the run folder. Nothing was changed"]
+        }
+    }
+
     @Test func anotherSplitOfEachStepIntoMicroBatchesIsRefused() throws {
         try Self.expectResumeRefused({ _ in }, arguments: { ["search", "--resume", $0.path, "--accumulate", "4"] }) { _ in
             ["the checkpoint was written by 1 rank(s) x --accumulate 2 = 2 micro-batches of 8 images per step; "

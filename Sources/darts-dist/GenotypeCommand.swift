@@ -50,6 +50,21 @@ struct GenotypeCommand: ParsableCommand {
         if random && seed == nil {
             throw ValidationError("--random needs --seed S (any integer) so the genotype can be drawn again.")
         }
+        if let dot {
+            // Checked before anything is printed or written, so that a bad path costs nothing.
+            let folder = URL(fileURLWithPath: dot).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dot, isDirectory: &isFolder), isFolder.boolValue {
+                throw ValidationError("--dot \(dot) is a folder; give a file path such as "
+                    + URL(fileURLWithPath: dot).appendingPathComponent("cells.dot").path)
+            }
+            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+                throw ValidationError("--dot \(dot): the folder \(folder) does not exist; create it or give another path")
+            }
+            if access(folder, W_OK) != 0 {
+                throw ValidationError("--dot \(dot): the folder \(folder) is not writable; give another path")
+            }
+        }
     }
 
     func run() throws {

@@ -67,6 +67,25 @@ import Testing
         #expect(result.stderr.contains("\(file.path): reduce, node 3 (edge 7): input 6 is out of range 0..<5"), "\(result.all)")
     }
 
+    @Test func aDotPathThatCannotBeWrittenIsRefusedBeforeAnythingIsPrinted() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let missing = tmp.appendingPathComponent("missing/cells.dot")
+        let cases = [
+            (missing.path, "--dot \(missing.path): the folder \(tmp.appendingPathComponent("missing").path) does not exist; "
+                + "create it or give another path"),
+            (tmp.path, "--dot \(tmp.path) is a folder; give a file path such as \(tmp.appendingPathComponent("cells.dot").path)"),
+        ]
+        for (path, message) in cases {
+            let before = FolderSnapshot(tmp)
+            let result = try CommandRunner.run(["genotype", "DARTS_V2", "--dot", path])
+            #expect(result.status != 0, "\(result.all)")
+            #expect(result.stderr.contains(message), "\(result.all)")
+            #expect(result.stdout.isEmpty, "nothing printed: \(result.stdout)")
+            #expect(before.changes(to: FolderSnapshot(tmp)).isEmpty)
+        }
+    }
+
     @Test func conflictingArgumentsAreRefused() throws {
         let both = try CommandRunner.run(["genotype", "DARTS_V2", "--random", "--seed", "1"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.all)")

@@ -73,13 +73,23 @@ struct GenotypeCommand: ParsableCommand {
             switch format {
             case .darts: print(genotype.dartsText)
             case .json: print(genotype.jsonText)
-            case .nni: print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+            case .nni:
+                do {
+                    print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+                } catch let error as GenotypeError {
+                    throw Failure("\(source): cannot be written in NNI's format: \(error); print it with --format darts or json")
+                }
             }
             if let dot { try draw(genotype, to: dot) }
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// The genotype's name in messages: the argument, or --random --seed S.
+    private var source: String {
+        genotype ?? "--random --seed \(seed.map(String.init) ?? "")"
     }
 
     /// The genotype the arguments name: a file or folder that exists first, then a built-in name.

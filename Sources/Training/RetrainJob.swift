@@ -181,8 +181,8 @@ public final class RetrainJob {
         say("network: C=\(options.channels), \(options.layers) cells, \(weights.count - auxiliaryParameters) parameters"
             + (auxiliaryParameters > 0 ? " (+\(auxiliaryParameters) auxiliary head, weight \(options.auxWeight))" : "")
             + "; global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
-            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
-            + "\(options.epochs) epochs, lr \(options.learningRate) cosine to \(options.learningRateMin); "
+            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(stepsPerEpoch, "step")) per epoch, "
+            + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
             + "augmentation \(augmentation.description), drop path \(options.dropPathProb); output in \(options.out)")
         if let checkpoint {
             say("resuming \(options.out) after epoch \(checkpoint.manifest.epoch) of \(options.epochs) (step \(totalSteps))")
@@ -278,7 +278,7 @@ public final class RetrainJob {
 
         let last = history.last!
         let best = history.max { $0.testTop1 < $1.testTop1 }!
-        let checksum = String(weights.checksum() ^ (buffers.checksum() &* 31), radix: 16)
+        let checksum = hexChecksum(weights.checksum() ^ (buffers.checksum() &* 31))
         let rankChecksums = communicator.allgather(checksum)
         let seconds = priorSeconds + Date().timeIntervalSince(started)
         let result = RetrainResult(genotypeText: genotype.dartsText, testTop1: last.testTop1, testTop5: last.testTop5,

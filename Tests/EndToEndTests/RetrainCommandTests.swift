@@ -196,6 +196,23 @@ import Testing
         }
     }
 
+    /// Small things of the output: "1 epoch", "1 step", a checksum of 16 hex digits, and no
+    /// checkpoints/ folder (a retrain writes its checkpoint as checkpoint.ckpt).
+    @Test func aOneEpochRunSaysOneEpochPrintsAFixedWidthChecksumAndHasNoEmptyFolder() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(Self.tinyRetrain(out: out, extra: ["--subset", "16", "--test-subset", "100", "--epochs", "1"]))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("1 step per epoch, 1 epoch, lr"), "\(result.stdout)")
+        let summary = try Self.decode(RetrainResult.self, out.appendingPathComponent("result.json"))
+        #expect(summary.weightsChecksum.count == 16 && summary.weightsChecksum.allSatisfy(\.isHexDigit), "\(summary.weightsChecksum)")
+        #expect(result.stdout.contains("checksum of the weights and batch-norm statistics: \(summary.weightsChecksum), identical"))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints").path))
+        #expect(hexChecksum(0xabc) == "0000000000000abc" && hexChecksum(.max) == "ffffffffffffffff")
+        #expect(counted(1, "epoch") == "1 epoch" && counted(0, "epoch") == "0 epochs" && counted(2, "step") == "2 steps")
+    }
+
     @Test func usersMistakesEndWithOneMessageNamingTheInputAndNothingOverwritten() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

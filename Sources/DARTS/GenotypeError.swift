@@ -70,7 +70,7 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
                 + "(node \(node) may read the 2 cell inputs and the nodes before it)"
         case let .duplicateInput(cell, node, input):
             return "\(cell.rawValue), node \(node): both edges read input \(input); "
-                + "this format holds one operation per edge, so the two inputs must differ"
+                + "NNI's exported architecture holds one operation per edge, so the two inputs must differ"
         case let .wrongConcat(cell, concat):
             return "\(cell.rawValue)_concat is \(concat); DARTS cells concatenate their 4 nodes: "
                 + "use [2, 3, 4, 5] or range(2, 6)"

@@ -3,6 +3,8 @@
 public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// The data folder does not exist; `hint` says how to install the data.
     case missingFolder(path: String, hint: String)
+    /// The data folder given is a file.
+    case fileNotFolder(path: String, kind: DatasetKind)
     /// A file the format needs is not in the folder (`path` lists the names tried).
     case missingFile(path: String, hint: String)
     /// The file exists but could not be read.
@@ -30,6 +32,11 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .missingFolder(path, hint):
             return "data folder \(path) does not exist; \(hint)"
+        case let .fileNotFolder(path, kind):
+            let files = kind == .cifar10 ? "data_batch_1.bin ... data_batch_5.bin and test_batch.bin"
+                : "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+            return "data folder \(path) is a file, not a folder; --data takes the folder that holds the \(kind.rawValue) "
+                + "files (\(files))"
         case let .missingFile(path, hint):
             return "data file \(path) not found; \(hint)"
         case let .unreadableFile(path, reason):

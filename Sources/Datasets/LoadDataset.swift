@@ -22,6 +22,7 @@ public enum DatasetSplit: String, Sendable, CaseIterable {
 ///   counts that differ, a label out of range, or an empty data set.
 public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit) throws -> ImageDataset {
     guard FileBytes.isDirectory(folder) else {
+        if FileBytes.isFile(folder) { throw DatasetError.fileNotFolder(path: folder, kind: kind) }
         throw DatasetError.missingFolder(path: folder, hint: kind.installHint)
     }
     let name = "\(kind.rawValue)/\(split.rawValue)"

@@ -22,7 +22,7 @@ public struct EvaluationReport: Codable, Sendable {
     /// The report as a terminal table: a summary, then one row per class.
     public var table: String {
         var lines: [String] = []
-        lines.append("model: \(model) (C=\(configuration.channels), \(configuration.layers) cells, \(parameters) parameters, \(epochs) epochs)")
+        lines.append("model: \(model) (C=\(configuration.channels), \(configuration.layers) cells, \(parameters) parameters, \(counted(epochs, "epoch")))")
         lines.append("genotype = \(genotypeText)")
         lines.append("test set: \(dataset) in \(dataFolder), \(result.images) images, \(String(format: "%.1f", seconds)) s")
         lines.append(String(format: "top-1 %.2f%%  top-5 %.2f%%  loss %.4f", 100 * result.top1, 100 * result.top5, result.loss))

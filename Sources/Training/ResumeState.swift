@@ -28,10 +28,10 @@ struct ResumeState {
     let options: SearchOptions
 
     /// Finds and verifies the checkpoint `request` names (rank 0 only: it reads the run folder).
-    /// - Returns: the run folder, the checkpoint file and its bytes.
+    /// - Returns: the run folder, the checkpoint file and its bytes, and the run folder's config.json.
     /// - Throws: ``SearchError/resume(_:)`` or ``CheckpointError`` with a sentence naming the file
     ///   and the fix; nothing in the run folder is changed.
-    static func locate(_ request: ResumeRequest) throws -> (runFolder: URL, file: URL, bytes: Data) {
+    static func locate(_ request: ResumeRequest) throws -> (runFolder: URL, file: URL, bytes: Data, config: SavedRunConfig) {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: request.path)
         var isDirectory: ObjCBool = false
@@ -42,18 +42,50 @@ struct ResumeState {
         var candidates: [URL]
         if isDirectory.boolValue {
             runFolder = url
+            if RunKind.of(folder: url) == .retrain {
+                throw SearchError.resume("--resume \(request.path) is a retrain run folder, not a search's; "
+                    + RunKind.retrain.whatToDo(with: request.path, finished: RunKind.isFinished(url)))
+            }
             candidates = RunFolder.checkpointFiles(in: url)
             let latest = url.appendingPathComponent("checkpoint.ckpt")
             if candidates.isEmpty && fm.fileExists(atPath: latest.path) { candidates = [latest] }
         } else {
             let parent = url.deletingLastPathComponent()
             runFolder = parent.lastPathComponent == "checkpoints" ? parent.deletingLastPathComponent() : parent
+            if RunKind.of(file: url) == .retrain || RunKind.of(folder: runFolder) == .retrain {
+                throw SearchError.resume("--resume \(request.path) belongs to the retrain run folder \(runFolder.path), "
+                    + "not to a search; " + RunKind.retrain.whatToDo(with: runFolder.path, finished: RunKind.isFinished(runFolder)))
+            }
+            if url.pathExtension != "ckpt" && RunKind.of(file: url) == nil {
+                let isRun = fm.fileExists(atPath: runFolder.appendingPathComponent("config.json").path)
+                throw SearchError.resume("--resume \(request.path) is not a checkpoint: "
+                    + (isRun ? "pass the run folder, --resume \(runFolder.path) (the search goes on from its newest "
+                               + "checkpoint), or one of its checkpoints/step_N.ckpt files"
+                             : "pass the --out folder of the search to continue"))
+            }
             // The file, after the run's earlier step checkpoints (the fallbacks named if it is damaged).
             candidates = RunFolder.checkpointFiles(in: runFolder).filter { $0.lastPathComponent < url.lastPathComponent } + [url]
         }
-        guard fm.fileExists(atPath: runFolder.appendingPathComponent("config.json").path) else {
+        let configURL = runFolder.appendingPathComponent("config.json")
+        guard fm.fileExists(atPath: configURL.path) else {
             throw SearchError.resume("--resume \(request.path): \(runFolder.path) is not a darts-dist run folder "
                 + "(it has no config.json)")
+        }
+        let config: SavedRunConfig
+        do {
+            let data: Data
+            do {
+                data = try Data(contentsOf: configURL)
+            } catch {
+                throw SearchError.resume("cannot read \(configURL.path) (\(error.localizedDescription)); check its permissions")
+            }
+            config = try JSONDecoder().decode(SavedRunConfig.self, from: data)
+        } catch let error as SearchError {
+            throw error
+        } catch {
+            throw SearchError.resume("\(configURL.path) is damaged: \(jsonProblem(error)). A resume checks that the "
+                + "checkpoint belongs to the search this file describes: restore it from a copy of the run folder. "
+                + "Nothing was changed")
         }
         if fm.fileExists(atPath: runFolder.appendingPathComponent("result.json").path) {
             throw SearchError.resume("the search in \(runFolder.path) has finished (it has result.json): there is nothing "
@@ -77,13 +109,13 @@ struct ResumeState {
                 : "; the run folder's earlier intact checkpoints, newest first: " + intact.joined(separator: ", ")
                     + "; resume from one with --resume FILE") + ". Nothing was changed")
         }
-        return (runFolder, newest, bytes)
+        return (runFolder, newest, bytes, config)
     }
 
     /// The options of the resumed search: the checkpoint's, checked against the run folder's
     /// config.json and the flags given, with the resumable flags taken from the command line.
     /// - Parameters:
-    ///   - configOptions: the options in the run folder's config.json (nil when unreadable).
+    ///   - configOptions: the options in the run folder's config.json (nil: not compared).
     ///   - worldSize: the ranks of this launch.
     /// - Throws: ``SearchError/resume(_:)`` naming the flags at odds and the fix.
     static func resumedOptions(checkpoint: Checkpoint, checkpointPath: String, runFolder: URL,
@@ -169,9 +201,7 @@ extension SearchJob {
             guard isRoot else { return }
             let found = try ResumeState.locate(request)
             bytes = Array(found.bytes)
-            let config = try? JSONDecoder().decode(SavedRunConfig.self,
-                from: Data(contentsOf: found.runFolder.appendingPathComponent("config.json")))
-            let configJSON = try config.map { try JSONEncoder().encode($0.options) } ?? Data()
+            let configJSON = try JSONEncoder().encode(found.config.options)
             header = Array(try JSONEncoder().encode([found.runFolder.path, found.file.path,
                                                      String(decoding: configJSON, as: UTF8.self)]))
         }

@@ -21,6 +21,10 @@ public final class RetrainJob {
     public let stopAfterEpochs: Int?
     /// Overrides the saved --print-every when resuming.
     public let printEvery: Int?
+    /// When resuming: the options as given on the command line, and the flags given, which must
+    /// have the checkpoint's values.
+    let given: RetrainOptions
+    let givenFlags: Set<String>
     let communicator: Communicator
     let parallel: DataParallel
     /// Where rank 0's progress lines go (stdout by default).
@@ -33,12 +37,20 @@ public final class RetrainJob {
         self.resume = nil
         self.stopAfterEpochs = stopAfterEpochs
         self.printEvery = nil
+        self.given = options
+        self.givenFlags = []
         parallel = DataParallel(communicator: communicator)
     }
 
     /// Continues the retrain in the run folder `path` from its checkpoint, with its options.
-    public init(resuming path: String, communicator: Communicator, printEvery: Int? = nil, stopAfterEpochs: Int? = nil) {
+    /// - Parameters:
+    ///   - given: the options as given on the command line.
+    ///   - givenFlags: the flags given ("--lr", "--out", ...): each must have the checkpoint's value.
+    public init(resuming path: String, communicator: Communicator, printEvery: Int? = nil, stopAfterEpochs: Int? = nil,
+                given: RetrainOptions = RetrainOptions(), givenFlags: Set<String> = []) {
         self.options = RetrainOptions()
+        self.given = given
+        self.givenFlags = givenFlags
         self.communicator = communicator
         self.resume = path
         self.stopAfterEpochs = stopAfterEpochs
@@ -65,6 +77,8 @@ public final class RetrainJob {
         if let resume {
             checkpoint = try readCheckpoint(resume)
             options = checkpoint!.manifest.options
+            let saved = options
+            try agree { try checkResumeFlags(saved: saved, folder: resume) }
             options.out = resume
             if let printEvery { options.printEvery = printEvery }
         }
@@ -167,8 +181,8 @@ public final class RetrainJob {
         say("network: C=\(options.channels), \(options.layers) cells, \(weights.count - auxiliaryParameters) parameters"
             + (auxiliaryParameters > 0 ? " (+\(auxiliaryParameters) auxiliary head, weight \(options.auxWeight))" : "")
             + "; global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
-            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
-            + "\(options.epochs) epochs, lr \(options.learningRate) cosine to \(options.learningRateMin); "
+            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(stepsPerEpoch, "step")) per epoch, "
+            + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
             + "augmentation \(augmentation.description), drop path \(options.dropPathProb); output in \(options.out)")
         if let checkpoint {
             say("resuming \(options.out) after epoch \(checkpoint.manifest.epoch) of \(options.epochs) (step \(totalSteps))")
@@ -264,7 +278,7 @@ public final class RetrainJob {
 
         let last = history.last!
         let best = history.max { $0.testTop1 < $1.testTop1 }!
-        let checksum = String(weights.checksum() ^ (buffers.checksum() &* 31), radix: 16)
+        let checksum = hexChecksum(weights.checksum() ^ (buffers.checksum() &* 31))
         let rankChecksums = communicator.allgather(checksum)
         let seconds = priorSeconds + Date().timeIntervalSince(started)
         let result = RetrainResult(genotypeText: genotype.dartsText, testTop1: last.testTop1, testTop5: last.testTop5,
@@ -333,17 +347,32 @@ public final class RetrainJob {
         var bytes: [UInt8] = []
         try agree {
             guard isRoot else { return }
+            let folderURL = URL(fileURLWithPath: folder)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
                 throw RetrainError.resume("--resume \(folder): no such folder; give the --out folder of the retrain to continue")
+            }
+            guard isDirectory.boolValue else {
+                var parent = folderURL.deletingLastPathComponent()
+                if parent.lastPathComponent == "checkpoints" { parent = parent.deletingLastPathComponent() }
+                if RunKind.of(file: folderURL) == .search || RunKind.of(folder: parent) == .search {
+                    throw RetrainError.resume("--resume \(folder) belongs to the search run folder \(parent.path), not to a "
+                        + "retrain; " + RunKind.search.whatToDo(with: parent.path, finished: RunKind.isFinished(parent)))
+                }
+                throw RetrainError.resume("--resume \(folder) is a file; give the retrain's run folder (its --out"
+                    + (RunKind.of(folder: parent) == .retrain ? ", here --resume \(parent.path))" : ")"))
+            }
+            if RunKind.of(folder: folderURL) == .search {
+                throw RetrainError.resume("--resume \(folder) is a search run folder, not a retrain's; "
+                    + RunKind.search.whatToDo(with: folder, finished: RunKind.isFinished(folderURL)))
             }
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw RetrainError.resume("--resume \(folder) holds no \(RetrainCheckpoint.fileName): it is not a retrain run folder, "
                     + "or it stopped before its first epoch ended (start it again without --resume, with a new --out)")
             }
-            if FileManager.default.fileExists(atPath: URL(fileURLWithPath: folder).appendingPathComponent("result.json").path) {
+            if RunKind.isFinished(folderURL) {
                 throw RetrainError.resume("--resume \(folder): that retrain already finished (result.json); its model is "
-                    + URL(fileURLWithPath: folder).appendingPathComponent(SavedModel.fileName).path)
+                    + folderURL.appendingPathComponent(SavedModel.fileName).path)
             }
             do {
                 bytes = [UInt8](try Data(contentsOf: url))
@@ -355,6 +384,23 @@ public final class RetrainJob {
         var checkpoint: RetrainCheckpoint!
         try agree { checkpoint = try RetrainCheckpoint(data: Data(bytes), path: url.path) }
         return checkpoint
+    }
+
+    /// Refuses the flags given with --resume that would change the retrain its checkpoint defines;
+    /// a flag given with the checkpoint's value is accepted, as on a resumed search.
+    /// - Throws: ``RetrainError/resume(_:)`` naming each flag, both values and the fix.
+    func checkResumeFlags(saved: RetrainOptions, folder: String) throws {
+        let savedValues = Dictionary(saved.definingValues.map { ($0.flag, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let changed = given.definingValues.filter { givenFlags.contains($0.flag) && savedValues[$0.flag] != $0.value }
+        guard changed.isEmpty else {
+            throw RetrainError.resume("--resume continues the retrain its checkpoint defines, but "
+                + changed.map { "\($0.flag) \($0.value) differs from its \(savedValues[$0.flag] ?? "(none)")" }.joined(separator: ", ")
+                + "; drop these flags to resume, or start a new retrain with another --out")
+        }
+        if givenFlags.contains("--out") && URL(fileURLWithPath: given.out).standardized != URL(fileURLWithPath: folder).standardized {
+            throw RetrainError.resume("--out \(given.out) and --resume \(folder) name different run folders; "
+                + "a resumed retrain writes to the folder it resumes: drop --out")
+        }
     }
 
     /// The metrics.jsonl lines of `history`, as ``RunFolder/appendMetrics(_:)`` writes them.

@@ -136,6 +136,20 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
     }
 }
 
+extension RetrainOptions {
+    /// The options that define a retrain, as their command-line flags and values as text, in
+    /// `--help` order: every option but --out and --print-every.
+    public var definingValues: [(flag: String, value: String)] {
+        [("--genotype", genotype), ("--preset", preset), ("--dataset", dataset), ("--data", data ?? "(the dataset's default)"),
+         ("--layers", "\(layers)"), ("--channels", "\(channels)"), ("--batch-size", "\(batchSize)"), ("--epochs", "\(epochs)"),
+         ("--lr", "\(learningRate)"), ("--lr-min", "\(learningRateMin)"), ("--momentum", "\(momentum)"),
+         ("--weight-decay", "\(weightDecay)"), ("--aux-weight", "\(auxWeight)"), ("--drop-path-prob", "\(dropPathProb)"),
+         ("--cutout", "\(cutout)"), ("--crop-padding", cropPadding.map { "\($0)" } ?? "(the dataset's)"),
+         ("--grad-clip", "\(gradClip)"), ("--seed", "\(seed)"), ("--subset", subset.map { "\($0)" } ?? "(all)"),
+         ("--test-subset", testSubset.map { "\($0)" } ?? "(all)"), ("--accumulate", "\(accumulate)")]
+    }
+}
+
 /// Named starting points for ``RetrainOptions``; flags given on the command line override them.
 public enum RetrainPreset: String, CaseIterable, Codable, Sendable {
     /// The paper's CIFAR-10 evaluation (DARTS.md §4): C = 36, 20 cells, batch 96, 600 epochs,

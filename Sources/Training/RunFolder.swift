@@ -67,7 +67,6 @@ public final class RunFolder {
         do {
             try fm.createDirectory(at: url, withIntermediateDirectories: true)
             lock = try Self.lock(url)
-            try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
             let metricsURL = url.appendingPathComponent("metrics.jsonl")
             guard fm.createFile(atPath: metricsURL.path, contents: nil) else {
                 throw SearchError.runFolder("cannot create \(metricsURL.path); check that --out is writable")
@@ -220,6 +219,12 @@ public final class RunFolder {
     @discardableResult
     public func writeCheckpoint(_ checkpoint: Checkpoint, keep: Int, midway: (() -> Void)? = nil) throws -> URL {
         let file = checkpointsFolder.appendingPathComponent(Self.checkpointName(step: checkpoint.manifest.step))
+        do {
+            // Made with the first checkpoint, so that a run that never writes one has no empty folder.
+            try FileManager.default.createDirectory(at: checkpointsFolder, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError.unwritable(file.path, error.localizedDescription)
+        }
         try checkpoint.write(to: file, midway: midway)
         do {
             try AtomicFile.link(latestCheckpoint, to: file) { try checkpoint.encoded() }

@@ -1,7 +1,8 @@
 import DARTS
 import Foundation
 
-/// The pictures of a search, drawn from its run folder at the end of the search (rank 0):
+/// The pictures of a search, drawn from its run folder at the end of the search (rank 0), and
+/// by `darts-dist pictures` for a search or a retrain:
 ///
 /// | file | shows |
 /// |---|---|
@@ -10,6 +11,9 @@ import Foundation
 /// | `alphas_normal.svg`, `alphas_reduce.svg` | softmax(alpha) per edge over the epochs, from epoch_N.alphas.json |
 /// | `genotype_normal.dot`, `genotype_reduce.dot` | both final cells as Graphviz graphs, from genotype.json |
 /// | `genotype_normal.svg`, `genotype_reduce.svg` | those graphs drawn by Graphviz's `dot`, when it is installed |
+///
+/// A retrain's run folder (``RunKind``) gets `loss.svg` (train and test loss), `accuracy.svg`
+/// (train top-1, test top-1 and top-5) and the cells of its genotype.json; it has no alphas.
 ///
 /// Plain SVG written here (no plotting library, no Python), so every search has them. Pictures
 /// are a convenience: a missing input or a failed drawing is a warning (`--log-level`), never the
@@ -23,6 +27,16 @@ public enum RunPictures {
         let archLoss: Double
         let validationLoss: Double
         let validationAccuracy: Double
+    }
+
+    /// One line of a retrain's metrics.jsonl (the fields drawn).
+    struct RetrainMetricsLine: Decodable {
+        let epoch: Int
+        let trainLoss: Double
+        let trainAccuracy: Double
+        let testLoss: Double
+        let testTop1: Double
+        let testTop5: Double
     }
 
     /// One epoch_N.alphas.json.
@@ -64,22 +78,38 @@ public enum RunPictures {
             }
         }
 
-        do {
-            let metrics = try readMetrics(folder.appendingPathComponent("metrics.jsonl"))
-            for chart in curves(metrics) { save(chart.name, chart.chart.svg()) }
-        } catch {
-            log.warning("no loss and accuracy curves: \(error)")
-        }
-        do {
-            let alphas = try readAlphas(folder)
-            for map in heatmaps(alphas) { save(map.name, map.heatmap.svg()) }
-        } catch {
-            log.warning("no alpha heatmaps: \(error)")
+        let metricsURL = folder.appendingPathComponent("metrics.jsonl")
+        if RunKind.of(folder: folder) == .retrain {
+            // A retrain: its train and test curves and its cells; it has no alphas.
+            do {
+                let metrics = try readLines(RetrainMetricsLine.self, metricsURL, of: "a retrain")
+                for chart in retrainCurves(metrics) { save(chart.name, chart.chart.svg()) }
+            } catch {
+                log.warning("no loss and accuracy curves: \(error)")
+            }
+        } else {
+            do {
+                let metrics = try readLines(MetricsLine.self, metricsURL, of: "a search")
+                for chart in curves(metrics) { save(chart.name, chart.chart.svg()) }
+            } catch {
+                log.warning("no loss and accuracy curves: \(error)")
+            }
+            do {
+                let alphas = try readAlphas(folder)
+                for map in heatmaps(alphas) { save(map.name, map.heatmap.svg()) }
+            } catch {
+                log.warning("no alpha heatmaps: \(error)")
+            }
         }
         do {
             let genotypeURL = folder.appendingPathComponent("genotype.json")
             try requireFile(genotypeURL)
-            let genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: genotypeURL))
+            let genotype: Genotype
+            do {
+                genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: genotypeURL))
+            } catch {
+                throw PictureError("\(genotypeURL.path) is damaged: \(jsonProblem(error))")
+            }
             let dot = findExecutable("dot")
             if dot == nil { log.warning("Graphviz's dot is not installed: the cells are left as .dot files") }
             for cell in Genotype.Cell.allCases {
@@ -119,6 +149,27 @@ public enum RunPictures {
         return [("loss.svg", loss), ("accuracy.svg", accuracy)]
     }
 
+    /// A retrain's loss and accuracy charts (train and test); the last line of an epoch wins.
+    static func retrainCurves(_ metrics: [RetrainMetricsLine]) -> [(name: String, chart: LineChart)] {
+        var byEpoch: [Int: RetrainMetricsLine] = [:]
+        for line in metrics { byEpoch[line.epoch] = line }
+        let lines = byEpoch.keys.sorted().map { byEpoch[$0]! }
+        func points(_ value: (RetrainMetricsLine) -> Double) -> [(x: Double, y: Double)] {
+            lines.map { (Double($0.epoch), value($0)) }
+        }
+        let loss = LineChart(title: "loss", xLabel: "epoch", yLabel: "cross-entropy", series: [
+            .init(name: "train", color: "#1f77b4", points: points(\.trainLoss)),
+            .init(name: "test", color: "#d62728", points: points(\.testLoss)),
+        ])
+        var accuracy = LineChart(title: "accuracy", xLabel: "epoch", yLabel: "accuracy (%)", series: [
+            .init(name: "train top-1", color: "#1f77b4", points: points { 100 * $0.trainAccuracy }),
+            .init(name: "test top-1", color: "#d62728", points: points { 100 * $0.testTop1 }),
+            .init(name: "test top-5", color: "#2ca02c", points: points { 100 * $0.testTop5 }),
+        ], yRange: 0...100)
+        accuracy.format = { String(format: "%.2f%%", $0) }
+        return [("loss.svg", loss), ("accuracy.svg", accuracy)]
+    }
+
     /// One heatmap per cell type over the epochs that have an alphas file.
     static func heatmaps(_ files: [AlphasFile]) -> [(name: String, heatmap: AlphaHeatmap)] {
         guard let first = files.first else { return [] }
@@ -129,12 +180,31 @@ public enum RunPictures {
         ]
     }
 
-    static func readMetrics(_ url: URL) throws -> [MetricsLine] {
+    /// The lines of a metrics.jsonl, each decoded as `type`, the epoch record of `run` ("a search").
+    /// - Throws: ``PictureError`` naming the file, and the line and what is wrong with it.
+    static func readLines<Line: Decodable>(_ type: Line.Type, _ url: URL, of run: String) throws -> [Line] {
         try requireFile(url)
         let text = try String(contentsOf: url, encoding: .utf8)
-        let lines = try text.split(separator: "\n").map { try JSONDecoder().decode(MetricsLine.self, from: Data($0.utf8)) }
+        let lines = try text.split(separator: "\n").enumerated().map { number, line in
+            do {
+                return try JSONDecoder().decode(Line.self, from: Data(line.utf8))
+            } catch {
+                throw PictureError("\(url.path), line \(number + 1), is not an epoch record of \(run): \(jsonProblem(error))")
+            }
+        }
         guard !lines.isEmpty else { throw PictureError("\(url.path) holds no epoch") }
         return lines
+    }
+
+    /// The number of lines in the run folder's metrics.jsonl (one per finished epoch); nil when
+    /// the folder has no metrics.jsonl.
+    public static func metricsLineCount(_ folder: URL) -> Int? {
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("metrics.jsonl").path) else {
+            return nil
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").filter {
+            !$0.allSatisfy(\.isWhitespace)
+        }.count
     }
 
     /// Every epoch_N.alphas.json of the folder, by epoch; all with the same shape.

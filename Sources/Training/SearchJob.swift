@@ -138,7 +138,7 @@ public final class SearchJob {
             + "\(data.trainIndices.count) train / \(data.valIndices.count) val images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
         say("network: C=\(options.channels), \(options.layers) cells, \(state.weights.count) weights, \(state.alphas.count) alphas; "
             + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
-            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(stepsPerEpoch) steps per epoch, "
+            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(stepsPerEpoch, "step")) per epoch, "
             + (options.secondOrder ? "second order" : "first order")
             + (options.recompute ? ", activations recomputed" : "") + "; output in \(options.out)")
         if let resumed {
@@ -252,13 +252,13 @@ public final class SearchJob {
 
         let genotype = network.genotype()
         let rankChecksums = communicator.allgather(
-            String(state.weights.checksum(), radix: 16) + "/" + String(state.alphas.checksum(), radix: 16))
+            hexChecksum(state.weights.checksum()) + "/" + hexChecksum(state.alphas.checksum()))
         let result = SearchResult(genotype: genotype, genotypeText: genotype.dartsText,
             validationAccuracy: progress.validationAccuracy, validationLoss: progress.validationLoss, epochs: options.epochs,
             steps: progress.globalStep, worldSize: worldSize, seconds: Date().timeIntervalSince(started),
             stepSeconds: progress.stepSeconds,
             imagesPerSecond: Double(progress.globalStep * options.batchSize) / max(progress.stepSeconds, 1e-9),
-            weightsChecksum: String(state.weights.checksum(), radix: 16), alphasChecksum: String(state.alphas.checksum(), radix: 16),
+            weightsChecksum: hexChecksum(state.weights.checksum()), alphasChecksum: hexChecksum(state.alphas.checksum()),
             rankChecksums: rankChecksums, rankHosts: hosts)
         try agree {
             guard let run else { return }
@@ -323,6 +323,17 @@ public final class SearchJob {
             throw SearchError.diverged("\(error)")
         }
     }
+}
+
+/// A checksum as 16 hex digits, zero-padded ("00c3f2...").
+func hexChecksum(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+}
+
+/// "1 epoch", "2 epochs": `count` and `noun`, plural unless `count` is 1.
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }
 
 /// "1h02m", "3m05s", "12s".

@@ -50,6 +50,21 @@ struct GenotypeCommand: ParsableCommand {
         if random && seed == nil {
             throw ValidationError("--random needs --seed S (any integer) so the genotype can be drawn again.")
         }
+        if let dot {
+            // Checked before anything is printed or written, so that a bad path costs nothing.
+            let folder = URL(fileURLWithPath: dot).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dot, isDirectory: &isFolder), isFolder.boolValue {
+                throw ValidationError("--dot \(dot) is a folder; give a file path such as "
+                    + URL(fileURLWithPath: dot).appendingPathComponent("cells.dot").path)
+            }
+            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+                throw ValidationError("--dot \(dot): the folder \(folder) does not exist; create it or give another path")
+            }
+            if access(folder, W_OK) != 0 {
+                throw ValidationError("--dot \(dot): the folder \(folder) is not writable; give another path")
+            }
+        }
     }
 
     func run() throws {
@@ -58,13 +73,23 @@ struct GenotypeCommand: ParsableCommand {
             switch format {
             case .darts: print(genotype.dartsText)
             case .json: print(genotype.jsonText)
-            case .nni: print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+            case .nni:
+                do {
+                    print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+                } catch let error as GenotypeError {
+                    throw Failure("\(source): cannot be written in NNI's format: \(error); print it with --format darts or json")
+                }
             }
             if let dot { try draw(genotype, to: dot) }
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// The genotype's name in messages: the argument, or --random --seed S.
+    private var source: String {
+        genotype ?? "--random --seed \(seed.map(String.init) ?? "")"
     }
 
     /// The genotype the arguments name: a file or folder that exists first, then a built-in name.

@@ -13,22 +13,28 @@ struct PicturesCommand: ParsableCommand {
             alphas_normal.svg and alphas_reduce.svg (softmax(alpha) per edge over the epochs, from
             epoch_N.alphas.json), genotype_normal.dot / .svg and genotype_reduce.dot / .svg (the final
             cells, from genotype.json; the .svg files need Graphviz's dot). Works on a search that is
-            still running too: the pictures then show the epochs done so far.
+            still running too: the pictures then show the epochs done so far. For a retrain's run
+            folder: loss.svg and accuracy.svg (train and test, top-1 and top-5) and the cells.
             """)
 
-    @Argument(help: "The run folder (--out of the search).") var folder: String
+    @Argument(help: "The run folder (--out of the search or retrain).") var folder: String
     @Option(name: .customLong("log-level"), help: "Diagnostic messages at this level and above.") var logLevel: Logger.Level = .warning
 
     func run() throws {
         Diagnostics.bootstrap(level: logLevel, rank: 0, host: currentHostName())
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PicturesError(description: "\(folder) is not a folder; give the --out folder of a search")
+            throw PicturesError(description: "\(folder) is not a folder; give the --out folder of a search or a retrain")
         }
-        let files = RunPictures.draw(folder: URL(fileURLWithPath: folder, isDirectory: true))
+        let url = URL(fileURLWithPath: folder, isDirectory: true)
+        if let kind = RunKind.of(folder: url), RunPictures.metricsLineCount(url) == 0 {
+            throw PicturesError(description: "no epoch of the \(kind.rawValue) in \(folder) has finished yet (its metrics.jsonl "
+                + "is empty); the pictures show finished epochs: draw them after the first epoch ends")
+        }
+        let files = RunPictures.draw(folder: url)
         guard !files.isEmpty else {
             throw PicturesError(description: "\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
-                + "give the --out folder of a search")
+                + "give the --out folder of a search or a retrain")
         }
         print("pictures in \(folder): \(files.joined(separator: ", "))")
     }

@@ -80,7 +80,8 @@ struct RetrainCommand: ParsableCommand {
         return o
     }
 
-    /// The flags that define the training, which --resume takes from the checkpoint instead.
+    /// The flags that define the training, which --resume takes from the checkpoint instead: given
+    /// with --resume, they must have the checkpoint's values.
     var trainingFlagsGiven: [String] {
         let flags: [(String, Any?)] = [
             ("--preset", preset), ("--genotype", genotype), ("--dataset", dataset), ("--data", data), ("--layers", layers),
@@ -94,13 +95,7 @@ struct RetrainCommand: ParsableCommand {
 
     func validate() throws {
         do {
-            if resume != nil {
-                let given = trainingFlagsGiven
-                if !given.isEmpty {
-                    throw ValidationError("--resume continues a run with the options saved in its checkpoint; "
-                        + "drop \(given.joined(separator: ", ")) (only --print-every may change)")
-                }
-            } else {
+            if resume == nil {
                 if genotype == nil {
                     throw ValidationError("Give --genotype (a file, a search run folder, DARTS_V1 or DARTS_V2), or --resume RUN_DIR.")
                 }
@@ -123,7 +118,7 @@ struct RetrainCommand: ParsableCommand {
         try runDistributed { communicator in
             if let resume {
                 try RetrainJob(resuming: resume, communicator: communicator, printEvery: printEvery,
-                               stopAfterEpochs: stopAfterEpochs).run()
+                               stopAfterEpochs: stopAfterEpochs, given: options, givenFlags: Set(trainingFlagsGiven)).run()
             } else {
                 try RetrainJob(options: options, communicator: communicator, stopAfterEpochs: stopAfterEpochs).run()
             }

@@ -161,7 +161,7 @@ func genotypeSurvivesEveryTextFormat(name: String, genotype: Genotype) throws {
     g.normal[1] = .init(.skipConnect, 0)
     #expect(throws: GenotypeError.duplicateInput(cell: .normal, node: 0, input: 0)) { try g.nniJSON() }
     #expect("\(GenotypeError.duplicateInput(cell: .normal, node: 0, input: 0))"
-        == "normal, node 0: both edges read input 0; this format holds one operation per edge, so the two inputs must differ")
+        == "normal, node 0: both edges read input 0; NNI's exported architecture holds one operation per edge, so the two inputs must differ")
 }
 
 @Test func nniOperationsFollowNNIsOrder() {

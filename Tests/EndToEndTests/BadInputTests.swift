@@ -44,6 +44,14 @@ import Testing
                           sourceLocation: sourceLocation)
     }
 
+    @Test func aDataPathThatIsAFileIsRefused() throws {
+        try Self.expectDataRefused({ tmp in
+            let file = try BadData.folder(in: tmp).appendingPathComponent("train-images-idx3-ubyte")
+            return file
+        }, ["train-images-idx3-ubyte is a file, not a folder; --data takes the folder that holds the fashion-mnist files "
+            + "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz"])
+    }
+
     @Test func aMissingLabelFileIsNamed() throws {
         try Self.expectDataRefused({ tmp in
             let folder = try BadData.folder(in: tmp)

@@ -127,6 +127,8 @@ import Testing
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("{\"epoch\":3,\"trainLo".utf8))   // a line cut by a kill
         try handle.close()
+        // Half a checkpoint left by a kill, in the folder the killed checkpoint write made.
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
         try Data("half".utf8).write(to: url.appendingPathComponent("checkpoints/.step_00000012.ckpt.tmp-4242"))
         do {
             let resumed = try RunFolder(resuming: url, completedEpochs: 2)

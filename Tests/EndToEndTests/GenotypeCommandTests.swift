@@ -67,6 +67,41 @@ import Testing
         #expect(result.stderr.contains("\(file.path): reduce, node 3 (edge 7): input 6 is out of range 0..<5"), "\(result.all)")
     }
 
+    @Test func aDotPathThatCannotBeWrittenIsRefusedBeforeAnythingIsPrinted() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let missing = tmp.appendingPathComponent("missing/cells.dot")
+        let cases = [
+            (missing.path, "--dot \(missing.path): the folder \(tmp.appendingPathComponent("missing").path) does not exist; "
+                + "create it or give another path"),
+            (tmp.path, "--dot \(tmp.path) is a folder; give a file path such as \(tmp.appendingPathComponent("cells.dot").path)"),
+        ]
+        for (path, message) in cases {
+            let before = FolderSnapshot(tmp)
+            let result = try CommandRunner.run(["genotype", "DARTS_V2", "--dot", path])
+            #expect(result.status != 0, "\(result.all)")
+            #expect(result.stderr.contains(message), "\(result.all)")
+            #expect(result.stdout.isEmpty, "nothing printed: \(result.stdout)")
+            #expect(before.changes(to: FolderSnapshot(tmp)).isEmpty)
+        }
+    }
+
+    @Test func nniFormatOfANodeReadingOneInputTwiceNamesTheFileAndTheProblem() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let file = tmp.appendingPathComponent("twice.txt")
+        let text = Genotype.dartsV2.dartsText.replacingOccurrences(of: "normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1),",
+                                                                   with: "normal=[('sep_conv_3x3', 0), ('skip_connect', 0),")
+        try Data(text.utf8).write(to: file)
+        let darts = try CommandRunner.run(["genotype", file.path])
+        #expect(darts.status == 0 && darts.stdout == text + "\n", "DARTS text holds it: \(darts.all)")
+        let nni = try CommandRunner.run(["genotype", file.path, "--format", "nni"])
+        #expect(nni.status != 0 && nni.stdout.isEmpty, "\(nni.all)")
+        #expect(nni.stderr.contains("\(file.path): cannot be written in NNI's format: normal, node 0: both edges read input 0; "
+            + "NNI's exported architecture holds one operation per edge, so the two inputs must differ; "
+            + "print it with --format darts or json"), "\(nni.all)")
+    }
+
     @Test func conflictingArgumentsAreRefused() throws {
         let both = try CommandRunner.run(["genotype", "DARTS_V2", "--random", "--seed", "1"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.all)")

@@ -118,6 +118,43 @@ import Testing
                                         ["nothing: no such run folder or checkpoint file"])
     }
 
+    @Test func aRetrainRunFolderIsRefusedNamingTheCommandThatContinuesIt() throws {
+        func run(_ tmp: URL) -> URL { tmp.appendingPathComponent("retrain") }
+        try BadInputTests.expectRefused({ ["search", "--resume", run($0).path] }, prepare: {
+            try RetrainCommandTests.smallRetrain(run($0), finished: false)
+        }, ["is a retrain run folder, not a search's; continue the retrain with darts-dist retrain --resume"])
+        var tmpFolder: URL!
+        let stderr = try BadInputTests.expectRefused({ tmp in
+            tmpFolder = tmp
+            return ["search", "--resume", run(tmp).appendingPathComponent("checkpoint.ckpt").path]
+        }, prepare: { try RetrainCommandTests.smallRetrain(run($0), finished: false) }, [])
+        let expected = "--resume \(run(tmpFolder).appendingPathComponent("checkpoint.ckpt").path) belongs to the retrain run "
+            + "folder \(run(tmpFolder).path), not to a search; continue the retrain with darts-dist retrain --resume \(run(tmpFolder).path)"
+        #expect(stderr.contains(expected), "missing \"\(expected)\" in: \(stderr)")
+        try BadInputTests.expectRefused({ ["search", "--resume", run($0).path] }, prepare: {
+            try RetrainCommandTests.smallRetrain(run($0), finished: true)
+        }, ["is a retrain run folder, not a search's; the retrain has finished: measure its model with darts-dist evaluate --model"])
+    }
+
+    @Test func aFileOfTheRunFolderOtherThanACheckpointIsRefusedNamingTheRunFolder() throws {
+        try Self.expectResumeRefused({ _ in }, arguments: { ["search", "--resume", $0.appendingPathComponent("config.json").path] }) { run in
+            ["--resume \(run.appendingPathComponent("config.json").path) is not a checkpoint: pass the run folder, "
+             + "--resume \(run.path) (the search goes on from its newest checkpoint), or one of its checkpoints/step_N.ckpt files"]
+        }
+    }
+
+    @Test(arguments: [("{\"options\": {\"layers\": 3", "it is not valid JSON"),
+                      ("{\"worldSize\": 1}", "it has no 'options'"),
+                      ("{\"options\": [], \"worldSize\": 1}", "'options' has the wrong type")])
+    func aDamagedConfigJSONIsRefusedNamingIt(text: String, problem: String) throws {
+        try Self.expectResumeRefused({ run in
+            try Data(text.utf8).write(to: run.appendingPathComponent("config.json"))
+        }) { run in
+            ["\(run.appendingPathComponent("config.json").path) is damaged: \(problem)",
+             "restore it from a copy of the run folder. Nothing was changed"]
+        }
+    }
+
     @Test func anotherSplitOfEachStepIntoMicroBatchesIsRefused() throws {
         try Self.expectResumeRefused({ _ in }, arguments: { ["search", "--resume", $0.path, "--accumulate", "4"] }) { _ in
             ["the checkpoint was written by 1 rank(s) x --accumulate 2 = 2 micro-batches of 8 images per step; "

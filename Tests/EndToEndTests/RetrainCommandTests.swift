@@ -13,6 +13,14 @@ import Testing
          "--batch-size", "16", "--epochs", "2", "--print-every", "8", "--out", out.path] + extra
     }
 
+    /// A retrain run folder at `out` (64 training and 100 test images, 2 epochs of 4 steps),
+    /// stopped after its first epoch unless `finished`.
+    static func smallRetrain(_ out: URL, finished: Bool) throws {
+        let result = try CommandRunner.run(tinyRetrain(out: out, extra: ["--subset", "64", "--test-subset", "100"]
+            + (finished ? [] : ["--stop-after-epochs", "1"])))
+        try #require(result.status == 0, "\(result.all)")
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
         try JSONDecoder().decode(type, from: Data(contentsOf: url))
     }
@@ -142,6 +150,69 @@ import Testing
         }
     }
 
+    @Test func resumeAcceptsFlagsGivenWithTheSavedValuesAndRefusesOthers() throws {
+        func run(_ tmp: URL) -> URL { tmp.appendingPathComponent("run") }
+        let prepare = { (tmp: URL) in try Self.smallRetrain(run(tmp), finished: false) }
+        try BadInputTests.expectRefused({ ["retrain", "--resume", run($0).path, "--layers", "3", "--lr", "0.1", "--epochs", "3"] },
+                                        prepare: prepare,
+            ["--resume continues the retrain its checkpoint defines, but --epochs 3 differs from its 2, "
+             + "--lr 0.1 differs from its 0.025; drop these flags to resume, or start a new retrain with another --out"])
+        let stderr = try BadInputTests.expectRefused({ ["retrain", "--resume", run($0).path, "--preset", "fast"] }, ranks: 2,
+                                                     prepare: prepare, ["--preset fast differs from its paper"])
+        #expect(stderr.components(separatedBy: "differs from its").count == 2, "printed once: \(stderr)")
+        try BadInputTests.expectRefused({ ["retrain", "--resume", run($0).path, "--out", $0.appendingPathComponent("other").path] },
+                                        prepare: prepare,
+            ["name different run folders; a resumed retrain writes to the folder it resumes: drop --out"])
+
+        // The flags of the run, given again with their values, are accepted, as by a resumed search.
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        try prepare(tmp)
+        let resumed = try CommandRunner.run(Self.tinyRetrain(out: run(tmp), extra: ["--subset", "64", "--test-subset", "100",
+                                                                                    "--preset", "paper", "--resume", run(tmp).path]))
+        #expect(resumed.status == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("resuming \(run(tmp).path) after epoch 1 of 2"), "\(resumed.all)")
+        #expect(FileManager.default.fileExists(atPath: run(tmp).appendingPathComponent("result.json").path))
+    }
+
+    @Test func aSearchRunFolderIsRefusedNamingTheCommandThatContinuesIt() throws {
+        var run: URL!
+        let cases: [(path: (URL) -> URL, finished: Bool)] = [
+            ({ $0 }, false), ({ $0.appendingPathComponent("checkpoint.ckpt") }, false), ({ $0 }, true),
+        ]
+        for (path, finished) in cases {
+            let stderr = try BadInputTests.expectRefused({ _ in ["retrain", "--resume", path(run).path] }, prepare: { tmp in
+                run = try ResumeInputTests.stoppedCopy(in: tmp)
+                if finished { try Data("{}\n".utf8).write(to: run.appendingPathComponent("result.json")) }
+            }, [])
+            let expected = finished
+                ? "--resume \(run.path) is a search run folder, not a retrain's; the search has finished: retrain its cell "
+                    + "with darts-dist retrain --genotype \(run.path) --out NEW_DIR"
+                : path(run) == run
+                ? "--resume \(run.path) is a search run folder, not a retrain's; continue the search with darts-dist search --resume \(run.path)"
+                : "--resume \(path(run).path) belongs to the search run folder \(run.path), not to a retrain; "
+                    + "continue the search with darts-dist search --resume \(run.path)"
+            #expect(stderr.contains(expected), "missing \"\(expected)\" in: \(stderr)")
+        }
+    }
+
+    /// Small things of the output: "1 epoch", "1 step", a checksum of 16 hex digits, and no
+    /// checkpoints/ folder (a retrain writes its checkpoint as checkpoint.ckpt).
+    @Test func aOneEpochRunSaysOneEpochPrintsAFixedWidthChecksumAndHasNoEmptyFolder() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(Self.tinyRetrain(out: out, extra: ["--subset", "16", "--test-subset", "100", "--epochs", "1"]))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("1 step per epoch, 1 epoch, lr"), "\(result.stdout)")
+        let summary = try Self.decode(RetrainResult.self, out.appendingPathComponent("result.json"))
+        #expect(summary.weightsChecksum.count == 16 && summary.weightsChecksum.allSatisfy(\.isHexDigit), "\(summary.weightsChecksum)")
+        #expect(result.stdout.contains("checksum of the weights and batch-norm statistics: \(summary.weightsChecksum), identical"))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints").path))
+        #expect(hexChecksum(0xabc) == "0000000000000abc" && hexChecksum(.max) == "ffffffffffffffff")
+        #expect(counted(1, "epoch") == "1 epoch" && counted(0, "epoch") == "0 epochs" && counted(2, "step") == "2 steps")
+    }
+
     @Test func usersMistakesEndWithOneMessageNamingTheInputAndNothingOverwritten() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -153,12 +224,6 @@ import Testing
         let missing = try CommandRunner.run(Self.tinyRetrain(out: out, genotype: "/nonexistent/genotype.txt"))
         #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/genotype.txt: no such file or folder"), "\(missing.all)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
-
-        let resumeWithFlags = try CommandRunner.run(["retrain", "--resume", out.path, "--lr", "0.1"])
-        #expect(resumeWithFlags.status != 0 && resumeWithFlags.stderr.contains("drop --lr"), "\(resumeWithFlags.all)")
-
-        let resumeWithPreset = try CommandRunner.run(["retrain", "--resume", out.path, "--preset", "fast"], ranks: 2)
-        #expect(resumeWithPreset.status != 0 && resumeWithPreset.stderr.contains("drop --preset"), "\(resumeWithPreset.all)")
 
         let resumeNothing = try CommandRunner.run(["retrain", "--resume", tmp.path])
         #expect(resumeNothing.status != 0 && resumeNothing.stderr.contains("holds no checkpoint.ckpt"), "\(resumeNothing.all)")

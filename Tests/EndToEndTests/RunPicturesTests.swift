@@ -191,6 +191,37 @@ struct SVGCounts {
         #expect(refused.status != 0 && refused.stderr.contains("is not a folder"))
     }
 
+    @Test func thePicturesOfARetrainAreItsTrainAndTestCurvesAndItsCells() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let run = tmp.appendingPathComponent("retrain")
+        try RetrainCommandTests.smallRetrain(run, finished: true)
+        let result = try CommandRunner.run(["pictures", run.path])
+        #expect(result.status == 0, "\(result.all)")
+        let expected = ["loss.svg", "accuracy.svg", "genotype_normal.dot"] + (Self.hasDot ? ["genotype_normal.svg"] : [])
+            + ["genotype_reduce.dot"] + (Self.hasDot ? ["genotype_reduce.svg"] : [])
+        #expect(result.stdout == "pictures in \(run.path): \(expected.joined(separator: ", "))\n", "\(result.all)")
+        #expect(result.stderr.isEmpty, "no warning: \(result.stderr)")
+        // Two epochs: train and test loss; train top-1, test top-1 and top-5.
+        let loss = try SVGCounts(contentsOf: run.appendingPathComponent("loss.svg"))
+        #expect(loss.wellFormed && loss.classes["circle.point"] == 2 * 2, "\(loss)")
+        let accuracy = try SVGCounts(contentsOf: run.appendingPathComponent("accuracy.svg"))
+        #expect(accuracy.wellFormed && accuracy.classes["circle.point"] == 3 * 2, "\(accuracy)")
+        let dot = try String(contentsOf: run.appendingPathComponent("genotype_normal.dot"), encoding: .utf8)
+        #expect(dot == Genotype.dartsV2.dot(cell: .normal))
+    }
+
+    @Test func aSearchBeforeItsFirstEpochHasNoPicturesYet() throws {
+        var run: URL!
+        try BadInputTests.expectRefused({ _ in ["pictures", run.path] }, prepare: { tmp in
+            run = tmp.appendingPathComponent("run")
+            let job = try BackgroundJob(BadInputTests.search(tmp, data: nil, ["--subset", "64"]), environment: ["DARTS_DIST_FAULT": "kill:0:1"])
+            job.waitForExit()
+            try #require(FileManager.default.fileExists(atPath: run.appendingPathComponent("config.json").path), "\(job.all)")
+        }, ["no epoch of the search in", "has finished yet (its metrics.jsonl is empty); the pictures show finished epochs: "
+            + "draw them after the first epoch ends"])
+    }
+
     @Test func aSearchOnTwoRanksDrawsItsPicturesAndPrintsOneSummaryLinePerRank() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

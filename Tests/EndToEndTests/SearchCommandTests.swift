@@ -50,6 +50,10 @@ import Testing
         let summary = try Self.decode(Result.self, out.appendingPathComponent("result.json"))
         #expect(summary.epochs == 2 && summary.steps == 12 && summary.worldSize == 1)
         #expect(summary.validationAccuracy >= 0 && summary.validationAccuracy <= 1)
+        // Checksums are 16 hex digits each, zero-padded.
+        let checksums = summary.rankChecksums[0].split(separator: "/")
+        #expect(checksums.count == 2 && checksums.allSatisfy { $0.count == 16 && $0.allSatisfy(\.isHexDigit) }, "\(checksums)")
+        #expect(result.stdout.contains("weights/alphas checksums: \(summary.rankChecksums[0]), identical on all 1 rank(s)"))
         let text = try String(contentsOf: out.appendingPathComponent("genotype.txt"), encoding: .utf8)
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == summary.genotypeText)
         #expect(!summary.genotypeText.contains("'none'"))

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The command that wrote a run folder, so that a folder given to the other command is named for
+/// what it is, with the command that goes on with it.
+public enum RunKind: String, Sendable {
+    case search, retrain
+
+    /// The kind of the run folder at `folder`: from its config.json (a search's records its val
+    /// images and alphas, a retrain's its test images and genotype) or, when that is missing or
+    /// damaged, from the first bytes of its checkpoint.ckpt; nil when neither tells.
+    public static func of(folder: URL) -> RunKind? {
+        if let data = FileManager.default.contents(atPath: folder.appendingPathComponent("config.json").path),
+           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            if object["valImages"] != nil || object["alphas"] != nil { return .search }
+            if object["testImages"] != nil || object["genotype"] != nil { return .retrain }
+        }
+        return of(file: folder.appendingPathComponent("checkpoint.ckpt"))
+    }
+
+    /// The kind of run that wrote the file at `url`, by its first bytes: a search checkpoint, or
+    /// a retrain checkpoint or saved model; nil for any other file.
+    public static func of(file url: URL) -> RunKind? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 7)) ?? Data(), as: UTF8.self)
+        switch head {
+        case "DARTSCK": return .search
+        case "DARTSRT", "DARTSMD": return .retrain
+        default: return nil
+        }
+    }
+
+    /// Whether the run in `folder` has finished (it has result.json).
+    public static func isFinished(_ folder: URL) -> Bool {
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent("result.json").path)
+    }
+
+    /// What to do with the run folder `path` of this kind, for a user who gave it to the other
+    /// command: the command that continues it, or what its results are when it has finished.
+    func whatToDo(with path: String, finished: Bool) -> String {
+        switch (self, finished) {
+        case (.search, false):
+            return "continue the search with darts-dist search --resume \(path)"
+        case (.search, true):
+            return "the search has finished: retrain its cell with darts-dist retrain --genotype \(path) --out NEW_DIR"
+        case (.retrain, false):
+            return "continue the retrain with darts-dist retrain --resume \(path)"
+        case (.retrain, true):
+            return "the retrain has finished: measure its model with darts-dist evaluate --model \(path)"
+        }
+    }
+}
+
+/// What is wrong with a JSON file that did not decode, in a few words: "it is not valid JSON",
+/// "it has no 'options'", "'options.layers' has the wrong type".
+func jsonProblem(_ error: Error) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
+    guard let error = error as? DecodingError else { return "\(error)" }
+    switch error {
+    case let .keyNotFound(key, context):
+        return "it has no '\(path(context.codingPath + [key]))'"
+    case let .valueNotFound(_, context):
+        return "'\(path(context.codingPath))' is null"
+    case let .typeMismatch(_, context):
+        return context.codingPath.isEmpty ? "it is not a JSON object" : "'\(path(context.codingPath))' has the wrong type"
+    case let .dataCorrupted(context):
+        return context.codingPath.isEmpty ? "it is not valid JSON" : "'\(path(context.codingPath))' is invalid"
+    @unknown default:
+        return "\(error)"
+    }
+}

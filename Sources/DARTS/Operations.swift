@@ -146,7 +146,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
 /// A pool followed by BN(affine: false), the search network's pooling operations (the official
 /// MixedOp's `nn.Sequential(pool, nn.BatchNorm2d(C, affine=False))`, with the same module names
 /// "0" and "1"), run as one operation by
-/// ``pooledBatchNorm(_:runningMean:runningVar:training:momentum:eps:pool:)``, which keeps only
+/// ``pooledBatchNorm(_:runningMean:runningVar:training:momentum:eps:pool:poolBackward:)``, which keeps only
 /// its input and output for backward.
 public final class PoolBatchNorm: Module {
     let pool: Module
@@ -159,9 +159,19 @@ public final class PoolBatchNorm: Module {
         registerModule("1", batchNorm)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let pool = self.pool
+        let backward: (Tensor, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+        switch pool {
+        case let p as MaxPool2d:
+            backward = { maxPool2dBackward($0, $1, into: $2, kernelSize: p.kernelSize, stride: p.stride, padding: p.padding) }
+        case let p as AvgPool2d:
+            backward = { avgPool2dBackward($0.shape, $1, into: $2, kernelSize: p.kernelSize, stride: p.stride,
+                                           padding: p.padding, countIncludePad: p.countIncludePad) }
+        default:
+            return batchNorm(pool(x))
+        }
         return pooledBatchNorm(x, runningMean: batchNorm.runningMean, runningVar: batchNorm.runningVar,
-                               training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps) { pool($0) }
+                               training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps,
+                               pool: { self.pool($0) }, poolBackward: backward)
     }
 }
 

@@ -82,6 +82,41 @@ struct PaddedPooling {
         unpitch(out)
     }
 
+    /// dx += the max-pooling gradient of dy for one plane: the window maxima are found again
+    /// (first maximum in window order, as ``maxForward(_:_:_:)``) and each output's gradient is
+    /// added at its maximum, in the padded layout, then copied out of the border.
+    func maxBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        pad(x)
+        let n = length, o = pitched
+        let tap = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp)
+        defer { tap.deallocate(); acc.deallocate() }
+        o.update(from: padded, count: n)
+        tap.update(repeating: 0, count: n)
+        for p in 0..<g.kh {
+            for q in 0..<g.kw where p + q > 0 {
+                let src = padded + p * wp + q
+                let t = Int32(p * wp + q)
+                for k in 0..<n {
+                    let v = src[k]
+                    let better = v > o[k]
+                    o[k] = better ? v : o[k]
+                    tap[k] = better ? t : tap[k]
+                }
+            }
+        }
+        acc.update(repeating: 0, count: hp * wp)
+        for i in 0..<g.outH {
+            let row = dy + i * g.outW, taps = tap + i * wp
+            for j in 0..<g.outW { acc[i * wp + j + Int(taps[j])] += row[j] }
+        }
+        let pad = g.padding
+        for i in 0..<g.h {
+            let dst = dx + i * g.w, src = acc + (i + pad) * wp + pad
+            for j in 0..<g.w { dst[j] += src[j] }
+        }
+    }
+
     /// Window sums times `inverse` (1 / cells counted), per output element.
     func averageForward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ inverse: UnsafePointer<Float>) {
         pad(x)

@@ -5,6 +5,17 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let g = ConvGeometry(h: h, w: w, kh: k, kw: k, stride: s, padding: pad, dilation: 1)
     let outPlane = g.outH * g.outW
+    if PaddedPooling.applies(g) {
+        // Stride 1: backward finds each window's maximum again from x (no positions kept).
+        let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
+            guard let dy = out.grad else { return }
+            maxPool2dBackward(x, dy, into: x.ensureGrad(), kernelSize: k, stride: s, padding: pad)
+        }
+        let kernel = PaddedPooling(g, border: -.infinity)
+        defer { kernel.deallocate() }
+        for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
+        return out
+    }
     let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: n * c * outPlane)
     let box = PointerBox(argmax)
     let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
@@ -18,22 +29,46 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
             for i in 0..<outPlane { dxp[Int(ap[i])] += dyp[i] }
         }
     }
+    maxPoolWindows(x.data, planes: n * c, g, out.data, argmax)
+    if !out.requiresGrad { box.release() }
+    return out
+}
+
+/// dx += the gradient of ``maxPool2d(_:kernelSize:stride:padding:)`` for the output gradient
+/// dy (N, C, Hout, Wout): each output's gradient goes to the first maximum of its window, found
+/// again from x (N, C, H, W).
+public func maxPool2dBackward(_ x: Tensor, _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
+                              kernelSize k: Int, stride s: Int, padding pad: Int) {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let g = ConvGeometry(h: h, w: w, kh: k, kw: k, stride: s, padding: pad, dilation: 1)
+    let outPlane = g.outH * g.outW
     if PaddedPooling.applies(g) {
         let kernel = PaddedPooling(g, border: -.infinity)
         defer { kernel.deallocate() }
-        if !out.requiresGrad {
-            box.release()
-            for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
-            return out
-        }
         for plane in 0..<(n * c) {
-            kernel.maxForward(x.data + plane * h * w, out.data + plane * outPlane, argmax + plane * outPlane)
+            kernel.maxBackward(x.data + plane * h * w, dy + plane * outPlane, dx + plane * h * w)
         }
-        return out
+        return
     }
+    let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: outPlane)
+    let values = UnsafeMutablePointer<Float>.allocate(capacity: outPlane)
+    defer { argmax.deallocate(); values.deallocate() }
     for plane in 0..<(n * c) {
-        let xp = x.data + plane * h * w
-        let yp = out.data + plane * outPlane
+        maxPoolWindows(x.data + plane * h * w, planes: 1, g, values, argmax)
+        let dxp = dx + plane * h * w, dyp = dy + plane * outPlane
+        for i in 0..<outPlane { dxp[Int(argmax[i])] += dyp[i] }
+    }
+}
+
+/// The window maxima of `planes` planes (H, W) and, per output, the position of the first
+/// maximum in its plane (window by window, for any stride).
+private func maxPoolWindows(_ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry,
+                            _ out: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>) {
+    let (h, w, k, s, pad) = (g.h, g.w, g.kh, g.stride, g.padding)
+    let outPlane = g.outH * g.outW
+    for plane in 0..<planes {
+        let xp = x + plane * h * w
+        let yp = out + plane * outPlane
         let ap = argmax + plane * outPlane
         for i in 0..<g.outH {
             let r0 = max(i * s - pad, 0), r1 = min(i * s - pad + k, h)
@@ -51,8 +86,6 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
             }
         }
     }
-    if !out.requiresGrad { box.release() }
-    return out
 }
 
 /// Average pooling (PyTorch `avg_pool2d`): the mean over the k x k window at (i*s - pad, j*s - pad).
@@ -62,41 +95,11 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let g = ConvGeometry(h: h, w: w, kh: k, kw: k, stride: s, padding: pad, dilation: 1)
     let outPlane = g.outH * g.outW
-    // 1 / divisor for every output position (the same for every plane).
-    var inverse = [Float](repeating: 0, count: outPlane)
-    for i in 0..<g.outH {
-        let r0 = max(i * s - pad, 0), r1 = min(i * s - pad + k, h)
-        for j in 0..<g.outW {
-            let c0 = max(j * s - pad, 0), c1 = min(j * s - pad + k, w)
-            let cells = countIncludePad ? k * k : (r1 - r0) * (c1 - c0)
-            inverse[i * g.outW + j] = 1 / Float(cells)
-        }
-    }
+    let inverse = averageDivisors(g, countIncludePad: countIncludePad)
     let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
         guard let dy = out.grad else { return }
-        let dx = x.ensureGrad()
-        if PaddedPooling.applies(g) {
-            let kernel = PaddedPooling(g, border: 0)
-            defer { kernel.deallocate() }
-            inverse.withUnsafeBufferPointer { inv in
-                for plane in 0..<(n * c) {
-                    kernel.averageBackward(dy + plane * outPlane, inv.baseAddress!, dx + plane * h * w)
-                }
-            }
-            return
-        }
-        for plane in 0..<(n * c) {
-            let dxp = dx + plane * h * w
-            let dyp = dy + plane * outPlane
-            for i in 0..<g.outH {
-                let r0 = max(i * s - pad, 0), r1 = min(i * s - pad + k, h)
-                for j in 0..<g.outW {
-                    let c0 = max(j * s - pad, 0), c1 = min(j * s - pad + k, w)
-                    let v = dyp[i * g.outW + j] * inverse[i * g.outW + j]
-                    for r in r0..<r1 { for cc in c0..<c1 { dxp[r * w + cc] += v } }
-                }
-            }
-        }
+        avgPool2dBackward(x.shape, dy, into: x.ensureGrad(), kernelSize: k, stride: s, padding: pad,
+                          countIncludePad: countIncludePad)
     }
     if PaddedPooling.applies(g) {
         let kernel = PaddedPooling(g, border: 0)
@@ -122,6 +125,52 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
         }
     }
     return out
+}
+
+/// dx (`shape`: N, C, H, W) += the gradient of ``avgPool2d(_:kernelSize:stride:padding:countIncludePad:)``
+/// for the output gradient dy (N, C, Hout, Wout).
+public func avgPool2dBackward(_ shape: [Int], _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
+                              kernelSize k: Int, stride s: Int, padding pad: Int, countIncludePad: Bool = false) {
+    let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+    let g = ConvGeometry(h: h, w: w, kh: k, kw: k, stride: s, padding: pad, dilation: 1)
+    let outPlane = g.outH * g.outW
+    let inverse = averageDivisors(g, countIncludePad: countIncludePad)
+    if PaddedPooling.applies(g) {
+        let kernel = PaddedPooling(g, border: 0)
+        defer { kernel.deallocate() }
+        inverse.withUnsafeBufferPointer { inv in
+            for plane in 0..<(n * c) {
+                kernel.averageBackward(dy + plane * outPlane, inv.baseAddress!, dx + plane * h * w)
+            }
+        }
+        return
+    }
+    for plane in 0..<(n * c) {
+        let dxp = dx + plane * h * w
+        let dyp = dy + plane * outPlane
+        for i in 0..<g.outH {
+            let r0 = max(i * s - pad, 0), r1 = min(i * s - pad + k, h)
+            for j in 0..<g.outW {
+                let c0 = max(j * s - pad, 0), c1 = min(j * s - pad + k, w)
+                let v = dyp[i * g.outW + j] * inverse[i * g.outW + j]
+                for r in r0..<r1 { for cc in c0..<c1 { dxp[r * w + cc] += v } }
+            }
+        }
+    }
+}
+
+/// 1 / divisor for every output position of an average pooling (the same for every plane).
+private func averageDivisors(_ g: ConvGeometry, countIncludePad: Bool) -> [Float] {
+    var inverse = [Float](repeating: 0, count: g.outH * g.outW)
+    for i in 0..<g.outH {
+        let r0 = max(i * g.stride - g.padding, 0), r1 = min(i * g.stride - g.padding + g.kh, g.h)
+        for j in 0..<g.outW {
+            let c0 = max(j * g.stride - g.padding, 0), c1 = min(j * g.stride - g.padding + g.kw, g.w)
+            let cells = countIncludePad ? g.kh * g.kw : (r1 - r0) * (c1 - c0)
+            inverse[i * g.outW + j] = 1 / Float(cells)
+        }
+    }
+    return inverse
 }
 
 /// Global average pooling: (N, C, H, W) -> (N, C), the mean of each plane.

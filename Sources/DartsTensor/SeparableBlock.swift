@@ -252,16 +252,19 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
 /// BN(affine = False) to each pool). Keeps only x and y for backward, where the two layers keep
 /// the pooled tensor, the output and (max) the argmax positions: the batch-norm gradient comes
 /// from its output (x̂ = y, as in ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``),
-/// and the pooling runs again in backward to route the gradient (a 3x3 window per element).
+/// and `poolBackward` routes the gradient (max pooling finds its maxima again from x).
 ///
 /// - Parameters:
 ///   - x: (N, C, H, W).
 ///   - runningMean, runningVar: (C) buffers, updated in training as batchNorm2d does.
-///   - pool: the pooling, (N, C, H, W) -> (N, C, Hout, Wout); it must be deterministic.
+///   - pool: the pooling, (N, C, H, W) -> (N, C, Hout, Wout).
+///   - poolBackward: adds the pooling's input gradient for an output gradient dy into dx (such
+///     as ``maxPool2dBackward(_:_:into:kernelSize:stride:padding:)``).
 /// - Returns: BN(pool(x)), (N, C, Hout, Wout).
 public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor, training: Bool,
                             momentum: Float = 0.1, eps: Float = 1e-5,
-                            pool: @escaping (Tensor) -> Tensor) -> Tensor {
+                            pool: (Tensor) -> Tensor,
+                            poolBackward: @escaping (_ x: Tensor, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) -> Void) -> Tensor {
     let pooled = Autograd.withoutRecording { pool(x) }
     let (c, plane) = (pooled.shape[1], pooled.shape[2] * pooled.shape[3])
     let n = pooled.shape[0]
@@ -299,7 +302,7 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
                 for i in 0..<plane { d[i] = a * dyp[i] + b * yp[i] + c0 }
             }
         }
-        let again = Autograd.recomputing { pool(x.detachedLeaf()) }
-        again.backward(seed: UnsafeBufferPointer(start: dz.data, count: dz.count))
+        guard x.requiresGrad else { return }
+        poolBackward(x, dz.data, x.ensureGrad())
     }
 }

@@ -120,3 +120,39 @@ func factorizedReduceBlockEqualsItsLayers(training: Bool) {
                                       training: true)
     }
 }
+
+@Test("pooledBatchNorm gives the values, statistics and input gradient of the pool and BN layers",
+      arguments: [(true, 1), (true, 2), (false, 1), (false, 2)], [true, false])
+func pooledBlockEqualsItsLayers(_ kind: (max: Bool, stride: Int), training: Bool) {
+    let x = randomTensor([3, 4, 11, 10], seed: 21)
+    func pool(_ t: Tensor) -> Tensor {
+        kind.max ? maxPool2d(t, kernelSize: 3, stride: kind.stride, padding: 1)
+            : avgPool2d(t, kernelSize: 3, stride: kind.stride, padding: 1, countIncludePad: false)
+    }
+    func poolBackward(_ t: Tensor, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        if kind.max {
+            maxPool2dBackward(t, dy, into: dx, kernelSize: 3, stride: kind.stride, padding: 1)
+        } else {
+            avgPool2dBackward(t.shape, dy, into: dx, kernelSize: 3, stride: kind.stride, padding: 1)
+        }
+    }
+    let fused = outputsAndGradients([x], channels: 4) {
+        pooledBatchNorm(x, runningMean: $0, runningVar: $1, training: training, pool: pool, poolBackward: poolBackward)
+    }
+    let plain = outputsAndGradients([x], channels: 4) {
+        batchNorm2d(pool(x), weight: nil, bias: nil, runningMean: $0, runningVar: $1, training: training)
+    }
+    expectClose(fused.y, plain.y)
+    expectClose(fused.stats, plain.stats, tolerance: 1e-6)
+    expectClose(fused.grads[0], plain.grads[0], tolerance: 1e-4)
+}
+
+@Test(arguments: [1, 2])
+func pooledBlockMatchesCentralDifferences(stride: Int) {
+    let mean = Tensor(shape: [2], repeating: 0), variance = Tensor(shape: [2], repeating: 1)
+    checkGradients([randomTensor([2, 2, 6, 6], seed: 22)], eps: 1e-3, tolerance: 2e-2) { t in
+        pooledBatchNorm(t[0], runningMean: mean, runningVar: variance, training: true,
+                        pool: { maxPool2d($0, kernelSize: 3, stride: stride, padding: 1) },
+                        poolBackward: { maxPool2dBackward($0, $1, into: $2, kernelSize: 3, stride: stride, padding: 1) })
+    }
+}

@@ -74,7 +74,7 @@ struct PaddedDepthwise {
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         pad(x)
         correlate(padded, offsets, w, taps: g.kh * g.kw, pitched, length)
-        for i in 0..<g.outH { (out + i * g.outW).update(from: pitched + i * wp, count: g.outW) }
+        unpitch(pitched, pitch: wp, out, rows: g.outH, width: g.outW)
     }
 
     /// dx += depthwise^T(dy) and dw += correlation(dy, x) for one plane (either may be nil).
@@ -82,10 +82,7 @@ struct PaddedDepthwise {
                   _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
         // dy with pitch Wp after the zero margin, zeros in the scratch columns (they add nothing).
         let d = gradient + margin
-        for i in 0..<g.outH {
-            (d + i * wp).update(from: dy + i * g.outW, count: g.outW)
-            if i < g.outH - 1 { (d + i * wp + g.outW).update(repeating: 0, count: wp - g.outW) }
-        }
+        pitch(dy, rows: g.outH, width: g.outW, into: d, pitch: wp)
         if let dw {
             pad(x)
             tapDots(d, padded, offsets, taps: g.kh * g.kw, length, dw)
@@ -107,6 +104,22 @@ struct PaddedDepthwise {
             }
         }
     }
+}
+
+/// Copies a (rows, width) plane to row pitch `pitch`, zeroing the pitch - width scratch columns
+/// between rows (those after the last row are left as they are).
+@inline(__always)
+func pitch(_ src: UnsafePointer<Float>, rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>, pitch: Int) {
+    for i in 0..<rows {
+        (dst + i * pitch).update(from: src + i * width, count: width)
+        if i < rows - 1 { (dst + i * pitch + width).update(repeating: 0, count: pitch - width) }
+    }
+}
+
+/// Copies the first `width` columns of `rows` rows at row pitch `pitch` into a dense plane.
+@inline(__always)
+func unpitch(_ src: UnsafePointer<Float>, pitch: Int, _ dst: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+    for i in 0..<rows { (dst + i * width).update(from: src + i * pitch, count: width) }
 }
 
 /// dst[j] = max(src[j], 0) for j in 0 ..< count.
@@ -334,16 +347,13 @@ struct PhasedDepthwise {
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         split(x)
         correlate(phases, offsets, w, taps: g.kh * g.kw, pitched, length)
-        for i in 0..<g.outH { (out + i * g.outW).update(from: pitched + i * wq, count: g.outW) }
+        unpitch(pitched, pitch: wq, out, rows: g.outH, width: g.outW)
     }
 
     func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                   _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
         let d = gradient + margin
-        for i in 0..<g.outH {
-            (d + i * wq).update(from: dy + i * g.outW, count: g.outW)
-            if i < g.outH - 1 { (d + i * wq + g.outW).update(repeating: 0, count: wq - g.outW) }
-        }
+        pitch(dy, rows: g.outH, width: g.outW, into: d, pitch: wq)
         if let dw {
             split(x)
             tapDots(d, phases, offsets, taps: g.kh * g.kw, length, dw)

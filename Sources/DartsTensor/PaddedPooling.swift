@@ -40,17 +40,31 @@ struct PaddedPooling {
     /// Max over the window; `argmax` receives, per output element, the input element's index in
     /// the unpadded plane (the first maximum in window order).
     func maxForward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>) {
+        // Per element, the winning tap as an offset in the unpadded plane, p W + q.
+        let tap = firstMaxima(x, rowPitch: g.w)
+        defer { tap.deallocate() }
+        unpitch(out)
+        // Output (i, j) reads the window whose top-left input is (i - pad, j - pad).
+        for i in 0..<g.outH {
+            let corner = Int32((i - g.padding) * g.w - g.padding)
+            let row = argmax + i * g.outW, taps = tap + i * wp
+            for j in 0..<g.outW { row[j] = corner + Int32(j) + taps[j] }
+        }
+    }
+
+    /// The window maxima of a plane into `pitched`, and per element (at pitch Wp) the first
+    /// winning tap (p, q) in window order as p rowPitch + q (a buffer of `length`, the caller's
+    /// to deallocate).
+    private func firstMaxima(_ x: UnsafePointer<Float>, rowPitch: Int) -> UnsafeMutablePointer<Int32> {
         pad(x)
         let n = length, o = pitched
-        // Per element, the winning tap as an offset in the unpadded plane, p W + q.
         let tap = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        defer { tap.deallocate() }
         o.update(from: padded, count: n)
         tap.update(repeating: 0, count: n)
         for p in 0..<g.kh {
             for q in 0..<g.kw where p + q > 0 {
                 let src = padded + p * wp + q
-                let t = Int32(p * g.w + q)
+                let t = Int32(p * rowPitch + q)
                 for k in 0..<n {
                     let v = src[k]
                     let better = v > o[k]
@@ -59,13 +73,7 @@ struct PaddedPooling {
                 }
             }
         }
-        unpitch(out)
-        // Output (i, j) reads the window whose top-left input is (i - pad, j - pad).
-        for i in 0..<g.outH {
-            let corner = Int32((i - g.padding) * g.w - g.padding)
-            let row = argmax + i * g.outW, taps = tap + i * wp
-            for j in 0..<g.outW { row[j] = corner + Int32(j) + taps[j] }
-        }
+        return tap
     }
 
     /// Max over the window, without the positions (no backward to prepare).
@@ -86,25 +94,10 @@ struct PaddedPooling {
     /// (first maximum in window order, as ``maxForward(_:_:_:)``) and each output's gradient is
     /// added at its maximum, in the padded layout, then copied out of the border.
     func maxBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
-        pad(x)
-        let n = length, o = pitched
-        let tap = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        // The winning tap as an offset in the padded plane, p Wp + q.
+        let tap = firstMaxima(x, rowPitch: wp)
         let acc = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp)
         defer { tap.deallocate(); acc.deallocate() }
-        o.update(from: padded, count: n)
-        tap.update(repeating: 0, count: n)
-        for p in 0..<g.kh {
-            for q in 0..<g.kw where p + q > 0 {
-                let src = padded + p * wp + q
-                let t = Int32(p * wp + q)
-                for k in 0..<n {
-                    let v = src[k]
-                    let better = v > o[k]
-                    o[k] = better ? v : o[k]
-                    tap[k] = better ? t : tap[k]
-                }
-            }
-        }
         acc.update(repeating: 0, count: hp * wp)
         for i in 0..<g.outH {
             let row = dy + i * g.outW, taps = tap + i * wp

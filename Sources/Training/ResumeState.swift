@@ -91,6 +91,8 @@ struct ResumeState {
             throw SearchError.resume("the search in \(runFolder.path) has finished (it has result.json): there is nothing "
                 + "to resume; its genotype is in genotype.txt")
         }
+        // A search still running before its first checkpoint is named as such, not as stopped.
+        try RunFolder.checkNotBeingWritten(runFolder)
         guard let newest = candidates.last else {
             throw SearchError.resume("\(runFolder.path) holds no checkpoint: the search stopped before its first one "
                 + "(the end of epoch 1, or --checkpoint-every steps); start it again with a new --out")

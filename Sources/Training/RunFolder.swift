@@ -31,8 +31,13 @@ public final class RunFolder {
             }
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
-                throw SearchError.runFolder("--out \(path) already holds a run (\(contents.count) files); "
-                    + "choose a new --out, resume it with --resume \(path), or move the old run away: it is never overwritten")
+                let files = contents.filter { $0 != ".lock" }.count
+                let checkpoints = (try? fm.contentsOfDirectory(atPath: url.appendingPathComponent("checkpoints").path)) ?? []
+                let resumable = checkpoints.contains { $0.hasSuffix(".ckpt") }
+                    && !fm.fileExists(atPath: url.appendingPathComponent("result.json").path)
+                throw SearchError.runFolder("--out \(path) already holds a run (\(files) file\(files == 1 ? "" : "s")); "
+                    + "choose a new --out" + (resumable ? ", resume it with --resume \(path)," : "")
+                    + " or move the old run away: it is never overwritten")
             }
             return
         }
@@ -153,6 +158,23 @@ public final class RunFolder {
         _ = ftruncate(fd, 0)
         _ = holder.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         return fd
+    }
+
+    /// Refuses a run folder whose `.lock` another process holds (a search still writing it), with
+    /// the message of ``lock(_:)``; a folder without `.lock`, or whose lock is free, passes.
+    /// - Throws: ``SearchError/runFolder(_:)`` naming the folder and the process.
+    static func checkNotBeingWritten(_ url: URL) throws {
+        let path = url.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
+            let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            throw SearchError.runFolder("another search is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
+                + "wait until it has ended, or end it, then try again")
+        }
+        _ = flock(fd, LOCK_UN)
     }
 
     /// Opens the folder of an interrupted run to continue it: metrics.jsonl is first replaced

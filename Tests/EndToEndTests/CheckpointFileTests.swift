@@ -153,6 +153,22 @@ import Testing
         #expect(throws: Never.self) { _ = try RunFolder(resuming: url, completedEpochs: 0) }
     }
 
+    /// A search still running before its first checkpoint is reported as running, not as stopped,
+    /// and --out of a folder with nothing to resume does not suggest --resume.
+    @Test func aRunningSearchWithoutCheckpointIsNamedAsRunning() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var first: RunFolder? = try RunFolder(path: tmp.appendingPathComponent("run").path)
+        let url = first!.url
+        let error = #expect(throws: SearchError.self) { try RunFolder.checkNotBeingWritten(url) }
+        #expect("\(error!)".contains("another search is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
+        let occupied = #expect(throws: SearchError.self) { try RunFolder.checkCanCreate(path: url.path) }
+        #expect("\(occupied!)".contains("already holds a run (1 file); choose a new --out or move the old run away"),
+                "\(occupied!)")
+        first = nil   // the search ends
+        #expect(throws: Never.self) { try RunFolder.checkNotBeingWritten(url) }
+    }
+
     @Test func resumedOptionsTakeOnlyTheResumableFlagsAndChooseTheMicroBatches() throws {
         var saved = SearchOptions()
         saved.layers = 5

@@ -21,6 +21,15 @@ struct PicturesCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "Diagnostic messages at this level and above.") var logLevel: Logger.Level = .warning
 
     func run() throws {
+        do {
+            try drawPictures()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func drawPictures() throws {
         Diagnostics.bootstrap(level: logLevel, rank: 0, host: currentHostName())
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -31,7 +40,10 @@ struct PicturesCommand: ParsableCommand {
             throw PicturesError(description: "no epoch of the \(kind.rawValue) in \(folder) has finished yet (its metrics.jsonl "
                 + "is empty); the pictures show finished epochs: draw them after the first epoch ends")
         }
-        let files = RunPictures.draw(folder: url)
+        // A folder with none of the files is refused before drawing, without a warning per file.
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        let drawable = names.contains { $0 == "metrics.jsonl" || $0 == "genotype.json" || $0.hasSuffix(".alphas.json") }
+        let files = drawable ? RunPictures.draw(folder: url) : []
         guard !files.isEmpty else {
             throw PicturesError(description: "\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
                 + "give the --out folder of a search or a retrain")

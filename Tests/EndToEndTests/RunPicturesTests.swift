@@ -188,7 +188,15 @@ struct SVGCounts {
         #expect(result.status == 0, "\(result.all)")
         #expect(result.stdout.hasPrefix("pictures in \(tmp.path): loss.svg, accuracy.svg, alphas_normal.svg"))
         let refused = try CommandRunner.run(["pictures", tmp.appendingPathComponent("missing").path])
-        #expect(refused.status != 0 && refused.stderr.contains("is not a folder"))
+        #expect(refused.status != 0 && refused.stderr.hasPrefix("error: ") && refused.stderr.contains("is not a folder"),
+                "\(refused.all)")
+        // A folder with nothing to draw: one error line, no warning per missing file, nothing written.
+        let empty = tmp.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: false)
+        let nothing = try CommandRunner.run(["pictures", empty.path])
+        #expect(nothing.status != 0 && nothing.stderr.hasPrefix("error: \(empty.path) holds no metrics.jsonl"), "\(nothing.all)")
+        #expect(!nothing.stderr.contains("warning"), "\(nothing.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
     }
 
     @Test func thePicturesOfARetrainAreItsTrainAndTestCurvesAndItsCells() throws {

@@ -210,13 +210,12 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
                 if let dWb = dW[branch] {
                     kernel.forward(img, branch, t)
                     // dW (Cb x C) += dz_b (Cb x HW) t^T (HW x C)
-                    sgemm(transA: false, transB: true, m: m, n: c, k: plane, a: dzb, lda: plane,
-                          b: t, ldb: plane, beta: 1, c: dWb, ldc: c)
+                    pointwiseWeightGradient(m: m, k: c, p: plane, d: dzb, t: t, dW: dWb, ldw: c)
                 }
                 guard needsInput else { continue }
                 // dt (C x HW) = W^T (C x Cb) dz_b (Cb x HW)
-                sgemm(transA: true, transB: false, m: c, n: plane, k: m, a: weight.data, lda: c,
-                      b: dzb, ldb: plane, beta: 0, c: dt, ldc: plane)
+                pointwiseProduct(m: c, k: m, p: plane, a: weight.data, rowStride: 1, columnStride: c,
+                                 b: dzb, ldb: plane, out: dt, ldo: plane)
                 kernel.backward(img, branch, dt, dx, dDepthwise)
             }
         }
@@ -229,8 +228,9 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
         var first = 0
         for (branch, weight) in branches.enumerated() {
             kernel.forward(img, branch, t)
-            sgemm(transA: false, transB: false, m: rows[branch], n: plane, k: c, a: weight.data, lda: c,
-                  b: t, ldb: plane, beta: 0, c: out.data + (img * cout + first) * plane, ldc: plane)
+            // y_b (Cb x HW) = W_b (Cb x C) t (C x HW)
+            pointwiseProduct(m: rows[branch], k: c, p: plane, a: weight.data, rowStride: c, columnStride: 1,
+                             b: t, ldb: plane, out: out.data + (img * cout + first) * plane, ldo: plane)
             first += rows[branch]
         }
     }

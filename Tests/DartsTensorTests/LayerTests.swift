@@ -59,6 +59,48 @@ func maxPoolGradientMatchesCentralDifferences(stride: Int) {
     checkGradients([x], eps: 1e-3) { maxPool2d($0[0], kernelSize: 3, stride: stride, padding: 1) }
 }
 
+/// Max pooling at stride 1 by its definition: per window, the value and (row-major window order,
+/// strictly larger to replace) the position of the first maximum.
+private func naiveMaxPool(_ x: [Float], h: Int, w: Int, k: Int, pad: Int) -> (values: [Float], first: [Int]) {
+    var values: [Float] = [], first: [Int] = []
+    for i in 0..<(h + 2 * pad - k + 1) {
+        for j in 0..<(w + 2 * pad - k + 1) {
+            var best = -Float.infinity, at = -1
+            for p in 0..<k {
+                for q in 0..<k {
+                    let (r, c) = (i - pad + p, j - pad + q)
+                    if r >= 0 && r < h && c >= 0 && c < w && x[r * w + c] > best { best = x[r * w + c]; at = r * w + c }
+                }
+            }
+            values.append(best)
+            first.append(at)
+        }
+    }
+    return (values, first)
+}
+
+// Planes whose pitched length runs through the kernels' 32-, 16- and 8-wide blocks and their
+// scalar tails; values from {0, 1, 2} tie in almost every window.
+@Test(arguments: [(4, 5), (9, 9), (14, 14), (28, 28), (7, 3)])
+func maxPoolAtStrideOneSendsTheGradientToTheFirstMaximum(h: Int, w: Int) {
+    let values = randomTensor([2 * h * w], seed: UInt64(h * 100 + w)).values.map { Float(Int(abs($0) * 3) % 3) }
+    let x = Tensor(shape: [1, 2, h, w], values: values)
+    let y = maxPool2d(x, kernelSize: 3, stride: 1, padding: 1)
+    let dy = (0..<(2 * h * w)).map { Float($0 % 7) + 1 }
+    var dx = [Float](repeating: 0, count: 2 * h * w)
+    dy.withUnsafeBufferPointer { d in
+        dx.withUnsafeMutableBufferPointer { maxPool2dBackward(x, d.baseAddress!, into: $0.baseAddress!, kernelSize: 3, stride: 1, padding: 1) }
+    }
+    for plane in 0..<2 {
+        let slice = Array(values[(plane * h * w)..<((plane + 1) * h * w)])
+        let (expectedValues, first) = naiveMaxPool(slice, h: h, w: w, k: 3, pad: 1)
+        #expect(Array(y.values[(plane * h * w)..<((plane + 1) * h * w)]) == expectedValues)
+        var expectedGradient = [Float](repeating: 0, count: h * w)
+        for (o, at) in first.enumerated() { expectedGradient[at] += dy[plane * h * w + o] }
+        #expect(Array(dx[(plane * h * w)..<((plane + 1) * h * w)]) == expectedGradient)
+    }
+}
+
 @Test func avgPoolDoesNotCountPaddingInTheDivisor() {
     let x = Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
     #expect(avgPool2d(x, kernelSize: 3, stride: 1, padding: 1).values == [2.5, 2.5, 2.5, 2.5])

@@ -33,8 +33,9 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
             for img in 0..<n {
                 let xp = x.data + (img * c + ch) * plane
                 let dp = dy + (img * c + ch) * plane
-                sumDy += vectorSum(dp, plane)
-                sumDyX += vectorDot(dp, xp, plane)
+                let (sum, dot) = vectorSumAndDot(dp, xp, plane)
+                sumDy += sum
+                sumDyX += dot
             }
             let sumDyXhat = (sumDyX - mu * sumDy) * inv
             dgamma?[ch] += sumDyXhat

@@ -49,6 +49,36 @@ func vectorDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: In
     return s
 }
 
+/// (sum_i x[i], sum_i x[i] * y[i]) in one pass over x: the values of ``vectorSum(_:_:)`` and
+/// ``vectorDot(_:_:_:)``, bit for bit (the same partial sums in the same order).
+@inline(__always)
+func vectorSumAndDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> (sum: Float, dot: Float) {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+    @inline(__always) func load(_ r: UnsafeRawPointer, _ k: Int) -> SIMD8<Float> {
+        r.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+    }
+    while i + 32 <= count {
+        let x0 = load(rx, i), x1 = load(rx, i + 8), x2 = load(rx, i + 16), x3 = load(rx, i + 24)
+        a0 += x0; a1 += x1; a2 += x2; a3 += x3
+        b0 += x0 * load(ry, i); b1 += x1 * load(ry, i + 8); b2 += x2 * load(ry, i + 16); b3 += x3 * load(ry, i + 24)
+        i += 32
+    }
+    while i + 8 <= count {
+        let x0 = load(rx, i)
+        a0 += x0
+        b0 += x0 * load(ry, i)
+        i += 8
+    }
+    var s = ((a0 + a1) + (a2 + a3)).sum(), d = ((b0 + b1) + (b2 + b3)).sum()
+    while i < count { s += x[i]; i += 1 }
+    i = count - count % 8
+    while i < count { d += x[i] * y[i]; i += 1 }
+    return (s, d)
+}
+
 /// sum_i (x[i] - mean)^2
 @inline(__always)
 func vectorSquaredDeviations(_ x: UnsafePointer<Float>, _ count: Int, mean: Float) -> Float {

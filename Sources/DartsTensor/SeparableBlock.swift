@@ -182,8 +182,9 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
                 var sumDy: Float = 0, sumDyY: Float = 0
                 for img in 0..<n {
                     let offset = (img * cout + o) * plane
-                    sumDy += vectorSum(dy + offset, plane)
-                    sumDyY += vectorDot(dy + offset, y + offset, plane)
+                    let (sum, dot) = vectorSumAndDot(dy + offset, y + offset, plane)
+                    sumDy += sum
+                    sumDyY += dot
                 }
                 b[o] = -invStd[o] * sumDyY / fm
                 c0[o] = -invStd[o] * sumDy / fm
@@ -290,8 +291,9 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
                 var sumDy: Float = 0, sumDyY: Float = 0
                 for img in 0..<n {
                     let offset = (img * c + ch) * plane
-                    sumDy += vectorSum(dy + offset, plane)
-                    sumDyY += vectorDot(dy + offset, y + offset, plane)
+                    let (sum, dot) = vectorSumAndDot(dy + offset, y + offset, plane)
+                    sumDy += sum
+                    sumDyY += dot
                 }
                 b = -a * sumDyY / fm
                 c0 = -a * sumDy / fm

@@ -66,7 +66,7 @@ struct PaddedDepthwise {
         if reluInput {
             for i in 0..<g.h { reluCopy(x + i * g.w, padded + (i + p) * wp + p, g.w) }
         } else {
-            for i in 0..<g.h { (padded + (i + p) * wp + p).update(from: x + i * g.w, count: g.w) }
+            for i in 0..<g.h { copyRow(x + i * g.w, padded + (i + p) * wp + p, g.w) }
         }
     }
 
@@ -93,14 +93,13 @@ struct PaddedDepthwise {
             let first = g.padding * wp + g.padding
             let count = (g.h - 1) * wp + g.w
             correlate(d + first, flipped, w, taps: g.kh * g.kw, pitched, count)
-            if reluInput {
-                // The ReLU's mask, at the same pitch: relu(x) > 0 in the padded plane's interior.
-                if dw == nil { pad(x) }
-                zeroWhereNotPositive(pitched, mask: padded + first, count)
-            }
             for i in 0..<g.h {
-                let row = dx + i * g.w, src = pitched + i * wp
-                for j in 0..<g.w { row[j] += src[j] }
+                if reluInput {
+                    // Through the ReLU: only where x > 0.
+                    maskedAdd(pitched + i * wp, where: x + i * g.w, dx + i * g.w, g.w)
+                } else {
+                    addInto(pitched + i * wp, dx + i * g.w, g.w)
+                }
             }
         }
     }
@@ -111,15 +110,27 @@ struct PaddedDepthwise {
 @inline(__always)
 func pitch(_ src: UnsafePointer<Float>, rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>, pitch: Int) {
     for i in 0..<rows {
-        (dst + i * pitch).update(from: src + i * width, count: width)
-        if i < rows - 1 { (dst + i * pitch + width).update(repeating: 0, count: pitch - width) }
+        copyRow(src + i * width, dst + i * pitch, width)
+        if i < rows - 1 { for j in width..<pitch { dst[i * pitch + j] = 0 } }
     }
 }
 
 /// Copies the first `width` columns of `rows` rows at row pitch `pitch` into a dense plane.
 @inline(__always)
 func unpitch(_ src: UnsafePointer<Float>, pitch: Int, _ dst: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    for i in 0..<rows { (dst + i * width).update(from: src + i * pitch, count: width) }
+    for i in 0..<rows { copyRow(src + i * pitch, dst + i * width, width) }
+}
+
+/// dst[j] = src[j] for j in 0 ..< count: rows of 7 to 36 floats, copied inline (a call to
+/// memmove per row costs as much as the copy).
+@inline(__always)
+func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var j = 0
+    while j + 8 <= count {
+        store8(load8(src + j), dst + j)
+        j += 8
+    }
+    while j < count { dst[j] = src[j]; j += 1 }
 }
 
 /// dst[j] = max(src[j], 0) for j in 0 ..< count.
@@ -134,15 +145,15 @@ func reluCopy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _
     while j < count { dst[j] = max(src[j], 0); j += 1 }
 }
 
-/// v[j] = 0 where mask[j] <= 0, for j in 0 ..< count.
+/// dst[j] += src[j] for j in 0 ..< count.
 @inline(__always)
-func zeroWhereNotPositive(_ v: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, _ count: Int) {
+func addInto(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
     var j = 0
     while j + 8 <= count {
-        store8(load8(v + j).replacing(with: 0, where: load8(mask + j) .<= 0), v + j)
+        store8(load8(dst + j) + load8(src + j), dst + j)
         j += 8
     }
-    while j < count { v[j] = mask[j] > 0 ? v[j] : 0; j += 1 }
+    while j < count { dst[j] += src[j]; j += 1 }
 }
 
 /// dst[j] += src[j] where x[j] > 0 (the gradient through a ReLU of x), for j in 0 ..< count.

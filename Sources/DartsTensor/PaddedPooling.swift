@@ -59,7 +59,7 @@ struct PaddedPooling {
     @inline(__always)
     func pad(_ x: UnsafePointer<Float>) {
         let p = g.padding
-        for i in 0..<g.h { (padded + (i + p) * wp + p).update(from: x + i * g.w, count: g.w) }
+        for i in 0..<g.h { copyRow(x + i * g.w, padded + (i + p) * wp + p, g.w) }
     }
 
     /// Max over the window, without the positions (no backward to prepare).
@@ -83,8 +83,7 @@ struct PaddedPooling {
         }
         let pad = g.padding
         for i in 0..<g.h {
-            let dst = dx + i * g.w, src = acc + (i + pad) * wp + pad
-            for j in 0..<g.w { dst[j] += src[j] }
+            addInto(acc + (i + pad) * wp + pad, dx + i * g.w, g.w)
         }
     }
 
@@ -106,14 +105,13 @@ struct PaddedPooling {
         for i in 0..<g.outH {
             let row = d + i * wp, src = dy + i * g.outW, inv = inverse + i * g.outW
             for j in 0..<g.outW { row[j] = src[j] * inv[j] }
-            if i < g.outH - 1 { (row + g.outW).update(repeating: 0, count: wp - g.outW) }
+            if i < g.outH - 1 { for j in g.outW..<wp { row[j] = 0 } }
         }
         let first = g.padding * wp + g.padding
         let count = (g.h - 1) * wp + g.w
         correlate(d + first, flipped, ones, taps: g.kh * g.kw, pitched, count)
         for i in 0..<g.h {
-            let row = dx + i * g.w, src = pitched + i * wp
-            for j in 0..<g.w { row[j] += src[j] }
+            addInto(pitched + i * wp, dx + i * g.w, g.w)
         }
     }
 }

@@ -175,6 +175,11 @@ public final class RetrainJob {
                 try run!.writeJSON("genotype.json", genotype)
             }
         }
+        if isRoot {
+            InterruptNotice.install("darts-dist retrain: interrupted; \(options.out) keeps every checkpoint written so far: "
+                + "continue with `\(InterruptNotice.resumeCommand("retrain", folder: options.out, worldSize: worldSize))`")
+        }
+        defer { InterruptNotice.remove() }
         say("darts-dist retrain: \(kind.rawValue) \(train.channels)x\(train.height)x\(train.width), "
             + "\(train.count) train / \(test.count) test images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
         say("genotype = \(genotype.dartsText)")

@@ -134,6 +134,11 @@ public final class SearchJob {
                 augmentation: data.augmentation.description, weights: state.weights.count, alphas: state.alphas.count,
                 stepsPerEpoch: stepsPerEpoch))
         }
+        if isRoot {
+            InterruptNotice.install("darts-dist search: interrupted; \(options.out) keeps every checkpoint written so far: "
+                + "continue with `\(InterruptNotice.resumeCommand("search", folder: options.out, worldSize: worldSize))`")
+        }
+        defer { InterruptNotice.remove() }
         say("darts-dist search: \(kind.rawValue) \(dataset.channels)x\(dataset.height)x\(dataset.width), "
             + "\(data.trainIndices.count) train / \(data.valIndices.count) val images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
         say("network: C=\(options.channels), \(options.layers) cells, \(state.weights.count) weights, \(state.alphas.count) alphas; "

@@ -45,6 +45,44 @@ import Testing
               + "\(resumedFrom); \(summary)")
     }
 
+    /// SIGTERM to mpirun and its ranks, as a batch scheduler ends a job at its time limit (Slurm
+    /// signals every process of the job step). The test runner starts its children with SIGINT
+    /// and SIGTERM blocked, which mpirun keeps; darts-dist unblocks them.
+    @Test func sigtermOfMpirunSaysHowToContinueOnceAndTheResumedRunEndsAsTheUninterruptedOne() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let job = try BackgroundJob(ReferenceRuns.search(out), ranks: 2)
+        #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
+        let ranks = Array(job.rankPIDs().values)
+        kill(job.process.processIdentifier, SIGTERM)
+        for pid in ranks { kill(pid, SIGTERM) }
+        #expect(job.waitForExit() != 0)
+        #expect(BackgroundJob.waitUntilEnded(ranks) != nil, "ranks \(ranks) still run after SIGTERM")
+        let hint = "darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: "
+            + "continue with `mpirun -np 2 darts-dist search --resume \(out.path)`"
+        #expect(job.stderr.components(separatedBy: hint).count == 2, "the hint once (rank 0's): \(job.all)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("result.json").path))
+        let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)
+        #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+        _ = try RunComparison.expectSameSearch(out, reference)
+    }
+
+    /// Ctrl-C (SIGINT) of a search on one process: the hint, and the process ends by the signal.
+    @Test func ctrlCOfASingleProcessSearchSaysHowToContinue() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let job = try BackgroundJob(ReferenceRuns.search(out))
+        #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
+        kill(job.process.processIdentifier, SIGINT)
+        job.waitForExit()
+        #expect(job.process.terminationReason == .uncaughtSignal && job.process.terminationStatus == SIGINT, "\(job.all)")
+        #expect(job.stderr.contains("darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: "
+            + "continue with `darts-dist search --resume \(out.path)`"), "\(job.all)")
+    }
+
     @Test func aJobKilledTwiceMidEpochResumesToTheUninterruptedResult() throws {
         let reference = try ReferenceRuns.reference(secondOrder: false)
         let tmp = try CommandRunner.temporaryFolder()

@@ -4,24 +4,25 @@ import Glibc
 #endif
 
 /// While a run is writing its folder, Ctrl-C (SIGINT) or a scheduler's SIGTERM prints one line on
-/// standard error that says how to continue the run, then ends the process as the signal would
-/// have (the same exit status, so mpirun and batch systems see the interruption). The checkpoints
-/// are written atomically (temporary file, then rename), so the folder never holds half of one.
+/// standard error that says what the folder holds and how to go on, then ends the process as the
+/// signal would have (so mpirun and batch systems see the interruption). The line follows the
+/// run: before its first checkpoint it says there is nothing to resume; after one, it gives the
+/// `--resume` command. Checkpoints are written atomically (temporary file, then rename), so the
+/// folder never holds half of one.
 ///
 /// Installed on rank 0 only, so an interrupted mpirun job prints the line once.
 public enum InterruptNotice {
-    /// The line, preformatted: the handler only calls write(2), raise(3) and signal(2), which are
-    /// async-signal-safe.
-    nonisolated(unsafe) private static var line: UnsafeMutablePointer<UInt8>?
-    nonisolated(unsafe) private static var length = 0
+    /// The line, NUL-terminated and swapped whole: the handler only calls strlen(3), write(2),
+    /// signal(2) and raise(3), which are async-signal-safe.
+    nonisolated(unsafe) private static var line: UnsafeMutablePointer<CChar>?
 
-    /// Prints `text` (one line) if SIGINT or SIGTERM arrives before ``remove()``.
+    /// Prints `text` (one line) if SIGINT or SIGTERM arrives before ``remove()``; called again,
+    /// replaces the line.
     public static func install(_ text: String) {
-        let bytes = Array((text + "\n").utf8)
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
-        buffer.initialize(from: bytes, count: bytes.count)
-        line = buffer   // never freed: a handler may be reading the previous one
-        length = bytes.count
+        let buffer = strdup("\n" + text + "\n")
+        let first = line == nil
+        line = buffer   // the previous line is never freed: a handler may be writing it
+        guard first else { return }
         // A launcher may pass both signals blocked (a process started from a thread that blocks
         // them inherits its mask); the run is to be interruptible as from a terminal.
         var unblock = sigset_t()
@@ -31,10 +32,7 @@ public enum InterruptNotice {
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
-                if let line = InterruptNotice.line {
-                    _ = write(STDERR_FILENO, "\n", 1)
-                    _ = write(STDERR_FILENO, line, InterruptNotice.length)
-                }
+                if let text = InterruptNotice.line { _ = write(STDERR_FILENO, text, strlen(text)) }
                 signal(received, SIG_DFL)
                 raise(received)
             }
@@ -45,10 +43,20 @@ public enum InterruptNotice {
     public static func remove() {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+        line = nil
     }
 
-    /// "darts-dist COMMAND --resume FOLDER", under "mpirun -np N" for several ranks.
+    /// The command that continues a run: this program as it was started, `COMMAND --resume
+    /// FOLDER`, under `mpirun -np N -x OPENBLAS_NUM_THREADS=1` for several ranks.
     static func resumeCommand(_ command: String, folder: String, worldSize: Int) -> String {
-        (worldSize > 1 ? "mpirun -np \(worldSize) " : "") + "darts-dist \(command) --resume \(folder)"
+        let program = CommandLine.arguments.first ?? "darts-dist"
+        return (worldSize > 1 ? "mpirun -np \(worldSize) -x OPENBLAS_NUM_THREADS=1 " : "")
+            + "\(program) \(command) --resume \(folder)"
+    }
+
+    /// The line of a run that has no checkpoint yet.
+    static func beforeFirstCheckpoint(_ command: String, folder: String) -> String {
+        "darts-dist \(command): interrupted before its first checkpoint; \(folder) holds nothing to resume: "
+            + "start the \(command) again with a new --out (or after removing \(folder))"
     }
 }

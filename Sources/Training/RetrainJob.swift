@@ -62,6 +62,12 @@ public final class RetrainJob {
 
     func say(_ line: String) { if isRoot { printLine(line) } }
 
+    /// The interrupt line once a checkpoint exists (rank 0): the command that resumes from it.
+    func noteCheckpoint(folder: String) {
+        InterruptNotice.install("darts-dist retrain: interrupted; \(folder) keeps its checkpoint of the last finished epoch: "
+            + "continue with `\(InterruptNotice.resumeCommand("retrain", folder: folder, worldSize: communicator.worldSize))`")
+    }
+
     func agree(_ body: () throws -> Void) throws { try communicator.agree(body) }
 
     /// Runs the retrain to the end, or to `stopAfterEpochs`.
@@ -176,8 +182,11 @@ public final class RetrainJob {
             }
         }
         if isRoot {
-            InterruptNotice.install("darts-dist retrain: interrupted; \(options.out) keeps every checkpoint written so far: "
-                + "continue with `\(InterruptNotice.resumeCommand("retrain", folder: options.out, worldSize: worldSize))`")
+            if checkpoint == nil {
+                InterruptNotice.install(InterruptNotice.beforeFirstCheckpoint("retrain", folder: options.out))
+            } else {
+                noteCheckpoint(folder: options.out)
+            }
         }
         defer { InterruptNotice.remove() }
         say("darts-dist retrain: \(kind.rawValue) \(train.channels)x\(train.height)x\(train.width), "
@@ -275,6 +284,9 @@ public final class RetrainJob {
                                       history: history, weights: weights, buffers: buffers, optimizer: optimizer)
                     .write(to: run.url.appendingPathComponent(RetrainCheckpoint.fileName))
             }
+            if isRoot {
+                noteCheckpoint(folder: options.out)
+            }
             if let stop = stopAfterEpochs, epoch + 1 >= stop, epoch + 1 < options.epochs {
                 say("stopped after epoch \(epoch + 1) of \(options.epochs); continue with: darts-dist retrain --resume \(options.out)")
                 return nil
@@ -298,6 +310,7 @@ public final class RetrainJob {
                 .write(to: run.url.appendingPathComponent(SavedModel.fileName))
             try run.writeJSON("result.json", result)
         }
+        InterruptNotice.remove()   // finished: nothing to resume
         say(String(format: "retrain finished in %@: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (best top-1 %.2f%% after epoch %d); model in %@",
                    formatDuration(seconds), 100 * last.testTop1, 100 * last.testTop5, last.testLoss, 100 * best.testTop1,
                    best.epoch + 1, URL(fileURLWithPath: options.out).appendingPathComponent(SavedModel.fileName).path))

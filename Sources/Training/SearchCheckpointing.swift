@@ -39,6 +39,14 @@ extension SearchJob {
         }
         lastCheckpoint = (progress.globalStep, Checkpoint.Manifest.describe(progress, options: options,
                                                                               stepsPerEpoch: data.stepsPerEpoch))
+        noteCheckpoint()
+    }
+
+    /// The interrupt line once a checkpoint exists (rank 0): the command that resumes from it.
+    func noteCheckpoint() {
+        guard communicator.rank == 0 else { return }
+        InterruptNotice.install("darts-dist search: interrupted; \(options.out) keeps every checkpoint written so far: "
+            + "continue with `\(InterruptNotice.resumeCommand("search", folder: options.out, worldSize: communicator.worldSize))`")
     }
 
     /// The message for a search that stopped on a loss or gradient that is not finite: where it

@@ -135,8 +135,11 @@ public final class SearchJob {
                 stepsPerEpoch: stepsPerEpoch))
         }
         if isRoot {
-            InterruptNotice.install("darts-dist search: interrupted; \(options.out) keeps every checkpoint written so far: "
-                + "continue with `\(InterruptNotice.resumeCommand("search", folder: options.out, worldSize: worldSize))`")
+            if resumed == nil {
+                InterruptNotice.install(InterruptNotice.beforeFirstCheckpoint("search", folder: options.out))
+            } else {
+                noteCheckpoint()
+            }
         }
         defer { InterruptNotice.remove() }
         say("darts-dist search: \(kind.rawValue) \(dataset.channels)x\(dataset.height)x\(dataset.width), "
@@ -271,6 +274,7 @@ public final class SearchJob {
             try run.writeJSON("genotype.json", genotype)
             try run.writeJSON("result.json", result)
         }
+        InterruptNotice.remove()   // finished: nothing to resume (`darts-dist pictures` redraws the pictures)
         say(String(format: "search finished in %@: final validation accuracy %.2f%%", formatDuration(result.seconds),
                    100 * result.validationAccuracy))
         say("final genotype = \(genotype.dartsText)")

@@ -32,8 +32,12 @@ struct PicturesCommand: ParsableCommand {
     private func drawPictures() throws {
         Diagnostics.bootstrap(level: logLevel, rank: 0, host: currentHostName())
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PicturesError(description: "\(folder) is not a folder; give the --out folder of a search or a retrain")
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+            throw PicturesError(description: "\(folder.isEmpty ? "an empty path" : folder) does not exist; "
+                + "give the --out folder of a search or a retrain")
+        }
+        guard isDirectory.boolValue else {
+            throw PicturesError(description: "\(folder) is a file, not a folder; give the --out folder of a search or a retrain")
         }
         let url = URL(fileURLWithPath: folder, isDirectory: true)
         if let kind = RunKind.of(folder: url), RunPictures.metricsLineCount(url) == 0 {
@@ -42,11 +46,12 @@ struct PicturesCommand: ParsableCommand {
         }
         // A folder with none of the files is refused before drawing, without a warning per file.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        let drawable = names.contains { $0 == "metrics.jsonl" || $0 == "genotype.json" || $0.hasSuffix(".alphas.json") }
+        let drawable = names.contains { $0 == "genotype.json" || $0.hasSuffix(".alphas.json") }
+            || (RunPictures.metricsLineCount(url) ?? 0) > 0
         let files = drawable ? RunPictures.draw(folder: url) : []
         guard !files.isEmpty else {
-            throw PicturesError(description: "\(folder) holds no metrics.jsonl, epoch_N.alphas.json or genotype.json to draw; "
-                + "give the --out folder of a search or a retrain")
+            throw PicturesError(description: "\(folder) holds nothing to draw: no epoch in a metrics.jsonl, no epoch_N.alphas.json, "
+                + "no genotype.json; give the --out folder of a search or a retrain")
         }
         print("pictures in \(folder): \(files.joined(separator: ", "))")
     }

@@ -61,7 +61,7 @@ import Testing
         #expect(job.waitForExit() != 0)
         #expect(BackgroundJob.waitUntilEnded(ranks) != nil, "ranks \(ranks) still run after SIGTERM")
         let hint = "darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: "
-            + "continue with `mpirun -np 2 darts-dist search --resume \(out.path)`"
+            + "continue with `mpirun -np 2 -x OPENBLAS_NUM_THREADS=1 \(CommandRunner.binary.path) search --resume \(out.path)`"
         #expect(job.stderr.components(separatedBy: hint).count == 2, "the hint once (rank 0's): \(job.all)")
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("result.json").path))
         let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)
@@ -80,7 +80,24 @@ import Testing
         job.waitForExit()
         #expect(job.process.terminationReason == .uncaughtSignal && job.process.terminationStatus == SIGINT, "\(job.all)")
         #expect(job.stderr.contains("darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: "
-            + "continue with `darts-dist search --resume \(out.path)`"), "\(job.all)")
+            + "continue with `\(CommandRunner.binary.path) search --resume \(out.path)`"), "\(job.all)")
+    }
+
+    /// Interrupted before its first checkpoint (the end of a 64-step epoch), a search says there is
+    /// nothing to resume instead of giving a --resume command that would be refused.
+    @Test func ctrlCBeforeTheFirstCheckpointSaysThereIsNothingToResume() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let job = try BackgroundJob(["search", "--subset", "2048", "--layers", "3", "--channels", "4", "--batch-size", "16",
+                                     "--epochs", "2", "--out", out.path])
+        #expect(job.waitForOutput("darts-dist search: "), "\(job.all)")
+        kill(job.process.processIdentifier, SIGINT)
+        job.waitForExit()
+        #expect(job.process.terminationReason == .uncaughtSignal, "\(job.all)")
+        #expect(job.stderr.contains("darts-dist search: interrupted before its first checkpoint; \(out.path) holds nothing to resume"),
+                "\(job.all)")
+        #expect(!job.stderr.contains("--resume"), "\(job.all)")
     }
 
     @Test func aJobKilledTwiceMidEpochResumesToTheUninterruptedResult() throws {

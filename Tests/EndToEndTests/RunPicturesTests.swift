@@ -188,15 +188,24 @@ struct SVGCounts {
         #expect(result.status == 0, "\(result.all)")
         #expect(result.stdout.hasPrefix("pictures in \(tmp.path): loss.svg, accuracy.svg, alphas_normal.svg"))
         let refused = try CommandRunner.run(["pictures", tmp.appendingPathComponent("missing").path])
-        #expect(refused.status != 0 && refused.stderr.hasPrefix("error: ") && refused.stderr.contains("is not a folder"),
+        #expect(refused.status != 0 && refused.stderr.hasPrefix("error: ") && refused.stderr.contains("does not exist"),
                 "\(refused.all)")
         // A folder with nothing to draw: one error line, no warning per missing file, nothing written.
         let empty = tmp.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: false)
         let nothing = try CommandRunner.run(["pictures", empty.path])
-        #expect(nothing.status != 0 && nothing.stderr.hasPrefix("error: \(empty.path) holds no metrics.jsonl"), "\(nothing.all)")
+        #expect(nothing.status != 0 && nothing.stderr.hasPrefix("error: \(empty.path) holds nothing to draw"), "\(nothing.all)")
         #expect(!nothing.stderr.contains("warning"), "\(nothing.all)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
+        // Only an empty metrics.jsonl (no config.json): the same one error, no warnings.
+        _ = FileManager.default.createFile(atPath: empty.appendingPathComponent("metrics.jsonl").path, contents: Data())
+        let emptyMetrics = try CommandRunner.run(["pictures", empty.path])
+        #expect(emptyMetrics.status != 0 && emptyMetrics.stderr.hasPrefix("error: \(empty.path) holds nothing to draw")
+                && !emptyMetrics.stderr.contains("warning"), "\(emptyMetrics.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path) == ["metrics.jsonl"])
+        // A file instead of a folder.
+        let file = try CommandRunner.run(["pictures", empty.appendingPathComponent("metrics.jsonl").path])
+        #expect(file.status != 0 && file.stderr.contains("is a file, not a folder"), "\(file.all)")
     }
 
     @Test func thePicturesOfARetrainAreItsTrainAndTestCurvesAndItsCells() throws {

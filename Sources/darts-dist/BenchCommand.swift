@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time DARTS search steps (first and second order) on synthetic data, alone or under mpirun.",
         discussion: "Prints seconds per step split into data, forward, backward, allreduce, wait and optimizer, images/s, "
-            + "achieved GFLOP/s (convolutions and linear layers, counted) and the peak resident memory of each rank; "
+            + "achieved GFLOP/s (convolutions and linear layers, counted, summed over the ranks) and the largest rank's peak resident memory (each rank's in --json); "
             + "--json writes the same as JSON. Run under mpirun -np N to measure N ranks.")
 
     @Option(help: "Cells in the search network.") var layers = 8

@@ -54,6 +54,12 @@ public enum InterruptNotice {
             + "\(program) \(command) --resume \(folder)"
     }
 
+    /// The line of a run with a checkpoint: what `folder` keeps, and the command that resumes it.
+    static func afterCheckpoint(_ command: String, folder: String, keeps: String, worldSize: Int) -> String {
+        "darts-dist \(command): interrupted; \(folder) keeps \(keeps): "
+            + "continue with `\(resumeCommand(command, folder: folder, worldSize: worldSize))`"
+    }
+
     /// The line of a run that has no checkpoint yet.
     static func beforeFirstCheckpoint(_ command: String, folder: String) -> String {
         "darts-dist \(command): interrupted before its first checkpoint; \(folder) holds nothing to resume: "

@@ -64,8 +64,8 @@ public final class RetrainJob {
 
     /// The interrupt line once a checkpoint exists (rank 0): the command that resumes from it.
     func noteCheckpoint(folder: String) {
-        InterruptNotice.install("darts-dist retrain: interrupted; \(folder) keeps its checkpoint of the last finished epoch: "
-            + "continue with `\(InterruptNotice.resumeCommand("retrain", folder: folder, worldSize: communicator.worldSize))`")
+        InterruptNotice.install(InterruptNotice.afterCheckpoint("retrain", folder: folder,
+            keeps: "its checkpoint of the last finished epoch", worldSize: communicator.worldSize))
     }
 
     func agree(_ body: () throws -> Void) throws { try communicator.agree(body) }
@@ -284,9 +284,7 @@ public final class RetrainJob {
                                       history: history, weights: weights, buffers: buffers, optimizer: optimizer)
                     .write(to: run.url.appendingPathComponent(RetrainCheckpoint.fileName))
             }
-            if isRoot {
-                noteCheckpoint(folder: options.out)
-            }
+            if isRoot { noteCheckpoint(folder: options.out) }
             if let stop = stopAfterEpochs, epoch + 1 >= stop, epoch + 1 < options.epochs {
                 say("stopped after epoch \(epoch + 1) of \(options.epochs); continue with: darts-dist retrain --resume \(options.out)")
                 return nil

@@ -45,8 +45,8 @@ extension SearchJob {
     /// The interrupt line once a checkpoint exists (rank 0): the command that resumes from it.
     func noteCheckpoint() {
         guard communicator.rank == 0 else { return }
-        InterruptNotice.install("darts-dist search: interrupted; \(options.out) keeps every checkpoint written so far: "
-            + "continue with `\(InterruptNotice.resumeCommand("search", folder: options.out, worldSize: communicator.worldSize))`")
+        InterruptNotice.install(InterruptNotice.afterCheckpoint("search", folder: options.out,
+            keeps: "every checkpoint written so far", worldSize: communicator.worldSize))
     }
 
     /// The message for a search that stopped on a loss or gradient that is not finite: where it

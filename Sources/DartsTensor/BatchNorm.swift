@@ -78,39 +78,84 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean
     return out
 }
 
-/// The per-channel mean and 1 / sqrt(var + eps) of batch normalization over (N, H, W) of `data`
-/// (N, C, H, W): the batch's (biased variance) in training, which also moves the running
-/// statistics (unbiased variance, times M / (M - 1)), except in a recomputed forward pass; the
-/// running statistics otherwise. Sums in Double. As PyTorch's `batch_norm`.
-func batchStatistics(_ data: UnsafePointer<Float>, shape: [Int], runningMean: Tensor, runningVar: Tensor,
-                     training: Bool, momentum: Float, eps: Float) -> (mean: [Float], invStd: [Float]) {
-    let (n, c) = (shape[0], shape[1])
-    let plane = shape[2] * shape[3]
-    let m = n * plane
-    var mean = [Float](repeating: 0, count: c)
-    var invStd = [Float](repeating: 0, count: c)
-    if training {
-        precondition(m > 1, "batch normalization in training needs more than one value per channel, got \(shape)")
+/// Per-channel mean and sum of squared deviations of a batch, gathered one plane at a time:
+/// each plane's own mean and squared deviations (two passes over a plane that is in cache),
+/// merged in Double by the pairwise update of Chan, Golub and LeVeque (1979): for parts A, B,
+/// delta = mean_B - mean_A, mean = mean_A + delta n_B / n, M2 = M2_A + M2_B + delta^2 n_A n_B / n.
+/// One pass over memory, where a mean over the batch followed by deviations from it takes two.
+struct BatchMoments {
+    private(set) var count: [Double]
+    private(set) var mean: [Double]
+    private(set) var m2: [Double]
+
+    init(channels: Int) {
+        count = [Double](repeating: 0, count: channels)
+        mean = count
+        m2 = count
+    }
+
+    /// Adds the `n` values at `p` to channel `channel`.
+    mutating func add(_ p: UnsafePointer<Float>, _ n: Int, channel: Int) {
+        let planeMean = vectorSum(p, n) / Float(n)
+        let planeM2 = Double(vectorSquaredDeviations(p, n, mean: planeMean))
+        let (na, nb) = (count[channel], Double(n))
+        let total = na + nb
+        let delta = Double(planeMean) - mean[channel]
+        mean[channel] += delta * nb / total
+        m2[channel] += planeM2 + delta * delta * na * nb / total
+        count[channel] = total
+    }
+
+    /// The batch's mean and 1 / sqrt(var + eps) (biased variance), moving the running statistics
+    /// (unbiased variance) unless in a recomputed forward pass, as PyTorch's `batch_norm` in training.
+    func statistics(runningMean: Tensor, runningVar: Tensor, momentum: Float, eps: Float) -> (mean: [Float], invStd: [Float]) {
+        let c = count.count
+        var mean = [Float](repeating: 0, count: c)
+        var invStd = [Float](repeating: 0, count: c)
         for ch in 0..<c {
-            var s = 0.0
-            for img in 0..<n { s += Double(vectorSum(data + (img * c + ch) * plane, plane)) }
-            let mu = Float(s / Double(m))
-            var v = 0.0
-            for img in 0..<n { v += Double(vectorSquaredDeviations(data + (img * c + ch) * plane, plane, mean: mu)) }
-            let variance = Float(v / Double(m))
+            let m = count[ch]
+            precondition(m > 1, "batch normalization in training needs more than one value per channel, got \(Int(m))")
+            let mu = Float(self.mean[ch])
+            let variance = Float(m2[ch] / m)
             mean[ch] = mu
             invStd[ch] = 1 / (variance + eps).squareRoot()
             // A recomputed forward pass (activation recomputation) updated them the first time.
             if !Autograd.isRecomputing {
                 runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
-                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(m - 1))
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(m2[ch] / (m - 1))
             }
         }
-    } else {
-        for ch in 0..<c {
-            mean[ch] = runningMean.data[ch]
-            invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+        return (mean, invStd)
+    }
+}
+
+/// The per-channel mean and 1 / sqrt(var + eps) of batch normalization over (N, H, W) of `data`
+/// (N, C, H, W): the batch's (biased variance) in training, which also moves the running
+/// statistics (unbiased variance, times M / (M - 1)), except in a recomputed forward pass; the
+/// running statistics otherwise. Moments in Double (``BatchMoments``). As PyTorch's `batch_norm`.
+func batchStatistics(_ data: UnsafePointer<Float>, shape: [Int], runningMean: Tensor, runningVar: Tensor,
+                     training: Bool, momentum: Float, eps: Float) -> (mean: [Float], invStd: [Float]) {
+    let (n, c) = (shape[0], shape[1])
+    let plane = shape[2] * shape[3]
+    if training {
+        precondition(n * plane > 1, "batch normalization in training needs more than one value per channel, got \(shape)")
+        var moments = BatchMoments(channels: c)
+        for img in 0..<n {
+            for ch in 0..<c { moments.add(data + (img * c + ch) * plane, plane, channel: ch) }
         }
+        return moments.statistics(runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
+    }
+    return runningStatistics(runningMean: runningMean, runningVar: runningVar, eps: eps)
+}
+
+/// The running mean and 1 / sqrt(running var + eps), per channel (evaluation mode).
+func runningStatistics(runningMean: Tensor, runningVar: Tensor, eps: Float) -> (mean: [Float], invStd: [Float]) {
+    let c = runningMean.count
+    var mean = [Float](repeating: 0, count: c)
+    var invStd = [Float](repeating: 0, count: c)
+    for ch in 0..<c {
+        mean[ch] = runningMean.data[ch]
+        invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
     }
     return (mean, invStd)
 }

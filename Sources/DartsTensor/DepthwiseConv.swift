@@ -165,7 +165,12 @@ func maskedAdd(_ src: UnsafePointer<Float>, where x: UnsafePointer<Float>, _ dst
         store8(load8(dst + j) + SIMD8<Float>().replacing(with: load8(src + j), where: keep), dst + j)
         j += 8
     }
-    while j < count { if x[j] > 0 { dst[j] += src[j] }; j += 1 }
+    // Branch-free: the sign of x is data, a branch on it is mispredicted about half the time.
+    while j < count {
+        let keep: UInt32 = x[j] > 0 ? .max : 0
+        dst[j] += Float(bitPattern: src[j].bitPattern & keep)
+        j += 1
+    }
 }
 
 @inline(__always)
@@ -279,10 +284,15 @@ struct PhasedDepthwise {
     let reluInput: Bool
     /// The four phases, 4 Hq Wq floats (the positions outside the image stay zero).
     let phases: UnsafeMutablePointer<Float>
-    /// Pitch-Wq output plane; the output gradient after a zero margin; one phase's gradient.
+    /// Pitch-Wq output plane; the output gradient after a zero margin; the four phases'
+    /// gradients (a phase without taps keeps its zeros).
     let pitched: UnsafeMutablePointer<Float>
     let gradient: UnsafeMutablePointer<Float>
-    let phaseGradient: UnsafeMutablePointer<Float>
+    let phaseGradients: UnsafeMutablePointer<Float>
+    /// One input row of the gradient, interleaved from its two phase rows (W + 16 floats).
+    let mergedRow: UnsafeMutablePointer<Float>
+    /// Max pooling: per output at pitch Wq, the offset in `phases` of its window's first maximum.
+    let winners: UnsafeMutablePointer<Int32>
     let margin: Int
     /// Per tap: its offset in `phases`. Per phase: its taps' indices and (negated) offsets within
     /// the phase, and scratch for their weights.
@@ -291,7 +301,9 @@ struct PhasedDepthwise {
     let phaseOffsets: UnsafeMutablePointer<Int>
     let phaseWeights: UnsafeMutablePointer<Float>
 
-    init(_ g: ConvGeometry, reluInput: Bool) {
+    /// - Parameter border: the value of the padding (0 for convolutions and average pooling,
+    ///   -infinity for max pooling).
+    init(_ g: ConvGeometry, reluInput: Bool, border: Float = 0) {
         self.g = g
         self.reluInput = reluInput
         let hp = g.h + 2 * g.padding, wp = g.w + 2 * g.padding
@@ -300,7 +312,7 @@ struct PhasedDepthwise {
         length = (g.outH - 1) * wq + g.outW
         let taps = g.kh * g.kw
         phases = .allocate(capacity: 4 * hq * wq)
-        phases.initialize(repeating: 0, count: 4 * hq * wq)
+        phases.initialize(repeating: border, count: 4 * hq * wq)
         pitched = .allocate(capacity: hq * wq)
         offsets = .allocate(capacity: taps)
         phaseOffsets = .allocate(capacity: taps)
@@ -325,13 +337,17 @@ struct PhasedDepthwise {
         margin = maxLocal
         gradient = .allocate(capacity: margin + hq * wq)
         gradient.initialize(repeating: 0, count: margin + hq * wq)
-        phaseGradient = .allocate(capacity: hq * wq)
+        phaseGradients = .allocate(capacity: 4 * hq * wq + 16)
+        phaseGradients.initialize(repeating: 0, count: 4 * hq * wq + 16)
+        mergedRow = .allocate(capacity: g.w + 16)
+        winners = .allocate(capacity: length)
     }
 
     func deallocate() {
-        for p in [phases, pitched, gradient, phaseGradient, phaseWeights] { p.deallocate() }
+        for p in [phases, pitched, gradient, phaseGradients, phaseWeights, mergedRow] { p.deallocate() }
         offsets.deallocate()
         phaseOffsets.deallocate()
+        winners.deallocate()
     }
 
     /// Writes x (or relu(x)) into the phases: x[y, c] is x'[y + pad, c + pad]. Even columns c go
@@ -384,7 +400,7 @@ struct PhasedDepthwise {
             tapDots(d, phases, offsets, taps: g.kh * g.kw, length, dw)
         }
         guard let dx else { return }
-        let pad = g.padding
+        let plane = hq * wq
         var first = 0
         for phase in 0..<4 {
             let taps = phaseTaps[phase]
@@ -392,20 +408,58 @@ struct PhasedDepthwise {
             if taps.isEmpty { continue }
             for (k, t) in taps.enumerated() { phaseWeights[first + k] = w[t] }
             // dP[n] = sum over this phase's taps of w[t] d[n - local_t], n over the phase plane.
-            correlate(d, phaseOffsets + first, phaseWeights + first, taps: taps.count, phaseGradient, hq * wq)
-            let (a, b) = (phase / 2, phase % 2)
-            // Input rows y with (y + pad) mod 2 = a, columns c with (c + pad) mod 2 = b.
-            var y = (a - pad % 2 + 2) % 2
-            while y < g.h {
-                let row = dx + y * g.w, xr = x + y * g.w
-                let src = phaseGradient + ((y + pad) / 2) * wq
-                var c = (b - pad % 2 + 2) % 2
-                while c < g.w {
-                    let v = src[(c + pad) / 2]
-                    row[c] += reluInput ? (xr[c] > 0 ? v : 0) : v
-                    c += 2
-                }
-                y += 2
+            correlate(d, phaseOffsets + first, phaseWeights + first, taps: taps.count, phaseGradients + phase * plane, plane)
+        }
+        merge(phaseGradients, x, into: dx)
+    }
+
+    /// Max pooling's window maxima for one plane (made with `border: -.infinity`).
+    func maxValues(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        split(x)
+        windowMaxima(phases, offsets, taps: g.kh * g.kw, pitched, length)
+        unpitch(pitched, pitch: wq, out, rows: g.outH, width: g.outW)
+    }
+
+    /// dx += max pooling's input gradient of dy for one plane (made with `border: -.infinity`):
+    /// each output's gradient goes to its window's first maximum in window order (PyTorch's
+    /// choice), found again from x, through the phases' gradients.
+    func maxBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        split(x)
+        windowFirstMaxima(phases, offsets, taps: g.kh * g.kw, pitched, winners, length)
+        let acc = phaseGradients
+        acc.update(repeating: 0, count: 4 * hq * wq)
+        for i in 0..<g.outH {
+            let row = dy + i * g.outW, taps = winners + i * wq
+            for j in 0..<g.outW { acc[i * wq + j + Int(taps[j])] += row[j] }
+        }
+        merge(acc, x, into: dx)
+    }
+
+    /// dx += the input-plane gradient whose phases are `p` (the inverse of ``split(_:)``, masked
+    /// by x > 0 for relu(x)): row y's even columns come from one phase row, its odd columns from
+    /// the other.
+    private func merge(_ p: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let pad = g.padding
+        let plane = hq * wq
+        for y in 0..<g.h {
+            let py = y + pad
+            let rowBase = p + (py % 2) * 2 * plane + (py / 2) * wq
+            let evens = rowBase + (pad % 2) * plane + pad / 2
+            let odds = rowBase + (1 - pad % 2) * plane + (pad + 1) / 2
+            // Interleaved 16 at a time into a row of scratch (reading up to 8 floats past the
+            // phase rows, inside the slack), then added with the ReLU mask.
+            var c = 0
+            while c < g.w {
+                let e = load8(evens + c / 2), o = load8(odds + c / 2)
+                let v = SIMD16<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3],
+                                      e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
+                UnsafeMutableRawPointer(mergedRow + c).storeBytes(of: v, as: SIMD16<Float>.self)
+                c += 16
+            }
+            if reluInput {
+                maskedAdd(mergedRow, where: x + y * g.w, dx + y * g.w, g.w)
+            } else {
+                addInto(mergedRow, dx + y * g.w, g.w)
             }
         }
     }

@@ -58,7 +58,12 @@ public func weightedSum(_ xs: [Tensor], coefficients: Tensor, indices: [Int]) ->
     let out = Tensor.result(shape: shape, inputs: xs + [coefficients]) { out in
         guard let dy = out.grad else { return }
         let dc = coefficients.requiresGrad ? coefficients.ensureGrad() : nil
-        let targets = xs.map { $0.requiresGrad ? $0.gradientForAccumulation() : nil }
+        // An input whose operation folds a scale into its own backward (the fused blocks and
+        // pools) shares dy with the scale c_k; the others get c_k dy written out.
+        let targets = xs.enumerated().map { k, x in
+            x.requiresGrad && !out.shareGradient(with: x, scale: coefficients.data[indices[k]])
+                ? x.gradientForAccumulation() : nil
+        }
         var dots = [Float](repeating: 0, count: xs.count)
         // Block by block, as forward: dy's block stays in L1 while every input's gradient
         // (c_k dy, written into a fresh buffer, added to one that holds a gradient) and dot

@@ -16,6 +16,18 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
         for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
         return out
     }
+    if g.stride == 2 && g.dilation == 1 {
+        // Stride 2 (reduction cells): the windows on the four phases of the padded plane, and
+        // backward finds the maxima again (no positions kept).
+        let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
+            guard let dy = out.grad else { return }
+            maxPool2dBackward(x, dy, into: x.ensureGrad(), kernelSize: k, stride: s, padding: pad)
+        }
+        let kernel = PhasedDepthwise(g, reluInput: false, border: -.infinity)
+        defer { kernel.deallocate() }
+        for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
+        return out
+    }
     let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: n * c * outPlane)
     let box = PointerBox(argmax)
     let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
@@ -44,6 +56,14 @@ public func maxPool2dBackward(_ x: Tensor, _ dy: UnsafePointer<Float>, into dx: 
     let outPlane = g.outH * g.outW
     if PaddedPooling.applies(g) {
         let kernel = PaddedPooling(g, border: -.infinity)
+        defer { kernel.deallocate() }
+        for plane in 0..<(n * c) {
+            kernel.maxBackward(x.data + plane * h * w, dy + plane * outPlane, dx + plane * h * w)
+        }
+        return
+    }
+    if g.stride == 2 && g.dilation == 1 {
+        let kernel = PhasedDepthwise(g, reluInput: false, border: -.infinity)
         defer { kernel.deallocate() }
         for plane in 0..<(n * c) {
             kernel.maxBackward(x.data + plane * h * w, dy + plane * outPlane, dx + plane * h * w)
@@ -111,6 +131,20 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
         }
         return out
     }
+    if g.stride == 2 && g.dilation == 1 {
+        // Stride 2: window sums as a depthwise convolution with unit weights on the phases.
+        let kernel = PhasedDepthwise(g, reluInput: false)
+        let ones = [Float](repeating: 1, count: k * k)
+        defer { kernel.deallocate() }
+        ones.withUnsafeBufferPointer { unit in
+            for plane in 0..<(n * c) {
+                let yp = out.data + plane * outPlane
+                kernel.forward(x.data + plane * h * w, unit.baseAddress!, yp)
+                for i in 0..<outPlane { yp[i] *= inverse[i] }
+            }
+        }
+        return out
+    }
     for plane in 0..<(n * c) {
         let xp = x.data + plane * h * w
         let yp = out.data + plane * outPlane
@@ -141,6 +175,24 @@ public func avgPool2dBackward(_ shape: [Int], _ dy: UnsafePointer<Float>, into d
         inverse.withUnsafeBufferPointer { inv in
             for plane in 0..<(n * c) {
                 kernel.averageBackward(dy + plane * outPlane, inv.baseAddress!, dx + plane * h * w)
+            }
+        }
+        return
+    }
+    if g.stride == 2 && g.dilation == 1 {
+        // The adjoint of the unit-weight depthwise convolution, applied to dy / divisor.
+        let kernel = PhasedDepthwise(g, reluInput: false)
+        let ones = [Float](repeating: 1, count: k * k)
+        var scaled = [Float](repeating: 0, count: outPlane)
+        defer { kernel.deallocate() }
+        ones.withUnsafeBufferPointer { unit in
+            scaled.withUnsafeMutableBufferPointer { d in
+                for plane in 0..<(n * c) {
+                    let dyp = dy + plane * outPlane, dxp = dx + plane * h * w
+                    for i in 0..<outPlane { d[i] = dyp[i] * inverse[i] }
+                    // The input plane is read only for a ReLU mask (none here) or a weight gradient (not asked).
+                    kernel.backward(UnsafePointer(dxp), unit.baseAddress!, UnsafePointer(d.baseAddress!), dxp, nil)
+                }
             }
         }
         return

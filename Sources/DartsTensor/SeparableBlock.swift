@@ -125,7 +125,15 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                 for ch in 0..<c {
                     let xp = x.data + (img * c + ch) * inPlane + branch * (w + 1), tp = t + ch * plane
                     for i in 0..<oh {
-                        for j in 0..<ow { tp[i * ow + j] = max(xp[2 * i * w + 2 * j], 0) }
+                        let src = xp + 2 * i * w, dst = tp + i * ow
+                        var j = 0
+                        // Eight samples from the even lanes of 16 floats inside the row.
+                        while j + 8 <= ow && 2 * j + 16 <= w - branch {
+                            let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                            store8(v.replacing(with: 0, where: v .< 0), dst + j)
+                            j += 8
+                        }
+                        while j < ow { dst[j] = max(src[2 * j], 0); j += 1 }
                     }
                 }
             },
@@ -135,7 +143,24 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                     let offset = (img * c + ch) * inPlane + branch * (w + 1)
                     let xp = x.data + offset, dp = dx + offset, tp = dt + ch * plane
                     for i in 0..<oh {
-                        for j in 0..<ow where xp[2 * i * w + 2 * j] > 0 { dp[2 * i * w + 2 * j] += tp[i * ow + j] }
+                        let xr = xp + 2 * i * w, dr = dp + 2 * i * w, tr = tp + i * ow
+                        var j = 0
+                        // 16 floats of the row at a time: the gradient in the even lanes where
+                        // x > 0, zero in the odd ones (stored back unchanged).
+                        while j + 8 <= ow && 2 * j + 16 <= w - branch {
+                            let g = load8(tr + j)
+                            var v = SIMD16<Float>(g[0], 0, g[1], 0, g[2], 0, g[3], 0, g[4], 0, g[5], 0, g[6], 0, g[7], 0)
+                            let xv = UnsafeRawPointer(xr + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+                            v.replace(with: 0, where: .!(xv .> 0))
+                            let target = UnsafeMutableRawPointer(dr + 2 * j)
+                            target.storeBytes(of: target.loadUnaligned(as: SIMD16<Float>.self) + v, as: SIMD16<Float>.self)
+                            j += 8
+                        }
+                        while j < ow {
+                            let keep: UInt32 = xr[2 * j] > 0 ? .max : 0
+                            dr[2 * j] += Float(bitPattern: tr[j].bitPattern & keep)
+                            j += 1
+                        }
                     }
                 }
             },
@@ -168,7 +193,8 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     Profiler.countFlops(2 * n * plane * cout * c)
     var invStd: [Float] = []
     let out = Tensor.result(shape: shape, inputs: [x] + (depthwise.map { [$0] } ?? []) + branches) { out in
-        guard let dy = out.grad else { return }
+        // dL/dy = scale dy: a weighted sum's coefficient, folded into a, b and c below.
+        guard let (dy, scale) = out.scaledGradient() else { return }
         let dx = x.requiresGrad ? x.ensureGrad() : nil
         let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
         let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
@@ -191,6 +217,9 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
             }
         } else {
             a = invStd
+        }
+        if scale != 1 {
+            for o in 0..<cout { a[o] *= scale; b[o] *= scale; c0[o] *= scale }
         }
         let kernel = input()
         let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
@@ -225,6 +254,8 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     let kernel = input()
     let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
     defer { kernel.release(); t.deallocate() }
+    // The batch moments are gathered from each image's output while it is in cache.
+    var moments = BatchMoments(channels: cout)
     for img in 0..<n {
         var first = 0
         for (branch, weight) in branches.enumerated() {
@@ -234,10 +265,17 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
                              b: t, ldb: plane, out: out.data + (img * cout + first) * plane, ldo: plane)
             first += rows[branch]
         }
+        if training {
+            for o in 0..<cout { moments.add(out.data + (img * cout + o) * plane, plane, channel: o) }
+        }
     }
-    let stats = batchStatistics(out.data, shape: shape, runningMean: runningMean, runningVar: runningVar,
-                                training: training, momentum: momentum, eps: eps)
+    precondition(!training || n * plane > 1,
+                 "batch normalization in training needs more than one value per channel, got \(shape)")
+    let stats = training
+        ? moments.statistics(runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
+        : runningStatistics(runningMean: runningMean, runningVar: runningVar, eps: eps)
     invStd = stats.invStd
+    out.acceptsScaledGradient = true
     for o in 0..<cout {
         let inv = stats.invStd[o], shift = -stats.mean[o] * stats.invStd[o]
         for img in 0..<n {
@@ -279,13 +317,14 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
         }
     }
     let invStd = stats.invStd
-    return Tensor.result(sharing: pooled, inputs: [x]) { out in
-        guard let dy = out.grad else { return }
+    let out = Tensor.result(sharing: pooled, inputs: [x]) { out in
+        // dL/dy = scale dy (a weighted sum's coefficient), folded into a, b and c0.
+        guard let (dy, scale) = out.scaledGradient() else { return }
         let y = out.data
         let dz = Tensor(uninitializedShape: out.shape)
         let fm = Float(n * plane)
         for ch in 0..<c {
-            let a = invStd[ch]
+            let a = scale * invStd[ch]
             var b: Float = 0, c0: Float = 0
             if training {
                 var sumDy: Float = 0, sumDyY: Float = 0
@@ -307,4 +346,6 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
         guard x.requiresGrad else { return }
         poolBackward(x, dz.data, x.ensureGrad())
     }
+    out.acceptsScaledGradient = true
+    return out
 }

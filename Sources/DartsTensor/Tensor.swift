@@ -34,9 +34,24 @@ public final class Tensor {
     private var owner: FloatBuffer?
 
     /// The accumulated gradient, or nil before any gradient reached this tensor.
-    public private(set) var grad: UnsafeMutablePointer<Float>?
+    ///
+    /// Reading it turns a shared, scaled gradient (see ``scaledGradient``) into one of this
+    /// tensor's own.
+    public var grad: UnsafeMutablePointer<Float>? {
+        if gradIsScaledView { ownScaledGradient() }
+        return gradStorage
+    }
+    private var gradStorage: UnsafeMutablePointer<Float>?
     private var gradOwner: FloatBuffer?
     private var gradIsBound = false
+    /// When set, the gradient is `gradScale` times the memory at `gradStorage`, which belongs to
+    /// another tensor's gradient (kept alive by `gradOwner`, never written through this tensor).
+    private var gradIsScaledView = false
+    private var gradScale: Float = 1
+    /// Set by operations whose backward reads ``scaledGradient`` instead of ``grad``: their
+    /// result may then receive a weighted sum's gradient as a shared, scaled view
+    /// (``shareGradient(with:scale:)``) instead of a buffer of its own.
+    var acceptsScaledGradient = false
 
     /// Whether gradients flow to (and through) this tensor. Results of operations inherit it
     /// from their inputs; leaves (parameters, inputs) set it.
@@ -127,18 +142,20 @@ public final class Tensor {
         data = newData
         owner = nil
         if let g = newGrad {
-            grad = g
+            gradStorage = g
             gradOwner = nil
             gradIsBound = true
+            gradIsScaledView = false
         }
     }
 
     /// Makes `buffer` (count floats, owned elsewhere) this tensor's gradient: gradients are
     /// accumulated into it and never freed by this tensor.
     func bindGradient(_ buffer: UnsafeMutablePointer<Float>) {
-        grad = buffer
+        gradStorage = buffer
         gradOwner = nil
         gradIsBound = true
+        gradIsScaledView = false
     }
 
     /// The gradient buffer, allocated (zeroed) on first use.
@@ -146,7 +163,7 @@ public final class Tensor {
         if let g = grad { return g }
         let buffer = FloatBuffer(count: count, zeroed: true)
         gradOwner = buffer
-        grad = buffer.pointer
+        gradStorage = buffer.pointer
         return buffer.pointer
     }
 
@@ -156,24 +173,63 @@ public final class Tensor {
         if let g = grad { return (g, false) }
         let buffer = FloatBuffer(count: count, zeroed: false)
         gradOwner = buffer
-        grad = buffer.pointer
+        gradStorage = buffer.pointer
         return (buffer.pointer, true)
     }
 
+    /// The gradient as (values, scale): the gradient is scale times values. Unlike ``grad``,
+    /// it does not copy a shared gradient; for backward functions that can fold the scale into
+    /// their own arithmetic.
+    func scaledGradient() -> (values: UnsafePointer<Float>, scale: Float)? {
+        guard let g = gradStorage else { return nil }
+        return (UnsafePointer(g), gradIsScaledView ? gradScale : 1)
+    }
+
+    /// Gives `target` the gradient `scale` times this tensor's, sharing this tensor's gradient
+    /// memory instead of writing a copy, when `target` accepts that (its operation reads
+    /// ``scaledGradient``) and holds no gradient yet. Returns whether it did; the caller then
+    /// adds nothing to `target`. The memory stays alive while `target` refers to it, and
+    /// anything that adds to `target`'s gradient first gives it a buffer of its own.
+    func shareGradient(with target: Tensor, scale: Float) -> Bool {
+        guard target.acceptsScaledGradient, target.gradStorage == nil, !target.gradIsBound,
+              let owner = gradOwner, !gradIsScaledView, let g = gradStorage else { return false }
+        target.gradStorage = g
+        target.gradOwner = owner
+        target.gradScale = scale
+        target.gradIsScaledView = true
+        return true
+    }
+
+    /// Replaces a shared, scaled gradient by a buffer of this tensor's own with the same values.
+    private func ownScaledGradient() {
+        guard gradIsScaledView, let source = gradStorage else { return }
+        let buffer = FloatBuffer(count: count, zeroed: false)
+        let scale = gradScale
+        for i in 0..<count { buffer.pointer[i] = scale * source[i] }
+        gradIsScaledView = false
+        gradOwner = buffer
+        gradStorage = buffer.pointer
+    }
+
+    /// Whether any gradient has reached this tensor (without copying a shared one).
+    var hasGradient: Bool { gradStorage != nil }
+
     /// Sets the gradient to zero (keeps bound memory bound).
     public func zeroGrad() {
-        if gradIsBound, let g = grad {
+        if gradIsBound, let g = gradStorage {
             g.update(repeating: 0, count: count)
         } else {
-            grad = nil
+            gradStorage = nil
             gradOwner = nil
+            gradIsScaledView = false
         }
     }
 
     func releaseIntermediateGrad() {
         if !gradIsBound {
-            grad = nil
+            gradStorage = nil
             gradOwner = nil
+            gradIsScaledView = false
         }
     }
 
@@ -239,7 +295,7 @@ public final class Tensor {
         // Popped, not iterated: once its backward has run, nothing needs a node's values, and
         // dropping the last reference returns them to the pool for the gradients still to come.
         while let node = order.popLast() {
-            if let fn = node.backwardFunction, node.grad != nil { fn(node) }
+            if let fn = node.backwardFunction, node.hasGradient { fn(node) }
             node.backwardFunction = nil
             node.parents = []
             node.releaseIntermediateGrad()

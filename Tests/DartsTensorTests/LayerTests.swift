@@ -59,16 +59,16 @@ func maxPoolGradientMatchesCentralDifferences(stride: Int) {
     checkGradients([x], eps: 1e-3) { maxPool2d($0[0], kernelSize: 3, stride: stride, padding: 1) }
 }
 
-/// Max pooling at stride 1 by its definition: per window, the value and (row-major window order,
-/// strictly larger to replace) the position of the first maximum.
-private func naiveMaxPool(_ x: [Float], h: Int, w: Int, k: Int, pad: Int) -> (values: [Float], first: [Int]) {
+/// Max pooling by its definition: per window, the value and (row-major window order, strictly
+/// larger to replace) the position of the first maximum.
+private func naiveMaxPool(_ x: [Float], h: Int, w: Int, k: Int, stride s: Int, pad: Int) -> (values: [Float], first: [Int]) {
     var values: [Float] = [], first: [Int] = []
-    for i in 0..<(h + 2 * pad - k + 1) {
-        for j in 0..<(w + 2 * pad - k + 1) {
+    for i in 0..<((h + 2 * pad - k) / s + 1) {
+        for j in 0..<((w + 2 * pad - k) / s + 1) {
             var best = -Float.infinity, at = -1
             for p in 0..<k {
                 for q in 0..<k {
-                    let (r, c) = (i - pad + p, j - pad + q)
+                    let (r, c) = (i * s - pad + p, j * s - pad + q)
                     if r >= 0 && r < h && c >= 0 && c < w && x[r * w + c] > best { best = x[r * w + c]; at = r * w + c }
                 }
             }
@@ -80,23 +80,28 @@ private func naiveMaxPool(_ x: [Float], h: Int, w: Int, k: Int, pad: Int) -> (va
 }
 
 // Planes whose pitched length runs through the kernels' 32-, 16- and 8-wide blocks and their
-// scalar tails; values from {0, 1, 2} tie in almost every window.
-@Test(arguments: [(4, 5), (9, 9), (14, 14), (28, 28), (7, 3)])
-func maxPoolAtStrideOneSendsTheGradientToTheFirstMaximum(h: Int, w: Int) {
+// scalar tails, at stride 1 (padded planes) and 2 (phases, odd sizes too); values from
+// {0, 1, 2} tie in almost every window.
+@Test(arguments: [(4, 5), (9, 9), (14, 14), (28, 28), (7, 3)], [1, 2])
+func maxPoolSendsTheGradientToTheFirstMaximum(size: (h: Int, w: Int), stride: Int) {
+    let (h, w) = size
     let values = randomTensor([2 * h * w], seed: UInt64(h * 100 + w)).values.map { Float(Int(abs($0) * 3) % 3) }
     let x = Tensor(shape: [1, 2, h, w], values: values)
-    let y = maxPool2d(x, kernelSize: 3, stride: 1, padding: 1)
-    let dy = (0..<(2 * h * w)).map { Float($0 % 7) + 1 }
+    let y = maxPool2d(x, kernelSize: 3, stride: stride, padding: 1)
+    let (oh, ow) = (y.shape[2], y.shape[3])
+    let dy = (0..<(2 * oh * ow)).map { Float($0 % 7) + 1 }
     var dx = [Float](repeating: 0, count: 2 * h * w)
     dy.withUnsafeBufferPointer { d in
-        dx.withUnsafeMutableBufferPointer { maxPool2dBackward(x, d.baseAddress!, into: $0.baseAddress!, kernelSize: 3, stride: 1, padding: 1) }
+        dx.withUnsafeMutableBufferPointer {
+            maxPool2dBackward(x, d.baseAddress!, into: $0.baseAddress!, kernelSize: 3, stride: stride, padding: 1)
+        }
     }
     for plane in 0..<2 {
         let slice = Array(values[(plane * h * w)..<((plane + 1) * h * w)])
-        let (expectedValues, first) = naiveMaxPool(slice, h: h, w: w, k: 3, pad: 1)
-        #expect(Array(y.values[(plane * h * w)..<((plane + 1) * h * w)]) == expectedValues)
+        let (expectedValues, first) = naiveMaxPool(slice, h: h, w: w, k: 3, stride: stride, pad: 1)
+        #expect(Array(y.values[(plane * oh * ow)..<((plane + 1) * oh * ow)]) == expectedValues)
         var expectedGradient = [Float](repeating: 0, count: h * w)
-        for (o, at) in first.enumerated() { expectedGradient[at] += dy[plane * h * w + o] }
+        for (o, at) in first.enumerated() { expectedGradient[at] += dy[plane * oh * ow + o] }
         #expect(Array(dx[(plane * h * w)..<((plane + 1) * h * w)]) == expectedGradient)
     }
 }
@@ -108,11 +113,11 @@ func maxPoolAtStrideOneSendsTheGradientToTheFirstMaximum(h: Int, w: Int) {
                 [10 / 9, 10 / 9, 10 / 9, 10 / 9])
 }
 
-@Test(arguments: [(3, 1, 1), (3, 2, 1), (5, 3, 0)])
-func avgPoolGradientMatchesCentralDifferences(kernel: Int, stride: Int, padding: Int) {
-    let x = randomTensor([2, 2, 8, 8], seed: 19)
+@Test(arguments: [(3, 1, 1, 8), (3, 2, 1, 8), (3, 2, 1, 7), (5, 3, 0, 8)])
+func avgPoolGradientMatchesCentralDifferences(kernel: Int, stride: Int, padding: Int, size: Int) {
+    let x = randomTensor([2, 2, size, size], seed: 19)
     checkGradients([x]) { avgPool2d($0[0], kernelSize: kernel, stride: stride, padding: padding) }
-    #expect(avgPool2d(x, kernelSize: kernel, stride: stride, padding: padding).shape[2] == (8 + 2 * padding - kernel) / stride + 1)
+    #expect(avgPool2d(x, kernelSize: kernel, stride: stride, padding: padding).shape[2] == (size + 2 * padding - kernel) / stride + 1)
 }
 
 @Test func globalAvgPoolGradientMatchesCentralDifferences() {

@@ -109,9 +109,17 @@ struct PaddedDepthwise {
 /// between rows (those after the last row are left as they are).
 @inline(__always)
 func pitch(_ src: UnsafePointer<Float>, rows: Int, width: Int, into dst: UnsafeMutablePointer<Float>, pitch: Int) {
+    // Up to 8 scratch columns are zeroed by one vector store, whose overflow into the next row
+    // that row's copy overwrites.
+    let vectorZero = pitch - width <= 8 && pitch >= 8
     for i in 0..<rows {
         copyRow(src + i * width, dst + i * pitch, width)
-        if i < rows - 1 { for j in width..<pitch { dst[i * pitch + j] = 0 } }
+        guard i < rows - 1 else { continue }
+        if vectorZero {
+            store8(SIMD8<Float>(), dst + i * pitch + width)
+        } else {
+            for j in width..<pitch { dst[i * pitch + j] = 0 }
+        }
     }
 }
 
@@ -122,55 +130,134 @@ func unpitch(_ src: UnsafePointer<Float>, pitch: Int, _ dst: UnsafeMutablePointe
 }
 
 /// dst[j] = src[j] for j in 0 ..< count: rows of 7 to 36 floats, copied inline (a call to
-/// memmove per row costs as much as the copy).
+/// memmove per row costs as much as the copy). The last partial block is copied as the full
+/// vector that ends at `count`, overlapping the one before (src and dst must not overlap).
 @inline(__always)
 func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        store8(load8(src + j), dst + j)
-        j += 8
+    if count >= 8 {
+        var j = 0
+        while j + 8 <= count {
+            store8(load8(src + j), dst + j)
+            j += 8
+        }
+        if j < count { store8(load8(src + count - 8), dst + count - 8) }
+    } else if count >= 4 {
+        store4(load4(src), dst)
+        store4(load4(src + count - 4), dst + count - 4)
+    } else {
+        for j in 0..<count { dst[j] = src[j] }
     }
-    while j < count { dst[j] = src[j]; j += 1 }
 }
 
-/// dst[j] = max(src[j], 0) for j in 0 ..< count.
+/// dst[j] = max(src[j], 0) for j in 0 ..< count (the tail as in ``copyRow(_:_:_:)``).
 @inline(__always)
 func reluCopy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        let v = load8(src + j)
-        store8(v.replacing(with: 0, where: v .< 0), dst + j)
-        j += 8
+    if count >= 8 {
+        var j = 0
+        while j + 8 <= count {
+            let v = load8(src + j)
+            store8(v.replacing(with: 0, where: v .< 0), dst + j)
+            j += 8
+        }
+        if j < count {
+            let v = load8(src + count - 8)
+            store8(v.replacing(with: 0, where: v .< 0), dst + count - 8)
+        }
+    } else if count >= 4 {
+        let a = load4(src), b = load4(src + count - 4)
+        store4(a.replacing(with: 0, where: a .< 0), dst)
+        store4(b.replacing(with: 0, where: b .< 0), dst + count - 4)
+    } else {
+        for j in 0..<count { dst[j] = max(src[j], 0) }
     }
-    while j < count { dst[j] = max(src[j], 0); j += 1 }
 }
 
-/// dst[j] += src[j] for j in 0 ..< count.
+/// dst[j] += src[j] for j in 0 ..< count. The last two vectors, the full one and the one that
+/// ends at `count` (its lanes that overlap the full one added as zero), are both loaded before
+/// either is stored, the one at the end first: a load that overlaps a store just made stalls
+/// store-to-load forwarding.
 @inline(__always)
 func addInto(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        store8(load8(dst + j) + load8(src + j), dst + j)
-        j += 8
+    if count >= 8 {
+        var j = 0
+        while j + 16 <= count {
+            store8(load8(dst + j) + load8(src + j), dst + j)
+            j += 8
+        }
+        let end = count - 8
+        let head = load8(dst + j) + load8(src + j)
+        let tail = load8(dst + end) + lanes(load8(src + end), from: j + 8 - end)
+        store8(tail, dst + end)
+        store8(head, dst + j)
+    } else if count >= 4 {
+        let end = count - 4
+        let head = load4(dst) + load4(src)
+        let tail = load4(dst + end) + lanes(load4(src + end), from: 4 - end)
+        store4(tail, dst + end)
+        store4(head, dst)
+    } else {
+        for j in 0..<count { dst[j] += src[j] }
     }
-    while j < count { dst[j] += src[j]; j += 1 }
 }
 
-/// dst[j] += src[j] where x[j] > 0 (the gradient through a ReLU of x), for j in 0 ..< count.
+/// dst[j] += src[j] where x[j] > 0 (the gradient through a ReLU of x), for j in 0 ..< count,
+/// without branches on the data; the tail as in ``addInto(_:_:_:)``.
 @inline(__always)
 func maskedAdd(_ src: UnsafePointer<Float>, where x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-    var j = 0
-    while j + 8 <= count {
-        let keep = load8(x + j) .> SIMD8<Float>()
-        store8(load8(dst + j) + SIMD8<Float>().replacing(with: load8(src + j), where: keep), dst + j)
-        j += 8
+    @inline(__always) func kept8(_ j: Int) -> SIMD8<Float> {
+        SIMD8<Float>().replacing(with: load8(src + j), where: load8(x + j) .> SIMD8<Float>())
     }
-    // Branch-free: the sign of x is data, a branch on it is mispredicted about half the time.
-    while j < count {
-        let keep: UInt32 = x[j] > 0 ? .max : 0
-        dst[j] += Float(bitPattern: src[j].bitPattern & keep)
-        j += 1
+    @inline(__always) func kept4(_ j: Int) -> SIMD4<Float> {
+        SIMD4<Float>().replacing(with: load4(src + j), where: load4(x + j) .> SIMD4<Float>())
     }
+    if count >= 8 {
+        var j = 0
+        while j + 16 <= count {
+            store8(load8(dst + j) + kept8(j), dst + j)
+            j += 8
+        }
+        let end = count - 8
+        let head = load8(dst + j) + kept8(j)
+        let tail = load8(dst + end) + lanes(kept8(end), from: j + 8 - end)
+        store8(tail, dst + end)
+        store8(head, dst + j)
+    } else if count >= 4 {
+        let end = count - 4
+        let head = load4(dst) + kept4(0)
+        let tail = load4(dst + end) + lanes(kept4(end), from: 4 - end)
+        store4(tail, dst + end)
+        store4(head, dst)
+    } else {
+        for j in 0..<count {
+            let keep: UInt32 = x[j] > 0 ? .max : 0
+            dst[j] += Float(bitPattern: src[j].bitPattern & keep)
+        }
+    }
+}
+
+/// v with lanes 0 ..< first set to zero. The mask is integer arithmetic, (lane - first) >> 31
+/// inverted, and an AND of the bits: a SIMDMask built by comparing lane numbers compiles to a
+/// loop over the lanes here.
+@inline(__always)
+func lanes(_ v: SIMD8<Float>, from first: Int) -> SIMD8<Float> {
+    let keep = ~((SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &- SIMD8(repeating: Int32(first))) &>> 31)
+    return unsafeBitCast(unsafeBitCast(v, to: SIMD8<Int32>.self) & keep, to: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func lanes(_ v: SIMD4<Float>, from first: Int) -> SIMD4<Float> {
+    let keep = ~((SIMD4<Int32>(0, 1, 2, 3) &- SIMD4(repeating: Int32(first))) &>> 31)
+    return unsafeBitCast(unsafeBitCast(v, to: SIMD4<Int32>.self) & keep, to: SIMD4<Float>.self)
+}
+
+@inline(__always)
+func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
+
+@inline(__always)
+func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }
 
 @inline(__always)
@@ -186,6 +273,8 @@ func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
 /// out[m] = sum_t w[t] * src[m + offsets[t]] for m in 0 ..< count (a correlation with taps at
 /// arbitrary offsets). 64 outputs at a time stay in eight SIMD8 registers while the taps run
 /// innermost, with fused multiply-adds: one load per multiply-add and one store per output.
+/// The outputs after the last full block are computed by a block that ends at `count`,
+/// overlapping the one before (its outputs are written twice with the same values).
 @inline(__always)
 func correlate(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ w: UnsafePointer<Float>, taps: Int,
                _ out: UnsafeMutablePointer<Float>, _ count: Int) {
@@ -210,7 +299,8 @@ func correlate(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ w: 
         store8(a4, out + m + 32); store8(a5, out + m + 40); store8(a6, out + m + 48); store8(a7, out + m + 56)
         m += 64
     }
-    while m + 32 <= count {
+    while m < count && count >= 32 {
+        if m + 32 > count { m = count - 32 }
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         for t in 0..<taps {
             let wv = SIMD8<Float>(repeating: w[t])
@@ -239,6 +329,8 @@ func correlate(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ w: 
 
 /// result[t] += sum_m d[m] * src[m + offsets[t]] for m in 0 ..< count, for every tap t: four taps
 /// at a time share each load of `d` (two SIMD8 of d and eight of src per eight multiply-adds).
+/// The last partial block of 16 is the one that ends at `count`, with the lanes of d already
+/// summed set to zero (src must be finite there: 0 times infinity would add NaN).
 @inline(__always)
 func tapDots(_ d: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, taps: Int,
              _ count: Int, _ result: UnsafeMutablePointer<Float>) {
@@ -258,6 +350,17 @@ func tapDots(_ d: UnsafePointer<Float>, _ src: UnsafePointer<Float>, _ offsets: 
             a2 = a2.addingProduct(d0, load8(s + o2)); b2 = b2.addingProduct(d1, load8(s + o2 + 8))
             a3 = a3.addingProduct(d0, load8(s + o3)); b3 = b3.addingProduct(d1, load8(s + o3 + 8))
             m += 16
+        }
+        if m < count && count >= 16 {
+            // The last 16 positions, with d's lanes before m (already summed) set to zero.
+            let end = count - 16
+            let d0 = lanes(load8(d + end), from: m - end), d1 = lanes(load8(d + end + 8), from: m - end - 8)
+            let s = src + end
+            a0 = a0.addingProduct(d0, load8(s + o0)); b0 = b0.addingProduct(d1, load8(s + o0 + 8))
+            a1 = a1.addingProduct(d0, load8(s + o1)); b1 = b1.addingProduct(d1, load8(s + o1 + 8))
+            a2 = a2.addingProduct(d0, load8(s + o2)); b2 = b2.addingProduct(d1, load8(s + o2 + 8))
+            a3 = a3.addingProduct(d0, load8(s + o3)); b3 = b3.addingProduct(d1, load8(s + o3 + 8))
+            m = count
         }
         var sums = SIMD4<Float>((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
         while m < count {
@@ -352,7 +455,7 @@ struct PhasedDepthwise {
 
     /// Writes x (or relu(x)) into the phases: x[y, c] is x'[y + pad, c + pad]. Even columns c go
     /// to phase column b = pad mod 2 at (c + pad) / 2 = c / 2 + pad / 2, odd ones to the other
-    /// at c / 2 + (pad + 1) / 2; 16 and 8 columns at a time are split by lane shuffles.
+    /// at c / 2 + (pad + 1) / 2; 16, 8 and 4 columns at a time are split by lane shuffles.
     private func split(_ x: UnsafePointer<Float>) {
         let pad = g.padding
         let plane = hq * wq
@@ -376,6 +479,13 @@ struct PhasedDepthwise {
                 UnsafeMutableRawPointer(evens + c / 2).storeBytes(of: v.evenHalf, as: SIMD4<Float>.self)
                 UnsafeMutableRawPointer(odds + c / 2).storeBytes(of: v.oddHalf, as: SIMD4<Float>.self)
                 c += 8
+            }
+            while c + 4 <= g.w {
+                var v = load4(src + c)
+                if reluInput { v.replace(with: 0, where: v .< 0) }
+                UnsafeMutableRawPointer(evens + c / 2).storeBytes(of: v.evenHalf, as: SIMD2<Float>.self)
+                UnsafeMutableRawPointer(odds + c / 2).storeBytes(of: v.oddHalf, as: SIMD2<Float>.self)
+                c += 4
             }
             while c < g.w {
                 let v = reluInput ? max(src[c], 0) : src[c]

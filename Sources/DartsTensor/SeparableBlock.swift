@@ -149,11 +149,11 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                         // x > 0, zero in the odd ones (stored back unchanged).
                         while j + 8 <= ow && 2 * j + 16 <= w - branch {
                             let g = load8(tr + j)
-                            var v = SIMD16<Float>(g[0], 0, g[1], 0, g[2], 0, g[3], 0, g[4], 0, g[5], 0, g[6], 0, g[7], 0)
+                            let v = SIMD16<Float>(g[0], 0, g[1], 0, g[2], 0, g[3], 0, g[4], 0, g[5], 0, g[6], 0, g[7], 0)
                             let xv = UnsafeRawPointer(xr + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-                            v.replace(with: 0, where: .!(xv .> 0))
+                            let kept = SIMD16<Float>().replacing(with: v, where: xv .> 0)
                             let target = UnsafeMutableRawPointer(dr + 2 * j)
-                            target.storeBytes(of: target.loadUnaligned(as: SIMD16<Float>.self) + v, as: SIMD16<Float>.self)
+                            target.storeBytes(of: target.loadUnaligned(as: SIMD16<Float>.self) + kept, as: SIMD16<Float>.self)
                             j += 8
                         }
                         while j < ow {

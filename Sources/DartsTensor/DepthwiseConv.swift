@@ -404,6 +404,13 @@ struct PhasedDepthwise {
     let phaseOffsets: UnsafeMutablePointer<Int>
     let phaseWeights: UnsafeMutablePointer<Float>
 
+    /// Whether a pooling window geometry runs on the phases: stride 2, no dilation, and every
+    /// window inside the padded plane (a window larger than the padded plane, which PyTorch
+    /// rejects, would read taps that wrap into the next phase).
+    static func appliesToPooling(_ g: ConvGeometry) -> Bool {
+        g.stride == 2 && g.dilation == 1 && g.h + 2 * g.padding >= g.kh && g.w + 2 * g.padding >= g.kw
+    }
+
     /// - Parameter border: the value of the padding (0 for convolutions and average pooling,
     ///   -infinity for max pooling).
     init(_ g: ConvGeometry, reluInput: Bool, border: Float = 0) {

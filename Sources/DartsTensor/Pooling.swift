@@ -16,7 +16,7 @@ public func maxPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
         for plane in 0..<(n * c) { kernel.maxValues(x.data + plane * h * w, out.data + plane * outPlane) }
         return out
     }
-    if g.stride == 2 && g.dilation == 1 {
+    if PhasedDepthwise.appliesToPooling(g) {
         // Stride 2 (reduction cells): the windows on the four phases of the padded plane, and
         // backward finds the maxima again (no positions kept).
         let out = Tensor.result(shape: [n, c, g.outH, g.outW], inputs: [x]) { out in
@@ -62,7 +62,7 @@ public func maxPool2dBackward(_ x: Tensor, _ dy: UnsafePointer<Float>, into dx: 
         }
         return
     }
-    if g.stride == 2 && g.dilation == 1 {
+    if PhasedDepthwise.appliesToPooling(g) {
         let kernel = PhasedDepthwise(g, reluInput: false, border: -.infinity)
         defer { kernel.deallocate() }
         for plane in 0..<(n * c) {
@@ -131,7 +131,7 @@ public func avgPool2d(_ x: Tensor, kernelSize k: Int, stride s: Int, padding pad
         }
         return out
     }
-    if g.stride == 2 && g.dilation == 1 {
+    if PhasedDepthwise.appliesToPooling(g) {
         // Stride 2: window sums as a depthwise convolution with unit weights on the phases.
         let kernel = PhasedDepthwise(g, reluInput: false)
         let ones = [Float](repeating: 1, count: k * k)
@@ -179,7 +179,7 @@ public func avgPool2dBackward(_ shape: [Int], _ dy: UnsafePointer<Float>, into d
         }
         return
     }
-    if g.stride == 2 && g.dilation == 1 {
+    if PhasedDepthwise.appliesToPooling(g) {
         // The adjoint of the unit-weight depthwise convolution, applied to dy / divisor.
         let kernel = PhasedDepthwise(g, reluInput: false)
         let ones = [Float](repeating: 1, count: k * k)

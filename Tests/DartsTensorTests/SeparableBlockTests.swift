@@ -156,3 +156,31 @@ func pooledBlockMatchesCentralDifferences(stride: Int) {
                         poolBackward: { maxPool2dBackward($0, $1, into: $2, kernelSize: 3, stride: stride, padding: 1) })
     }
 }
+
+// A weighted sum hands its gradient, scaled, to the fused operations and pools that accept it
+// (Tensor.shareGradient) instead of writing c_k dy for each. The gradients must be those of the
+// written-out path: with a coefficient other than 1, the same term twice in one sum, and terms
+// used again by a second sum (whose contribution makes the shared gradient a buffer of its own).
+@Test func weightedSumSharesItsGradientAsIfWrittenOut() {
+    func gradients(share: Bool) -> [[Float]] {
+        let x = randomTensor([2, 4, 6, 6], seed: 41)
+        let wd = randomTensor([4, 1, 3, 3], seed: 42, scale: 0.4), wp = randomTensor([4, 4, 1, 1], seed: 43, scale: 0.5)
+        let c = Tensor(shape: [4], values: [0.3, -0.7, 1.9, 0.25])
+        for t in [x, wd, wp, c] { t.requiresGrad = true }
+        let stats = (0..<4).map { Tensor(shape: [4], repeating: Float($0 % 2)) }
+        let conv = reluSeparableBatchNorm(x, depthwise: wd, pointwise: wp, stride: 1, padding: 1, dilation: 1,
+                                          runningMean: stats[0], runningVar: stats[1], training: true)
+        let pool = pooledBatchNorm(x, runningMean: stats[2], runningVar: stats[3], training: true,
+                                   pool: { maxPool2d($0, kernelSize: 3, stride: 1, padding: 1) },
+                                   poolBackward: { maxPool2dBackward($0, $1, into: $2, kernelSize: 3, stride: 1, padding: 1) })
+        #expect(conv.acceptsScaledGradient && pool.acceptsScaledGradient)
+        if !share { conv.acceptsScaledGradient = false; pool.acceptsScaledGradient = false }
+        let first = weightedSum([conv, pool, conv], coefficients: c, indices: [0, 1, 2])
+        let second = weightedSum([pool, conv], coefficients: c, indices: [3, 0])
+        let total = weightedSum([first, second], coefficients: Tensor(shape: [2], values: [1, 0.5]), indices: [0, 1])
+        total.backward(seed: randomTensor([total.count], seed: 44).values)
+        return [x, wd, wp, c].map(\.gradient)
+    }
+    let shared = gradients(share: true), written = gradients(share: false)
+    for (a, b) in zip(shared, written) { expectClose(a, b, tolerance: 1e-5) }
+}

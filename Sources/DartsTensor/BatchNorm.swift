@@ -114,7 +114,7 @@ struct BatchMoments {
         var invStd = [Float](repeating: 0, count: c)
         for ch in 0..<c {
             let m = count[ch]
-            precondition(m > 1, "batch normalization in training needs more than one value per channel, got \(Int(m))")
+            precondition(m > 1, "batch normalization in training needs more than one value per channel, got \(Int(m)) (batch x height x width)")
             let mu = Float(self.mean[ch])
             let variance = Float(m2[ch] / m)
             mean[ch] = mu
@@ -138,7 +138,6 @@ func batchStatistics(_ data: UnsafePointer<Float>, shape: [Int], runningMean: Te
     let (n, c) = (shape[0], shape[1])
     let plane = shape[2] * shape[3]
     if training {
-        precondition(n * plane > 1, "batch normalization in training needs more than one value per channel, got \(shape)")
         var moments = BatchMoments(channels: c)
         for img in 0..<n {
             for ch in 0..<c { moments.add(data + (img * c + ch) * plane, plane, channel: ch) }

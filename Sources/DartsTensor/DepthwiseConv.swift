@@ -542,14 +542,9 @@ struct PhasedDepthwise {
     /// choice), found again from x, through the phases' gradients.
     func maxBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         split(x)
-        windowFirstMaxima(phases, offsets, taps: g.kh * g.kw, pitched, winners, length)
-        let acc = phaseGradients
-        acc.update(repeating: 0, count: 4 * hq * wq)
-        for i in 0..<g.outH {
-            let row = dy + i * g.outW, taps = winners + i * wq
-            for j in 0..<g.outW { acc[i * wq + j + Int(taps[j])] += row[j] }
-        }
-        merge(acc, x, into: dx)
+        routeToFirstMaxima(dy, rows: g.outH, width: g.outW, of: phases, offsets, taps: g.kh * g.kw, pitch: wq,
+                           length, maxima: pitched, winners, into: phaseGradients, count: 4 * hq * wq)
+        merge(phaseGradients, x, into: dx)
     }
 
     /// dx += the input-plane gradient whose phases are `p` (the inverse of ``split(_:)``, masked

@@ -74,13 +74,9 @@ struct PaddedPooling {
     /// at its maximum, in the padded layout, then copied out of the border.
     func maxBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         pad(x)
-        windowFirstMaxima(padded, offsets, taps: g.kh * g.kw, pitched, winners, length)
         let acc = accumulated
-        acc.update(repeating: 0, count: hp * wp)
-        for i in 0..<g.outH {
-            let row = dy + i * g.outW, taps = winners + i * wp
-            for j in 0..<g.outW { acc[i * wp + j + Int(taps[j])] += row[j] }
-        }
+        routeToFirstMaxima(dy, rows: g.outH, width: g.outW, of: padded, offsets, taps: g.kh * g.kw, pitch: wp,
+                           length, maxima: pitched, winners, into: acc, count: hp * wp)
         let pad = g.padding
         for i in 0..<g.h {
             addInto(acc + (i + pad) * wp + pad, dx + i * g.w, g.w)
@@ -174,6 +170,23 @@ func windowFirstMaxima(_ src: UnsafePointer<Float>, _ offsets: UnsafePointer<Int
         out[m] = a
         winners[m] = w
         m += 1
+    }
+}
+
+/// acc (count floats, the layout of src) = the max-pooling gradient of dy (rows x width): each
+/// output's gradient added at its window's first maximum in src, the windows as in
+/// ``windowFirstMaxima(_:_:taps:_:_:_:)`` with the outputs at row pitch `pitch` (`maxima` and
+/// `winners` are its scratch, `length` outputs).
+@inline(__always)
+func routeToFirstMaxima(_ dy: UnsafePointer<Float>, rows: Int, width: Int, of src: UnsafePointer<Float>,
+                        _ offsets: UnsafePointer<Int>, taps: Int, pitch: Int, _ length: Int,
+                        maxima: UnsafeMutablePointer<Float>, _ winners: UnsafeMutablePointer<Int32>,
+                        into acc: UnsafeMutablePointer<Float>, count: Int) {
+    windowFirstMaxima(src, offsets, taps: taps, maxima, winners, length)
+    acc.update(repeating: 0, count: count)
+    for i in 0..<rows {
+        let row = dy + i * width, codes = winners + i * pitch
+        for j in 0..<width { acc[i * pitch + j + Int(codes[j])] += row[j] }
     }
 }
 

@@ -269,8 +269,6 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
             for o in 0..<cout { moments.add(out.data + (img * cout + o) * plane, plane, channel: o) }
         }
     }
-    precondition(!training || n * plane > 1,
-                 "batch normalization in training needs more than one value per channel, got \(shape)")
     let stats = training
         ? moments.statistics(runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
         : runningStatistics(runningMean: runningMean, runningVar: runningVar, eps: eps)

@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Training"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -17,12 +17,46 @@ public struct BenchOptions: Codable, Sendable {
     /// Measured steps per order, after `warmup` unmeasured ones.
     public var steps = 3
     public var warmup = 1
-    public var orders: [String] = ["first", "second"]
+    /// "first", "second" or "both".
+    public var order = "both"
     public var accumulate = 1
     /// Activation recomputation on every edge.
     public var recompute = false
     public var seed: UInt64 = 2
     public init() {}
+
+    /// The orders measured, in this order.
+    public var orders: [String] { order == "both" ? ["first", "second"] : [order] }
+
+    /// Checks every value a user can get wrong, with a message naming the flag and the fix.
+    /// - Throws: ``SearchError/invalidOption(_:)``.
+    public func validate(worldSize: Int) throws {
+        let check = OptionCheck(SearchError.invalidOption)
+        try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
+        try check.require(inputChannels > 0, "--input-channels \(inputChannels) must be positive")
+        try check.require(imageSize >= 4 && imageSize % 4 == 0,
+                          "--image-size \(imageSize) must be a positive multiple of 4 (two reduction cells)")
+        try check.require(steps > 0, "--steps \(steps) must be positive")
+        try check.require(warmup >= 0, "--warmup \(warmup) must not be negative")
+        try check.require(["first", "second", "both"].contains(order), "--order \(order): use first, second or both")
+    }
+}
+
+extension BenchOptions: CommandLineOptions {
+    /// Every bench flag that sets a field, in `--help` order.
+    public static let flags: [OptionFlag<BenchOptions>] = [
+        OptionFlag("--layers", \.layers),
+        OptionFlag("--channels", \.channels),
+        OptionFlag("--batch-size", \.batchSize),
+        OptionFlag("--input-channels", \.inputChannels),
+        OptionFlag("--image-size", \.imageSize),
+        OptionFlag("--steps", \.steps),
+        OptionFlag("--warmup", \.warmup),
+        OptionFlag("--order", \.order),
+        OptionFlag("--accumulate", \.accumulate),
+        OptionFlag("--recompute", \.recompute),
+    ]
 }
 
 /// The measurements of one order (first or second).
@@ -65,27 +99,7 @@ public final class BenchJob {
     /// - Throws: `RankFailure` for options that do not fit the world size.
     public func run() throws -> [BenchResult] {
         let worldSize = communicator.worldSize
-        try communicator.agree {
-            let parts = worldSize * options.accumulate
-            guard options.batchSize % parts == 0, options.batchSize / parts >= 2 else {
-                throw SearchError.invalidOption("--batch-size \(options.batchSize) must be a multiple of world size x --accumulate "
-                    + "(\(parts)) with at least 2 images per micro-batch")
-            }
-            func require(_ ok: Bool, _ message: String) throws {
-                if !ok { throw SearchError.invalidOption(message) }
-            }
-            try require(options.layers >= 3, "--layers \(options.layers): a search network needs at least 3 cells")
-            try require(options.channels > 0 && options.channels % 2 == 0, "--channels \(options.channels) must be a positive even number")
-            try require(options.inputChannels > 0, "--input-channels \(options.inputChannels) must be positive")
-            try require(options.steps > 0, "--steps \(options.steps) must be positive")
-            try require(options.warmup >= 0, "--warmup \(options.warmup) must not be negative")
-            guard options.imageSize % 4 == 0 else {
-                throw SearchError.invalidOption("--image-size \(options.imageSize) must be a multiple of 4 (two reduction cells)")
-            }
-            for order in options.orders where order != "first" && order != "second" {
-                throw SearchError.invalidOption("--order \(order): use first, second or both")
-            }
-        }
+        try communicator.agree { try options.validate(worldSize: worldSize) }
         let hosts = communicator.allgather(communicator.hostName)
         var results: [BenchResult] = []
         for order in options.orders {

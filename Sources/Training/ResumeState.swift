@@ -143,13 +143,10 @@ struct ResumeState {
             throw SearchError.resume("--out \(given.out) and --resume \(request.path) name different run folders; "
                 + "a resumed search writes to the folder it resumes: drop --out")
         }
-        var options = saved
+        // The resumable flags given anew; --accumulate is worked out below.
+        var options = saved.copying(request.givenFlags.subtracting(["--accumulate"]).filter { SearchOptions.flag($0)?.resumable == true },
+                                    from: given)
         options.out = runFolder.path
-        if request.givenFlags.contains("--data") { options.data = given.data }
-        if request.givenFlags.contains("--print-every") { options.printEvery = given.printEvery }
-        if request.givenFlags.contains("--check-every") { options.checkEvery = given.checkEvery }
-        if request.givenFlags.contains("--checkpoint-every") { options.checkpointEvery = given.checkpointEvery }
-        if request.givenFlags.contains("--keep-checkpoints") { options.keepCheckpoints = given.keepCheckpoints }
 
         // Each micro-batch's own batch-norm statistics shape the gradients, so a step must be split
         // into the same micro-batches: world size x --accumulate must not change.

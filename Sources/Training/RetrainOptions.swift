@@ -47,14 +47,14 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
     /// Gradient accumulation: each rank splits its shard into K micro-batches.
     public var accumulate: Int = 1
     /// The preset the values started from (see ``RetrainPreset``).
-    public var preset: String = RetrainPreset.paper.rawValue
+    public var preset: RetrainPreset = .paper
 
     public init() {}
 
     /// The options of a preset.
     public init(preset: RetrainPreset) {
         self.init()
-        self.preset = preset.rawValue
+        self.preset = preset
         switch preset {
         case .paper:
             break
@@ -78,11 +78,7 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
 
     /// The dataset kind, validated.
     public func datasetKind() throws -> DatasetKind {
-        guard let kind = DatasetKind(rawValue: dataset) else {
-            throw RetrainError.invalidOption("--dataset \(dataset) is not known; use one of: "
-                + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return kind
+        try OptionCheck(RetrainError.invalidOption).dataset(dataset)
     }
 
     /// The augmentation of training images: the dataset's standard one (random crop with padding
@@ -99,54 +95,63 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         dropPathProb * Float(epoch) / Float(epochs)
     }
 
-    /// Checks every value a user can get wrong, with a message naming the flag and the fix.
+    /// Checks every value a user can get wrong, with a message naming the flag and the fix. The
+    /// retrain calls it once, on every rank, when its options are final (given, or resumed).
     /// - Throws: ``RetrainError/invalidOption(_:)``.
     public func validate(worldSize: Int) throws {
         _ = try datasetKind()
-        func require(_ ok: Bool, _ message: String) throws {
-            if !ok { throw RetrainError.invalidOption(message) }
-        }
-        try require(layers >= 3, "--layers \(layers): the evaluation network needs at least 3 cells (two of them reduction cells)")
-        try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
-        try require(epochs > 0, "--epochs \(epochs) must be positive")
-        try require(batchSize > 0, "--batch-size \(batchSize) must be positive")
-        try require(accumulate >= 1, "--accumulate \(accumulate) must be at least 1")
-        try require(batchSize % worldSize == 0,
-                    "--batch-size \(batchSize) (global) is not divisible by the world size \(worldSize); use a multiple of \(worldSize)")
-        try require(batchSize % (worldSize * accumulate) == 0,
-                    "--batch-size \(batchSize) is not divisible by world size x --accumulate = \(worldSize * accumulate); "
-                    + "use a multiple of \(worldSize * accumulate)")
-        try require(batchSize / (worldSize * accumulate) >= 2,
-                    "--batch-size \(batchSize) gives \(batchSize / (worldSize * accumulate)) image(s) per micro-batch; "
-                    + "batch norm needs at least 2 (raise --batch-size or lower --accumulate)")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
-        try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
-        try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
-        try require(weightDecay >= 0, "--weight-decay \(weightDecay) must not be negative")
-        try require(auxWeight >= 0 && auxWeight.isFinite, "--aux-weight \(auxWeight) must not be negative (0 builds no auxiliary head)")
-        try require(dropPathProb >= 0 && dropPathProb < 1, "--drop-path-prob \(dropPathProb) must be in [0, 1)")
-        try require(cutout >= 0, "--cutout \(cutout) must not be negative (0 switches cutout off)")
+        let check = OptionCheck(RetrainError.invalidOption)
+        try check.network(layers: layers, channels: channels, what: "the evaluation network")
+        try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
+        try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,
+                           weightDecay: weightDecay, gradClip: gradClip)
+        try check.require(auxWeight >= 0 && auxWeight.isFinite, "--aux-weight \(auxWeight) must not be negative (0 builds no auxiliary head)")
+        try check.require(dropPathProb >= 0 && dropPathProb < 1, "--drop-path-prob \(dropPathProb) must be in [0, 1)")
+        try check.require(cutout >= 0, "--cutout \(cutout) must not be negative (0 switches cutout off)")
         if let cropPadding {
-            try require(cropPadding >= 0, "--crop-padding \(cropPadding) must not be negative (0 switches the random crop off)")
+            try check.require(cropPadding >= 0, "--crop-padding \(cropPadding) must not be negative (0 switches the random crop off)")
         }
-        try require(gradClip > 0, "--grad-clip \(gradClip) must be positive")
-        if let subset { try require(subset > 0, "--subset \(subset) must be positive") }
-        if let testSubset { try require(testSubset > 0, "--test-subset \(testSubset) must be positive") }
-        try require(printEvery > 0, "--print-every \(printEvery) must be positive")
+        try check.positive(subset, "--subset")
+        try check.positive(testSubset, "--test-subset")
+        try check.positive(printEvery, "--print-every")
     }
 }
 
-extension RetrainOptions {
-    /// The options that define a retrain, as their command-line flags and values as text, in
-    /// `--help` order: every option but --out and --print-every.
-    public var definingValues: [(flag: String, value: String)] {
-        [("--genotype", genotype), ("--preset", preset), ("--dataset", dataset), ("--data", data ?? "(the dataset's default)"),
-         ("--layers", "\(layers)"), ("--channels", "\(channels)"), ("--batch-size", "\(batchSize)"), ("--epochs", "\(epochs)"),
-         ("--lr", "\(learningRate)"), ("--lr-min", "\(learningRateMin)"), ("--momentum", "\(momentum)"),
-         ("--weight-decay", "\(weightDecay)"), ("--aux-weight", "\(auxWeight)"), ("--drop-path-prob", "\(dropPathProb)"),
-         ("--cutout", "\(cutout)"), ("--crop-padding", cropPadding.map { "\($0)" } ?? "(the dataset's)"),
-         ("--grad-clip", "\(gradClip)"), ("--seed", "\(seed)"), ("--subset", subset.map { "\($0)" } ?? "(all)"),
-         ("--test-subset", testSubset.map { "\($0)" } ?? "(all)"), ("--accumulate", "\(accumulate)")]
+extension RetrainOptions: CommandLineOptions {
+    /// Every retrain flag, in `--help` order; `--preset` chooses the values the others start from
+    /// (``init(preset:)``). `--resume` may set only `--print-every` anew (and `--accumulate` with
+    /// another number of ranks); the others define the retrain and come from its checkpoint.
+    public static let flags: [OptionFlag<RetrainOptions>] = [
+        OptionFlag("--genotype", \.genotype),
+        OptionFlag("--preset", \.preset),
+        OptionFlag("--dataset", \.dataset),
+        OptionFlag("--data", \.data, unset: "(the dataset's default)"),
+        OptionFlag("--layers", \.layers),
+        OptionFlag("--channels", \.channels),
+        OptionFlag("--batch-size", \.batchSize),
+        OptionFlag("--epochs", \.epochs),
+        OptionFlag("--lr", \.learningRate),
+        OptionFlag("--lr-min", \.learningRateMin),
+        OptionFlag("--momentum", \.momentum),
+        OptionFlag("--weight-decay", \.weightDecay),
+        OptionFlag("--aux-weight", \.auxWeight),
+        OptionFlag("--drop-path-prob", \.dropPathProb),
+        OptionFlag("--cutout", \.cutout),
+        OptionFlag("--crop-padding", \.cropPadding, unset: "(the dataset's)"),
+        OptionFlag("--grad-clip", \.gradClip),
+        OptionFlag("--seed", \.seed),
+        OptionFlag("--subset", \.subset, unset: "(all)"),
+        OptionFlag("--test-subset", \.testSubset, unset: "(all)"),
+        OptionFlag("--out", \.out),
+        OptionFlag("--print-every", \.printEvery, resumable: true),
+        OptionFlag("--accumulate", \.accumulate),
+    ]
+
+    /// The options of the command line: `--preset`'s values (paper when not given) with every
+    /// other given flag applied.
+    /// - Parameter given: parsed values keyed by flag name.
+    public static func fromCommandLine(_ given: [String: Any]) -> RetrainOptions {
+        RetrainOptions(preset: given["--preset"] as? RetrainPreset ?? .paper).applying(given)
     }
 }
 

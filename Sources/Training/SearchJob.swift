@@ -70,13 +70,7 @@ public final class SearchJob {
     public func run() throws -> SearchResult {
         let started = Date()
         let rank = communicator.rank, worldSize = communicator.worldSize
-        try agree {
-            fault = try FaultInjection.fromEnvironment()
-            if resume == nil {
-                try options.validate(worldSize: worldSize)
-                if isRoot { try RunFolder.checkCanCreate(path: options.out) }
-            }
-        }
+        try agree { fault = try FaultInjection.fromEnvironment() }
         try checkSameOptionsOnEveryRank()
         var resumed: ResumeState?
         if let resume {
@@ -87,6 +81,7 @@ public final class SearchJob {
         try agree {
             try options.validate(worldSize: worldSize)
             kind = try options.datasetKind()
+            if resume == nil && isRoot { try RunFolder.checkCanCreate(path: options.out) }
         }
         // Data: every rank reads the files itself (they are on every host).
         var data: SearchData!

@@ -48,76 +48,62 @@ public struct SearchOptions: Codable, Sendable, Equatable {
 
     /// The dataset kind, validated.
     public func datasetKind() throws -> DatasetKind {
-        guard let kind = DatasetKind(rawValue: dataset) else {
-            throw SearchError.invalidOption("--dataset \(dataset) is not known; use one of: "
-                + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return kind
+        try OptionCheck(SearchError.invalidOption).dataset(dataset)
     }
 
-    /// Checks every value a user can get wrong, with a message naming the flag and the fix.
+    /// Checks every value a user can get wrong, with a message naming the flag and the fix. The
+    /// search calls it once, on every rank, when its options are final (given, or resumed).
     /// - Throws: ``SearchError/invalidOption(_:)``.
     public func validate(worldSize: Int) throws {
         _ = try datasetKind()
-        func require(_ ok: Bool, _ message: String) throws {
-            if !ok { throw SearchError.invalidOption(message) }
-        }
-        try require(layers >= 3, "--layers \(layers): a search network needs at least 3 cells (two of them reduction cells)")
-        try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
-        try require(epochs > 0, "--epochs \(epochs) must be positive")
-        try require(batchSize > 0, "--batch-size \(batchSize) must be positive")
-        try require(accumulate >= 1, "--accumulate \(accumulate) must be at least 1")
-        try require(batchSize % worldSize == 0,
-                    "--batch-size \(batchSize) (global) is not divisible by the world size \(worldSize); use a multiple of \(worldSize)")
-        try require(batchSize % (worldSize * accumulate) == 0,
-                    "--batch-size \(batchSize) is not divisible by world size x --accumulate = \(worldSize * accumulate); "
-                    + "use a multiple of \(worldSize * accumulate)")
-        try require(batchSize / (worldSize * accumulate) >= 2,
-                    "--batch-size \(batchSize) gives \(batchSize / (worldSize * accumulate)) image(s) per micro-batch; "
-                    + "batch norm needs at least 2 (raise --batch-size or lower --accumulate)")
-        if let checkEvery { try require(checkEvery > 0, "--check-every \(checkEvery) must be positive") }
-        if let checkpointEvery { try require(checkpointEvery > 0, "--checkpoint-every \(checkpointEvery) must be positive") }
-        try require(keepCheckpoints >= 1, "--keep-checkpoints \(keepCheckpoints) must be at least 1")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
-        try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
-        try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
-        try require(weightDecay >= 0, "--weight-decay \(weightDecay) must not be negative")
-        try require(archLearningRate > 0 && archLearningRate.isFinite, "--arch-lr \(archLearningRate) must be positive")
-        try require(archWeightDecay >= 0, "--arch-weight-decay \(archWeightDecay) must not be negative")
-        try require(gradClip > 0, "--grad-clip \(gradClip) must be positive")
-        try require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
-        if let subset { try require(subset > 0, "--subset \(subset) must be positive") }
-        try require(printEvery > 0, "--print-every \(printEvery) must be positive")
+        let check = OptionCheck(SearchError.invalidOption)
+        try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
+        try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,
+                           weightDecay: weightDecay, gradClip: gradClip)
+        try check.positive(checkEvery, "--check-every")
+        try check.positive(checkpointEvery, "--checkpoint-every")
+        try check.require(keepCheckpoints >= 1, "--keep-checkpoints \(keepCheckpoints) must be at least 1")
+        try check.require(archLearningRate > 0 && archLearningRate.isFinite, "--arch-lr \(archLearningRate) must be a positive number")
+        try check.require(archWeightDecay >= 0 && archWeightDecay.isFinite,
+                          "--arch-weight-decay \(archWeightDecay) must be a number, not negative")
+        try check.require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
+        try check.positive(subset, "--subset")
+        try check.positive(printEvery, "--print-every")
     }
 }
 
-extension SearchOptions {
-    /// Every option as its command-line flag and its value as text, in `--help` order.
-    public var flagValues: [(flag: String, value: String)] {
-        [("--dataset", dataset), ("--data", data ?? "(the dataset's default)"), ("--layers", "\(layers)"),
-         ("--channels", "\(channels)"), ("--batch-size", "\(batchSize)"), ("--epochs", "\(epochs)"),
-         ("--lr", "\(learningRate)"), ("--lr-min", "\(learningRateMin)"), ("--momentum", "\(momentum)"),
-         ("--weight-decay", "\(weightDecay)"), ("--arch-lr", "\(archLearningRate)"),
-         ("--arch-weight-decay", "\(archWeightDecay)"), ("--grad-clip", "\(gradClip)"),
-         ("--train-portion", "\(trainPortion)"), ("--subset", subset.map { "\($0)" } ?? "(all)"), ("--seed", "\(seed)"),
-         ("--second-order", "\(secondOrder)"), ("--recompute", "\(recompute)"), ("--out", out), ("--print-every", "\(printEvery)"),
-         ("--accumulate", "\(accumulate)"), ("--check-every", checkEvery.map { "\($0)" } ?? "(every epoch)"),
-         ("--checkpoint-every", checkpointEvery.map { "\($0)" } ?? "(every epoch)"),
-         ("--keep-checkpoints", "\(keepCheckpoints)")]
-    }
-
-    /// The flags a resumed search may set anew: where the data are, how each step's work is split
-    /// into micro-batches (world size x --accumulate must stay the same), and how often it prints,
-    /// checks and checkpoints. The others define the search and come from its checkpoint.
-    public static let resumableFlags: Set<String> = [
-        "--data", "--accumulate", "--print-every", "--check-every", "--checkpoint-every", "--keep-checkpoints",
+extension SearchOptions: CommandLineOptions {
+    /// Every search flag, in `--help` order. `--resume` may set the resumable ones anew: where the
+    /// data are, how each step's work is split into micro-batches (world size x --accumulate must
+    /// stay the same), and how often it prints, checks and checkpoints; the others define the
+    /// search and come from its checkpoint.
+    public static let flags: [OptionFlag<SearchOptions>] = [
+        OptionFlag("--dataset", \.dataset),
+        OptionFlag("--data", \.data, resumable: true, unset: "(the dataset's default)"),
+        OptionFlag("--layers", \.layers),
+        OptionFlag("--channels", \.channels),
+        OptionFlag("--batch-size", \.batchSize),
+        OptionFlag("--epochs", \.epochs),
+        OptionFlag("--lr", \.learningRate),
+        OptionFlag("--lr-min", \.learningRateMin),
+        OptionFlag("--momentum", \.momentum),
+        OptionFlag("--weight-decay", \.weightDecay),
+        OptionFlag("--arch-lr", \.archLearningRate),
+        OptionFlag("--arch-weight-decay", \.archWeightDecay),
+        OptionFlag("--grad-clip", \.gradClip),
+        OptionFlag("--train-portion", \.trainPortion),
+        OptionFlag("--subset", \.subset, unset: "(all)"),
+        OptionFlag("--seed", \.seed),
+        OptionFlag("--second-order", \.secondOrder),
+        OptionFlag("--recompute", \.recompute),
+        OptionFlag("--out", \.out),
+        OptionFlag("--print-every", \.printEvery, resumable: true),
+        OptionFlag("--accumulate", \.accumulate, resumable: true),
+        OptionFlag("--check-every", \.checkEvery, resumable: true, unset: "(every epoch)"),
+        OptionFlag("--checkpoint-every", \.checkpointEvery, resumable: true, unset: "(every epoch)"),
+        OptionFlag("--keep-checkpoints", \.keepCheckpoints, resumable: true),
     ]
-
-    /// The options that decide the search's numbers, as text, with the resumable ones left out:
-    /// two runs with the same text take the same steps.
-    var definingValues: [(flag: String, value: String)] {
-        flagValues.filter { !Self.resumableFlags.contains($0.flag) && $0.flag != "--out" }
-    }
 }
 
 /// Errors a search reports to its user.

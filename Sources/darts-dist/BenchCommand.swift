@@ -10,29 +10,22 @@ struct BenchCommand: ParsableCommand {
             + "achieved GFLOP/s (convolutions and linear layers, counted, summed over the ranks) and the largest rank's peak resident memory (each rank's in --json); "
             + "--json writes the same as JSON. Run under mpirun -np N to measure N ranks.")
 
-    @Option(help: "Cells in the search network.") var layers = 8
-    @Option(help: "Initial channels C.") var channels = 16
-    @Option(name: .customLong("batch-size"), help: "Global batch size, split over the ranks.") var batchSize = 64
-    @Option(name: .customLong("input-channels"), help: "Image channels (1 for Fashion-MNIST, 3 for CIFAR-10).") var inputChannels = 1
-    @Option(name: .customLong("image-size"), help: "Image height and width.") var imageSize = 28
-    @Option(help: "Measured steps per order.") var steps = 3
-    @Option(help: "Unmeasured warm-up steps per order.") var warmup = 1
-    @Option(help: "first, second or both.") var order = "both"
-    @Option(help: "Gradient accumulation micro-batches per rank.") var accumulate = 1
+    static let defaults = BenchOptions()
+
+    @OptionGroup(title: "Network") var network: NetworkFlags
+    @OptionGroup(title: "Batch") var batch: BatchFlags
+    @Option(help: "Image channels (1 for Fashion-MNIST, 3 for CIFAR-10; default: \(defaults.inputChannels)).") var inputChannels: Int?
+    @Option(help: "Image height and width (default: \(defaults.imageSize)).") var imageSize: Int?
+    @Option(help: "Measured steps per order (default: \(defaults.steps)).") var steps: Int?
+    @Option(help: "Unmeasured warm-up steps per order (default: \(defaults.warmup)).") var warmup: Int?
+    @Option(help: "first, second or both (default: \(defaults.order)).") var order: String?
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them.") var recompute = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Flag(name: .customLong("allreduce-timing"), help: .hidden) var allreduceTiming = false
     @Option(name: .customLong("allreduce-floats"), parsing: .upToNextOption, help: .hidden)
     var allreduceFloats = [1024, 16_384, 262_144, 1_048_576, 2_097_152]
 
-    var options: BenchOptions {
-        var o = BenchOptions()
-        o.layers = layers; o.channels = channels; o.batchSize = batchSize; o.inputChannels = inputChannels
-        o.imageSize = imageSize; o.steps = steps; o.warmup = warmup; o.accumulate = accumulate
-        o.recompute = recompute
-        o.orders = order == "both" ? ["first", "second"] : [order]
-        return o
-    }
+    var options: BenchOptions { BenchOptions().applying(givenFlags(of: self)) }
 
     func validate() throws {
         if let json {
@@ -68,7 +61,7 @@ struct BenchCommand: ParsableCommand {
     func runAllreduceTiming() throws {
         try runDistributed { communicator in
             let timing = try AllreduceTiming.measure(communicator: communicator, floatCounts: allreduceFloats,
-                                                     repetitions: 10 * steps)
+                                                     repetitions: 10 * options.steps)
             guard communicator.rank == 0 else { return }
             print(timing.table)
             if let json {

@@ -2,26 +2,6 @@ import ArgumentParser
 import Distributed
 import Foundation
 
-/// The rank the launcher assigned (0 without a launcher), read before MPI starts.
-func launcherRank() -> Int {
-    guard MPICommunicator.launchedByMPI else { return 0 }   // e.g. a plain process inside an sbatch script
-    let env = ProcessInfo.processInfo.environment
-    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
-        if let v = env[key], let r = Int(v) { return r }
-    }
-    return 0
-}
-
-/// The world size the launcher announced (1 without a launcher).
-func launcherWorldSize() -> Int {
-    guard MPICommunicator.launchedByMPI else { return 1 }   // SLURM_NTASKS is the allocation's, not this process's
-    let env = ProcessInfo.processInfo.environment
-    for key in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS"] {
-        if let v = env[key], let s = Int(v) { return s }
-    }
-    return 1
-}
-
 /// Runs `body` on this process's communicator: MPI when started by an MPI launcher, a single
 /// process otherwise. Errors end the job: when every rank failed together (bad options, bad data)
 /// rank 0 prints the error and all exit 1; when one rank fails alone, it prints the error with its

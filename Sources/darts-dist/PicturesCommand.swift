@@ -9,11 +9,11 @@ struct PicturesCommand: ParsableCommand {
         commandName: "pictures",
         abstract: "Draw the pictures of a run folder (a search draws them when it ends).",
         discussion: """
-            Writes into the run folder: loss.svg and accuracy.svg (per epoch, from metrics.jsonl),
-            alphas_normal.svg and alphas_reduce.svg (softmax(alpha) per edge over the epochs, from
-            epoch_N.alphas.json), genotype_normal.dot / .svg and genotype_reduce.dot / .svg (the final
-            cells, from genotype.json; the .svg files need Graphviz's dot). Works on a search that is
-            still running too: the pictures then show the epochs done so far. For a retrain's run
+            Writes into the run folder: loss.svg and accuracy.svg (per epoch, from metrics.jsonl), \
+            alphas_normal.svg and alphas_reduce.svg (softmax(alpha) per edge over the epochs, from \
+            epoch_N.alphas.json), genotype_normal.dot / .svg and genotype_reduce.dot / .svg (the final \
+            cells, from genotype.json; the .svg files need Graphviz's dot). Works on a search that is \
+            still running too: the pictures then show the epochs done so far. For a retrain's run \
             folder: loss.svg and accuracy.svg (train and test, top-1 and top-5) and the cells.
             """)
 

@@ -27,99 +27,33 @@ struct RetrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))
     var genotype: String?
     @Option(help: "Starting values of every flag below: paper (the default) or fast.") var preset: RetrainPreset?
-    @Option(help: "fashion-mnist, mnist or cifar10.") var dataset: String?
-    @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
-    @Option(help: "Cells in the network (paper 20).") var layers: Int?
-    @Option(help: "Initial channels C (paper 36).") var channels: Int?
-    @Option(name: .customLong("batch-size"), help: "Global batch size, split over the ranks (paper 96).") var batchSize: Int?
-    @Option(help: "Epochs (paper 600).") var epochs: Int?
-    @Option(help: "Initial learning rate, cosine-annealed (paper 0.025).") var lr: Float?
-    @Option(name: .customLong("lr-min"), help: "Final learning rate (paper 0).") var lrMin: Float?
-    @Option(help: "SGD momentum (0.9).") var momentum: Float?
-    @Option(name: .customLong("weight-decay"), help: "Weight decay (3e-4).") var weightDecay: Float?
-    @Option(name: .customLong("aux-weight"), help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).") var auxWeight: Float?
-    @Option(name: .customLong("drop-path-prob"), help: "Final drop path probability, ramped linearly from 0 (paper 0.2).") var dropPathProb: Float?
+    @OptionGroup(title: "Data") var dataFlags: DataFlags
+    @Option(help: "Measure on only the first N test images.") var testSubset: Int?
+    @OptionGroup(title: "Network") var network: NetworkFlags
+    @OptionGroup(title: "Batch") var batch: BatchFlags
+    @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
+    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).") var auxWeight: Float?
+    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).") var dropPathProb: Float?
     @Option(help: "Cutout length in pixels, 0 for none (paper 16).") var cutout: Int?
-    @Option(name: .customLong("crop-padding"), help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
-    @Option(name: .customLong("grad-clip"), help: "Clip the gradients to this global L2 norm (5).") var gradClip: Float?
-    @Option(help: "Random seed, the same on every rank (0).") var seed: UInt64?
-    @Option(help: "Use only the first N training images.") var subset: Int?
-    @Option(name: .customLong("test-subset"), help: "Measure on only the first N test images.") var testSubset: Int?
-    @Option(help: "The run folder to create (never overwritten; default runs/retrain).") var out: String?
-    @Option(name: .customLong("print-every"), help: "A progress line every N steps.") var printEvery: Int?
-    @Option(help: "Gradient accumulation: each rank's shard in K micro-batches (a larger global batch on fewer ranks).") var accumulate: Int?
-    @Option(help: ArgumentHelp("Continue the interrupted retrain in this run folder, with its saved options.", valueName: "run-dir"))
-    var resume: String?
-    @Option(name: .customLong("stop-after-epochs"), help: .hidden) var stopAfterEpochs: Int?
-
-    /// The preset with every given flag applied.
-    var options: RetrainOptions {
-        var o = RetrainOptions(preset: preset ?? .paper)
-        if let genotype { o.genotype = genotype }
-        if let dataset { o.dataset = dataset }
-        if let data { o.data = data }
-        if let layers { o.layers = layers }
-        if let channels { o.channels = channels }
-        if let batchSize { o.batchSize = batchSize }
-        if let epochs { o.epochs = epochs }
-        if let lr { o.learningRate = lr }
-        if let lrMin { o.learningRateMin = lrMin }
-        if let momentum { o.momentum = momentum }
-        if let weightDecay { o.weightDecay = weightDecay }
-        if let auxWeight { o.auxWeight = auxWeight }
-        if let dropPathProb { o.dropPathProb = dropPathProb }
-        if let cutout { o.cutout = cutout }
-        if let cropPadding { o.cropPadding = cropPadding }
-        if let gradClip { o.gradClip = gradClip }
-        if let seed { o.seed = seed }
-        if let subset { o.subset = subset }
-        if let testSubset { o.testSubset = testSubset }
-        if let out { o.out = out }
-        if let printEvery { o.printEvery = printEvery }
-        if let accumulate { o.accumulate = accumulate }
-        return o
-    }
-
-    /// The flags that define the training, which --resume takes from the checkpoint instead: given
-    /// with --resume, they must have the checkpoint's values.
-    var trainingFlagsGiven: [String] {
-        let flags: [(String, Any?)] = [
-            ("--preset", preset), ("--genotype", genotype), ("--dataset", dataset), ("--data", data), ("--layers", layers),
-            ("--channels", channels), ("--batch-size", batchSize), ("--epochs", epochs), ("--lr", lr), ("--lr-min", lrMin),
-            ("--momentum", momentum), ("--weight-decay", weightDecay), ("--aux-weight", auxWeight),
-            ("--drop-path-prob", dropPathProb), ("--cutout", cutout), ("--crop-padding", cropPadding), ("--grad-clip", gradClip), ("--seed", seed),
-            ("--subset", subset), ("--test-subset", testSubset), ("--out", out), ("--accumulate", accumulate),
-        ]
-        return flags.filter { $0.1 != nil }.map(\.0)
-    }
-
-    func validate() throws {
-        do {
-            if resume == nil {
-                if genotype == nil {
-                    throw ValidationError("Give --genotype (a file, a search run folder, DARTS_V1 or DARTS_V2), or --resume RUN_DIR.")
-                }
-                try options.validate(worldSize: launcherWorldSize())
-            }
-            if let stopAfterEpochs, stopAfterEpochs <= 0 {
-                throw ValidationError("--stop-after-epochs \(stopAfterEpochs) must be positive")
-            }
-        } catch {
-            // Every rank validates; only rank 0 says why. The others exit quietly with status 0:
-            // a non-zero exit would make mpirun kill rank 0 before its message is printed, and
-            // rank 0's own non-zero exit already fails the job.
-            if launcherRank() != 0 { throw ExitCode.success }
-            if let error = error as? ValidationError { throw error }
-            throw ValidationError("\(error)")
-        }
-    }
+    @Option(help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
+    @OptionGroup(title: "Run folder") var runFlags: RunFlags
+    @Option(help: .hidden) var stopAfterEpochs: Int?
 
     func run() throws {
+        let given = givenFlags(of: self)
+        let options = RetrainOptions.fromCommandLine(given)
         try runDistributed { communicator in
-            if let resume {
-                try RetrainJob(resuming: resume, communicator: communicator, printEvery: printEvery,
-                               stopAfterEpochs: stopAfterEpochs, given: options, givenFlags: Set(trainingFlagsGiven)).run()
+            // Checked on every rank alike, so that rank 0 alone reports it (``CollectiveError``).
+            if let stopAfterEpochs, stopAfterEpochs <= 0 {
+                throw RetrainError.invalidOption("--stop-after-epochs \(stopAfterEpochs) must be positive")
+            }
+            if let resume = runFlags.resume {
+                try RetrainJob(resuming: resume, communicator: communicator, printEvery: runFlags.printEvery,
+                               stopAfterEpochs: stopAfterEpochs, given: options, givenFlags: Set(given.keys)).run()
             } else {
+                guard genotype != nil else {
+                    throw RetrainError.invalidOption("Give --genotype (a file, a search run folder, DARTS_V1 or DARTS_V2), or --resume RUN_DIR.")
+                }
                 try RetrainJob(options: options, communicator: communicator, stopAfterEpochs: stopAfterEpochs).run()
             }
         }

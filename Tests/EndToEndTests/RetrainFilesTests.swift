@@ -34,7 +34,7 @@ import Testing
         try paper.validate(worldSize: 1)
         try RetrainOptions(preset: .fast).validate(worldSize: 2)
         let fast = RetrainOptions(preset: .fast)
-        #expect(fast.preset == "fast")
+        #expect(fast.preset == .fast)
         #expect(fast.channels == 8 && fast.layers == 5 && fast.batchSize == 64 && fast.epochs == 10)
         #expect(fast.augmentation(.fashionMNIST) == Augmentation(randomCropPadding: 0, horizontalFlip: true))
         #expect(paper.augmentation(.cifar10) == Augmentation(randomCropPadding: 4, horizontalFlip: true, cutoutLength: 16))

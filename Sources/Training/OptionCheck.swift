@@ -1,0 +1,62 @@
+import Datasets
+
+/// The checks that the search's, the retrain's and the bench's options share, each failing with a
+/// sentence that names the flag and the fix, wrapped in the command's own error.
+struct OptionCheck {
+    let error: (String) -> Error
+
+    init(_ error: @escaping (String) -> Error) { self.error = error }
+
+    func require(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+        if !ok { throw error(message()) }
+    }
+
+    /// An optional count that must be positive when given (`--subset`, `--check-every`, ...).
+    func positive(_ value: Int?, _ flag: String) throws {
+        if let value { try require(value > 0, "\(flag) \(value) must be positive") }
+    }
+
+    /// `--dataset`: one of the known datasets.
+    func dataset(_ name: String) throws -> DatasetKind {
+        guard let kind = DatasetKind(rawValue: name) else {
+            throw error("--dataset \(name) is not known; use one of: " + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return kind
+    }
+
+    /// `--layers` and `--channels` of a network with two reduction cells (`what`: "a search network").
+    func network(layers: Int, channels: Int, what: String) throws {
+        try require(layers >= 3, "--layers \(layers): \(what) needs at least 3 cells (two of them reduction cells)")
+        try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
+    }
+
+    /// The global batch, split over `worldSize` ranks x `accumulate` micro-batches of at least 2
+    /// images (batch norm needs 2). The products are formed without overflow.
+    func batch(batchSize: Int, accumulate: Int, worldSize: Int) throws {
+        try require(batchSize > 0, "--batch-size \(batchSize) must be positive")
+        try require(accumulate >= 1, "--accumulate \(accumulate) must be at least 1")
+        try require(batchSize % worldSize == 0,
+                    "--batch-size \(batchSize) (global) is not divisible by the world size \(worldSize); use a multiple of \(worldSize)")
+        let (parts, overflow) = worldSize.multipliedReportingOverflow(by: accumulate)
+        try require(!overflow && parts <= batchSize,
+                    "--accumulate \(accumulate) on \(worldSize) rank(s) splits the batch of \(batchSize) into more micro-batches "
+                    + "than it has images; lower --accumulate")
+        try require(batchSize % parts == 0,
+                    "--batch-size \(batchSize) is not divisible by world size x --accumulate = \(parts); use a multiple of \(parts)")
+        try require(batchSize / parts >= 2,
+                    "--batch-size \(batchSize) gives \(batchSize / parts) image(s) per micro-batch; "
+                    + "batch norm needs at least 2 (raise --batch-size or lower --accumulate)")
+    }
+
+    /// Epochs and the SGD settings of the weights: learning rate cosine-annealed to a minimum,
+    /// momentum, weight decay and gradient clipping, all finite.
+    func schedule(epochs: Int, learningRate: Float, learningRateMin: Float, momentum: Float, weightDecay: Float,
+                  gradClip: Float) throws {
+        try require(epochs > 0, "--epochs \(epochs) must be positive")
+        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be a positive number")
+        try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
+        try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay \(weightDecay) must be a number, not negative")
+        try require(gradClip > 0 && gradClip.isFinite, "--grad-clip \(gradClip) must be a positive number")
+    }
+}

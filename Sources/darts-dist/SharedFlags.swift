@@ -1,0 +1,122 @@
+import ArgumentParser
+import Training
+
+// The flags that several commands share, each declared once. A command's flags are read into its
+// options type by name (`givenFlags(of:)`): a property `batchSize` is the flag --batch-size, the
+// row of that name in the options type's `flags` table (SearchOptions, RetrainOptions, BenchOptions).
+// Adding a flag: a field and its row in the options type, and its @Option here or in the command.
+
+/// Where the images come from: `search` and `retrain`.
+struct DataFlags: ParsableArguments {
+    @Option(help: "fashion-mnist, mnist or cifar10 (default: fashion-mnist).") var dataset: String?
+    @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
+    @Option(help: "Use only the first N training images.") var subset: Int?
+}
+
+/// The network's size: `search`, `retrain` and `bench`.
+struct NetworkFlags: ParsableArguments {
+    @Option(help: "Cells in the network (search and bench: 8; retrain: the preset's, paper 20, fast 5).") var layers: Int?
+    @Option(help: "Initial channels C (search and bench: 16; retrain: paper 36, fast 8).") var channels: Int?
+}
+
+/// How a step's batch is split: `search`, `retrain` and `bench`.
+struct BatchFlags: ParsableArguments {
+    @Option(help: "Global batch size, split over the ranks (search and bench: 64; retrain: paper 96, fast 64).")
+    var batchSize: Int?
+    @Option(help: "Gradient accumulation: each rank's shard in K micro-batches, a larger global batch on fewer ranks (default: 1).")
+    var accumulate: Int?
+}
+
+/// The weights' SGD and its schedule: `search` and `retrain`.
+struct WeightTrainingFlags: ParsableArguments {
+    @Option(help: "Epochs (search: 50; retrain: paper 600, fast 10).") var epochs: Int?
+    @Option(help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).") var lr: Float?
+    @Option(help: "Final weight learning rate (search: 0.001; retrain: 0).") var lrMin: Float?
+    @Option(help: "SGD momentum (default: 0.9).") var momentum: Float?
+    @Option(help: "Weight decay of the weights (default: 3e-4).") var weightDecay: Float?
+    @Option(help: "Clip the weight gradients to this global L2 norm (default: 5).") var gradClip: Float?
+    @Option(help: "Random seed, the same on every rank (search: 2; retrain: 0).") var seed: UInt64?
+}
+
+/// The run folder and the progress lines: `search` and `retrain`.
+struct RunFlags: ParsableArguments {
+    @Option(help: "The run folder to create, never overwritten (search: runs/search; retrain: runs/retrain).") var out: String?
+    @Option(help: "A progress line every N steps (search: 10; retrain: paper 50, fast 100).") var printEvery: Int?
+    @Option(help: ArgumentHelp("Continue the stopped run in this run folder, with its saved options.", valueName: "run-dir"))
+    var resume: String?
+}
+
+/// The parsed values of a command's arguments, by flag name.
+protocol ParsedArgument {
+    /// The value parsed, nil when the flag was not given (an optional option left out, or a
+    /// Boolean flag left off).
+    var parsedValue: Any? { get }
+}
+
+extension Option: ParsedArgument {
+    var parsedValue: Any? { unwrapped(wrappedValue) }
+}
+
+extension Flag: ParsedArgument {
+    var parsedValue: Any? {
+        if let on = wrappedValue as? Bool { return on ? true : nil }
+        return unwrapped(wrappedValue)
+    }
+}
+
+/// The nested groups of a command (`@OptionGroup`).
+protocol ParsedArgumentGroup {
+    var group: Any { get }
+}
+
+extension OptionGroup: ParsedArgumentGroup {
+    var group: Any { wrappedValue }
+}
+
+/// The flags given on the command line of `command` (a parsed `ParsableCommand` or
+/// `ParsableArguments`), keyed by flag name ("--batch-size" for the property `batchSize`), with
+/// their values; flags left out are absent. Option groups are read as if their flags were the
+/// command's own.
+func givenFlags(of command: Any) -> [String: Any] {
+    var given: [String: Any] = [:]
+    for (name, value) in declaredArguments(of: command) {
+        if let value { given[name] = value }
+    }
+    return given
+}
+
+/// Every flag `command` declares, given or not, by name.
+func allDeclaredFlags(of command: Any) -> [String] {
+    declaredArguments(of: command).map(\.name)
+}
+
+/// The flags and their parsed values (nil when not given) of `command` and its option groups,
+/// in declaration order.
+private func declaredArguments(of command: Any) -> [(name: String, value: Any?)] {
+    Mirror(reflecting: command).children.flatMap { child -> [(name: String, value: Any?)] in
+        guard let label = child.label, label.hasPrefix("_") else { return [] }
+        if let group = child.value as? ParsedArgumentGroup { return declaredArguments(of: group.group) }
+        guard let argument = child.value as? ParsedArgument else { return [] }
+        return [(flagName(property: String(label.dropFirst())), argument.parsedValue)]
+    }
+}
+
+/// "--batch-size" for the property `batchSize`, as argument-parser names a long option.
+func flagName(property: String) -> String {
+    var name = "--"
+    for character in property {
+        if character.isUppercase {
+            name += "-" + character.lowercased()
+        } else {
+            name.append(character)
+        }
+    }
+    return name
+}
+
+/// The value an optional holds, nil for nil; other values as they are.
+private func unwrapped(_ value: Any) -> Any? {
+    let mirror = Mirror(reflecting: value)
+    guard mirror.displayStyle == .optional else { return value }
+    return mirror.children.first.map(\.value)
+}

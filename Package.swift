@@ -46,12 +46,15 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN"]),
-        .testTarget(name: "DARTSTests", dependencies: ["DARTS"], resources: [.copy("Fixtures")]),
+        // Helpers the test targets share: numeric comparisons, temporary folders, sample data
+        // and JSON files, module trees, a background process runner.
+        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "DARTSTests", dependencies: ["DARTS", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Training"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 
 // MARK: Helpers shared with GenotypeErrorTests
@@ -179,9 +180,9 @@ func genotypeSurvivesEveryTextFormat(name: String, genotype: Genotype) throws {
 }
 
 @Test func loadReadsAFileAndTheGenotypeJSONOfARunFolder() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("genotype-load-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
+    let tmp = try TemporaryFolder(prefix: "genotype-load")
+    defer { tmp.remove() }
+    let folder = tmp.url
     let text = folder.appendingPathComponent("v1.txt")
     try Data(Genotype.dartsV1.dartsText.utf8).write(to: text)
     #expect(try Genotype.load(path: text.path) == Genotype.dartsV1)

@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Kernels are plain loops over raw buffers: in release builds they are compiled without
-// overflow checks (-Ounchecked), as measured in DESIGN.md; debug builds keep every check.
+// overflow checks (-Ounchecked); debug builds keep every check.
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import DARTS
 
-/// DARTS.md §6 fault 1: the Hessian-vector product must be (g+ - g-) / (2R), not (g+ - g-) / 2 * R.
+/// docs/algorithm.md §9, fault 1: the Hessian-vector product must be (g+ - g-) / (2R), not (g+ - g-) / 2 * R.
 /// Checked against the exact mixed second derivative of a function known in closed form:
 /// L(w, alpha) = sum_j alpha_j f_j(w), f_j(w) = sum_i c_ji sin(w_i), so dL/dalpha_j = f_j(w) and
 /// d/dw [dL/dalpha_j] . v = sum_i c_ji cos(w_i) v_i exactly.

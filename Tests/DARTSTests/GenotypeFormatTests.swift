@@ -5,7 +5,7 @@ import TestSupport
 
 // MARK: Helpers shared with GenotypeErrorTests
 
-/// DARTS_V2 exactly as the official genotypes.py (and DARTS.md §3) writes it.
+/// DARTS_V2 exactly as the official genotypes.py (and docs/algorithm.md §5) writes it.
 let officialDartsV2Text = """
     DARTS_V2 = Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])
     """

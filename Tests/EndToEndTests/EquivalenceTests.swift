@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import Training
 
-/// The correctness test of the whole distributed layer (DESIGN.md "Data parallel semantics"):
+/// The correctness test of the whole distributed layer (docs/algorithm.md §8):
 /// P ranks with a global batch B take the same steps as ONE process accumulating the gradients
 /// of P micro-batches of B / P over the same data and seed, first and second order.
 @Suite(.serialized) struct EquivalenceTests {

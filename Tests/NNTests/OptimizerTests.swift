@@ -142,7 +142,7 @@ private func setGradients(_ arena: ParameterArena, _ g: [Float]) {
 }
 
 @Test func cosineAnnealingFollowsTheDartsFormula() {
-    // lr_e = 0.001 + 0.024 (1 + cos(pi e / 50)) / 2 (DARTS.md §2).
+    // lr_e = 0.001 + 0.024 (1 + cos(pi e / 50)) / 2 (docs/algorithm.md §4).
     let schedule = CosineAnnealingLR(maxLearningRate: 0.025, minLearningRate: 0.001, epochs: 50)
     let expected: [(Int, Double)] = [(1, 0.02497632074113926), (10, 0.02270820393249937), (49, 0.0010236792588607412)]
     for (epoch, lr) in expected {

@@ -2,9 +2,10 @@ import DartsTensor
 import Distributed
 import NN
 
-/// The architecture step of DARTS (Liu, Simonyan, Yang, ICLR 2019, §2.3; docs/algorithm.md §3): the alphas move by Adam
-/// along the gradient of the validation loss, first order (eq. 6 with xi = 0) or second order
-/// (eq. 7-8: unrolled one virtual SGD step, the Hessian-vector product by finite differences).
+/// The architecture step of DARTS (Liu, Simonyan, Yang, ICLR 2019, §2.3; docs/algorithm.md §3):
+/// the alphas move by Adam along the gradient of the validation loss, first order (eq. 6 with
+/// xi = 0) or second order (eq. 7-8: unrolled one virtual SGD step, the Hessian-vector product by
+/// finite differences).
 ///
 /// Every gradient is averaged over ranks before it is used, so every rank takes the same step.
 public final class Architect {

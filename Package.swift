@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Kernels are plain loops over raw buffers: in release builds they are compiled without
-// overflow checks (-Ounchecked), as measured in DESIGN.md; debug builds keep every check.
+// overflow checks (-Ounchecked); debug builds keep every check.
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]
@@ -46,12 +46,15 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN"]),
-        .testTarget(name: "DARTSTests", dependencies: ["DARTS"], resources: [.copy("Fixtures")]),
+        // Helpers the test targets share: numeric comparisons, temporary folders, sample data
+        // and JSON files, module trees, a background process runner.
+        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "DARTSTests", dependencies: ["DARTS", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Training"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training"]),
     ],
     swiftLanguageModes: [.v5]

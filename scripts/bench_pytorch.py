@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time the DARTS search step in PyTorch on the CPU: the baseline `darts-dist bench` is compared with.
 
-The step is the one of scripts/torch_reference.py (DARTS.md section 2): the architecture step on
+The step is the one of scripts/torch_reference.py (docs/algorithm.md section 3): the architecture step on
 a val batch (first or second order), then the weight step on a train batch, on synthetic data
 (random pixels and labels), with the paper's optimizers. The network, the architect and the step
 are imported from torch_reference.py, not rewritten here.
@@ -13,7 +13,7 @@ alone. A setup is P processes x T threads:
     gradient list (weights and alphas, including the virtual step's and the finite-difference
     ones) is averaged with one dist.all_reduce of a flat buffer before it is used. This is the
     data parallelism DARTS needs; DistributedDataParallel's hooks do not see torch.autograd.grad,
-    so DDP would silently use local gradients in the architect step (DARTS.md section 6, fault 7).
+    so DDP would silently use local gradients in the architect step (docs/algorithm.md section 9, fault 7).
 
 Reported per order and setup: seconds per step (mean of the measured steps after the warm-up,
 each step between two barriers), the fastest step, images/s, the seconds per step in all_reduce

@@ -315,7 +315,7 @@ def local_gradients(grads):
 
 # Every function below that takes gradients passes each list through `average` before using it.
 # Under data parallelism `average` is the mean over ranks (an all_reduce); then every gradient
-# that feeds w', v, R and the alpha update is the global one (DARTS.md section 6, fault 7).
+# that feeds w', v, R and the alpha update is the global one (docs/algorithm.md section 9, fault 7).
 
 def first_order_alpha_grad(net, x_val, y_val, average=local_gradients):
     """grad_alpha = dL_val(w, alpha)/dalpha (train-mode BN). Returns [d normal, d reduce]."""
@@ -371,7 +371,7 @@ def virtual_step(net, x_train, y_train, eta, momentum_buffers, weight_momentum=0
 def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_buffers,
                             weight_momentum=0.9, weight_decay=3e-4, r=1e-2,
                             average=local_gradients):
-    """DARTS second-order architecture gradient (paper eq. 7-8; DARTS.md section 2).
+    """DARTS second-order architecture gradient (paper eq. 7-8; docs/algorithm.md section 3.2).
 
     1. w' = w - eta * (mu * m + dL_train(w)/dw + lambda * w)
     2. dalpha = dL_val(w', alpha)/dalpha, v = dL_val(w', alpha)/dw'
@@ -467,7 +467,7 @@ def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val,
 # --------------------------------------------------------------------------- genotype
 
 def derive_genotype(alphas_normal, alphas_reduce, steps=4, multiplier=4):
-    """DARTS.md section 3: rank edges by max softmax weight over k != none, keep the top 2."""
+    """docs/algorithm.md section 5: rank edges by max softmax weight over k != none, keep the top 2."""
     none = PRIMITIVES.index("none")
 
     def parse(weights):

@@ -2,9 +2,10 @@ import DartsTensor
 import Distributed
 import NN
 
-/// The architecture step of DARTS (paper §2.3, official cnn/architect.py): the alphas move by Adam
-/// along the gradient of the validation loss, first order (eq. 6 with xi = 0) or second order
-/// (eq. 7-8: unrolled one virtual SGD step, the Hessian-vector product by finite differences).
+/// The architecture step of DARTS (Liu, Simonyan, Yang, ICLR 2019, §2.3; docs/algorithm.md §3):
+/// the alphas move by Adam along the gradient of the validation loss, first order (eq. 6 with
+/// xi = 0) or second order (eq. 7-8: unrolled one virtual SGD step, the Hessian-vector product by
+/// finite differences).
 ///
 /// Every gradient is averaged over ranks before it is used, so every rank takes the same step.
 public final class Architect {
@@ -42,28 +43,67 @@ public final class Architect {
         if secondOrder {
             loss = computeUnrolledGradient(train: train, val: val, eta: eta)
         } else {
-            loss = state.accumulateGradients(val, weights: false, alphas: true)
-            parallel.average(state.alphas.grads!)
+            loss = computeFirstOrderGradient(val: val)
         }
         Profiler.measure(.optimizer) { state.alphaOptimizer.step() }
         return loss
     }
 
-    /// grad_alpha = dL_val(w', alpha)/dalpha - eta (g+ - g-) / (2R), DARTS.md §2 steps 1-4, with
-    /// every gradient the mean over ranks. Leaves the weights exactly as found (bit for bit) and the
-    /// result in the alpha gradients; the caller (``step(train:val:learningRate:secondOrder:)``)
-    /// restores the BN statistics.
+    /// grad_alpha = dL_val(w, alpha)/dalpha, the mean over ranks (docs/algorithm.md §3.1), into the
+    /// alpha gradients. Returns this rank's validation loss at w.
+    func computeFirstOrderGradient(val: [LabeledBatch]) -> Float {
+        let loss = state.accumulateGradients(val, weights: false, alphas: true)
+        parallel.average(state.alphas.grads!)
+        return loss
+    }
+
+    /// grad_alpha = dL_val(w', alpha)/dalpha - eta (g+ - g-) / (2R), docs/algorithm.md §3.2 steps
+    /// 1-4 (paper eq. 7-8), with every gradient the mean over ranks. Leaves the weights exactly as
+    /// found (bit for bit) and the result in the alpha gradients; the caller
+    /// (``step(train:val:learningRate:secondOrder:)``) restores the BN statistics. Returns this
+    /// rank's validation loss at w'.
     func computeUnrolledGradient(train: LabeledBatch, val: LabeledBatch, eta: Float) -> Float {
         computeUnrolledGradient(train: [train], val: [val], eta: eta)
     }
 
     func computeUnrolledGradient(train: [LabeledBatch], val: [LabeledBatch], eta: Float) -> Float {
+        unrolledGradient(train: train, val: val, eta: eta).validationLoss
+    }
+
+    /// What ``unrolledGradient(train:val:eta:keepingUnrolledWeights:)`` computed on the way, step by
+    /// step (docs/algorithm.md §3.2), so that a test can tell which step differs from a reference.
+    /// Every array but `unrolledWeights` is one the computation makes anyway.
+    struct UnrolledGradient {
+        /// Step 1: this rank's training loss at w (the virtual step's forward).
+        var trainingLoss: Float
+        /// Step 1: w' = w - eta (mu m + g + lambda w); empty unless asked for (a copy of every weight).
+        var unrolledWeights: [Float]
+        /// Step 2: this rank's validation loss at w'.
+        var validationLoss: Float
+        /// Step 2: dL_val(w', alpha)/dalpha, the mean over ranks.
+        var dalpha: [Float]
+        /// Step 3: ||v||_2 of v = dL_val(w', alpha)/dw' (the mean over ranks), and R = 0.01 / ||v||.
+        var directionNorm: Double
+        var r: Float
+        /// Step 3: dL_train/dalpha at w + R v and at w - R v, each the mean over ranks.
+        var gPlus: [Float]
+        var gMinus: [Float]
+        /// Step 3: (g+ - g-) / (2R).
+        var hessianVectorProduct: [Float]
+        /// Step 4: dalpha - eta (g+ - g-) / (2R), also left in the alpha gradients.
+        var gradient: [Float]
+    }
+
+    /// Computes the second-order alpha gradient (see ``computeUnrolledGradient(train:val:eta:)``)
+    /// and returns its intermediate results; w' is kept only when `keepingUnrolledWeights`.
+    func unrolledGradient(train: [LabeledBatch], val: [LabeledBatch], eta: Float,
+                          keepingUnrolledWeights: Bool = false) -> UnrolledGradient {
         let w = state.weights, a = state.alphas
         let n = w.count
         savedWeights = w.snapshot()
 
         // 1. Virtual step: w' = w - eta (mu m + g + lambda w), g the global training gradient.
-        state.accumulateGradients(train, weights: true, alphas: false)
+        let trainingLoss = state.accumulateGradients(train, weights: true, alphas: false)
         parallel.average(w.grads!)
         let sgd = state.weightOptimizer
         let mu = sgd.hasMomentum ? sgd.momentum : 0
@@ -71,6 +111,7 @@ public final class Architect {
         sgd.momentumBuffer.withUnsafeBufferPointer { m in
             for i in 0..<n { w.values[i] -= eta * (mu * m[i] + w.grads![i] + wd * savedWeights[i]) }
         }
+        let unrolledWeights = keepingUnrolledWeights ? w.snapshot() : []
         // 2. At w': v = dL_val/dw', dalpha = dL_val/dalpha, both global.
         let loss = state.accumulateGradients(val, weights: true, alphas: true)
         parallel.average(w.grads!)
@@ -79,18 +120,22 @@ public final class Architect {
         let v = w.snapshot(grads: true)
         // 3. Finite-difference Hessian-vector product around the ORIGINAL w, R = 0.01 / ||v||,
         //    restoring w bit for bit afterwards.
-        let r = Float(0.01 / VectorMath.norm(n, v))
+        let norm = VectorMath.norm(n, v)
+        let r = Float(0.01 / norm)
         // g+ and g- are each averaged over ranks before the difference (two 224-float allreduces):
         // the result is then bit-identical to one process accumulating the same micro-batches.
-        let hvp = centralDifference(weights: w.values, original: savedWeights, direction: v, step: r) {
+        let terms = centralDifferenceTerms(weights: w.values, original: savedWeights, direction: v, step: r) {
             state.accumulateGradients(train, weights: false, alphas: true)
             parallel.average(a.grads!)
             return a.snapshot(grads: true)
         }
+        let hvp = terms.quotient
         // 4. grad_alpha = dalpha - eta (g+ - g-) / (2R).
         let grads = a.grads!
         for i in 0..<a.count { grads[i] = dalpha[i] - eta * hvp[i] }
-        return loss
+        return UnrolledGradient(trainingLoss: trainingLoss, unrolledWeights: unrolledWeights, validationLoss: loss,
+                                dalpha: dalpha, directionNorm: norm, r: r, gPlus: terms.plus, gMinus: terms.minus,
+                                hessianVectorProduct: hvp, gradient: Array(grads))
     }
 }
 

@@ -2,7 +2,7 @@ import DartsTensor
 import NN
 
 /// The shape of an evaluation (retrain) network: input, width, depth, classes, auxiliary head
-/// (DARTS.md §4; CIFAR-10 defaults C = 36, 20 layers, auxiliary on).
+/// (docs/algorithm.md §6; CIFAR-10 defaults C = 36, 20 layers, auxiliary on).
 public struct AugmentConfiguration: Sendable, Equatable, Codable {
     public var inputChannels: Int
     public var imageSize: Int

@@ -15,11 +15,18 @@
 /// - Returns: the difference quotient, one value per gradient entry.
 public func centralDifference(weights: UnsafeMutableBufferPointer<Float>, original: [Float], direction v: [Float],
                               step r: Float, gradient: () -> [Float]) -> [Float] {
+    centralDifferenceTerms(weights: weights, original: original, direction: v, step: r, gradient: gradient).quotient
+}
+
+/// ``centralDifference(weights:original:direction:step:gradient:)`` with both gradients it took:
+/// `plus` at original + r v, `minus` at original - r v, and `quotient` = (plus - minus) / (2 r).
+func centralDifferenceTerms(weights: UnsafeMutableBufferPointer<Float>, original: [Float], direction v: [Float],
+                            step r: Float, gradient: () -> [Float]) -> (plus: [Float], minus: [Float], quotient: [Float]) {
     precondition(original.count == weights.count && v.count == weights.count)
     for i in 0..<weights.count { weights[i] = original[i] + r * v[i] }
     let plus = gradient()
     for i in 0..<weights.count { weights[i] = original[i] - r * v[i] }
     let minus = gradient()
     _ = weights.update(from: original)
-    return zip(plus, minus).map { ($0 - $1) / (2 * r) }
+    return (plus, minus, zip(plus, minus).map { ($0 - $1) / (2 * r) })
 }

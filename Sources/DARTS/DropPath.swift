@@ -7,7 +7,7 @@ import DartsTensor
 ///     keep[n] ~ Bernoulli(1 - p),  y[n, ...] = keep[n] / (1 - p) * x[n, ...]
 ///
 /// The evaluation cell applies it to the output of every operation except the identity
-/// (DARTS.md §4); the trainer ramps p linearly, p * epoch / epochs.
+/// (docs/algorithm.md §6); the trainer ramps p linearly, p * epoch / epochs.
 public enum DropPath {
     /// The per-sample factors: 1 / (1 - p) with probability 1 - p, else 0; one uniform draw from
     /// `rng` per sample (kept when u < 1 - p).

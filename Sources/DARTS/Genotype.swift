@@ -21,14 +21,14 @@ public struct Genotype: Sendable, Equatable {
         self.reduceConcat = reduceConcat
     }
 
-    /// Derives the genotype from the softmax of both alpha matrices (14 rows of 8), DARTS.md §3
+    /// Derives the genotype from the softmax of both alpha matrices (14 rows of 8), docs/algorithm.md §5
     /// (official `Network.genotype`): for each node keep the two incoming edges with the largest
     /// non-`none` weight (stable order, strongest first), each with its strongest non-`none` operation.
     public init(weightsNormal: [[Float]], weightsReduce: [[Float]]) {
         self.init(normal: Genotype.derive(weightsNormal), reduce: Genotype.derive(weightsReduce))
     }
 
-    /// The 8 edges of one cell from its 14 softmax rows (DARTS.md §3).
+    /// The 8 edges of one cell from its 14 softmax rows (docs/algorithm.md §5).
     static func derive(_ w: [[Float]]) -> [Edge] {
         let noneIndex = Primitive.none.index
         var gene: [Edge] = []

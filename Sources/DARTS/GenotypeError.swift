@@ -27,7 +27,7 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
     case duplicateInput(cell: Genotype.Cell, node: Int, input: Int)
     /// An output concatenation other than the four intermediate nodes [2, 3, 4, 5].
     case wrongConcat(cell: Genotype.Cell, concat: [Int])
-    /// Keys that do not match the format: missing ones and unexpected ones (DARTS.md §6 item 10).
+    /// Keys that do not match the format: missing ones and unexpected ones (docs/algorithm.md §9, fault 10).
     case keyMismatch(format: String, missing: [String], unexpected: [String])
     /// An NNI `..._switch` value that does not choose two inputs of its node.
     case badSwitch(key: String, problem: String)

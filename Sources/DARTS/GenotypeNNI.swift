@@ -1,7 +1,7 @@
 import Foundation
 
 extension Genotype {
-    /// One value of an NNI exported architecture (DARTS.md §3).
+    /// One value of an NNI exported architecture (docs/algorithm.md §5).
     public enum NNIValue: Equatable, Sendable {
         /// An edge's chosen operation, by NNI name ("sepconv3x3").
         case operation(String)

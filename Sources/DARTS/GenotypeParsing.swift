@@ -4,7 +4,7 @@ extension Genotype {
     /// Reads a genotype in any of the formats users hold, without evaluating anything, and
     /// validates it (``validate()``). The format is detected:
     /// - a JSON object with a "normal" key: our JSON (``jsonText``, the Codable form);
-    /// - a JSON object with "normal_n2_p0"-style keys: an NNI exported architecture (DARTS.md §3);
+    /// - a JSON object with "normal_n2_p0"-style keys: an NNI exported architecture (docs/algorithm.md §5);
     /// - otherwise DARTS text, `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], ...)`
     ///   in the official flat layout or pt.darts's per-node nested lists, concat as a list or
     ///   `range(2, 6)`, single or double quotes, optionally after `NAME = `.

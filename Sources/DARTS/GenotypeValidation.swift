@@ -1,7 +1,7 @@
 import DartsTensor
 
 extension Genotype {
-    /// Checks that the genotype is a DARTS cell pair (DARTS.md §1, §3): in each cell 8 edges
+    /// Checks that the genotype is a DARTS cell pair (docs/algorithm.md §2, §5): in each cell 8 edges
     /// (2 for each of the 4 nodes), node i reading inputs 0..<(i + 2), no `none` operation, and
     /// the concat [2, 3, 4, 5]. Cells are checked normal first, edges in order.
     /// - Throws: ``GenotypeError`` naming the cell, node and edge, e.g.

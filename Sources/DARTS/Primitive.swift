@@ -1,5 +1,5 @@
 /// The candidate operations of the DARTS search space, in the official `PRIMITIVES` order
-/// (DARTS.md §1); `rawValue` is the official name, `index` the position in an alpha row.
+/// (docs/algorithm.md §1); `rawValue` is the official name, `index` the position in an alpha row.
 public enum Primitive: String, CaseIterable, Sendable, Codable {
     case none = "none"
     case maxPool3x3 = "max_pool_3x3"

@@ -1,7 +1,7 @@
 import DartsTensor
 import NN
 
-/// The shape of a search network: input, width, depth, classes (DARTS.md §1).
+/// The shape of a search network: input, width, depth, classes (docs/algorithm.md §2).
 public struct SearchConfiguration: Sendable, Equatable, Codable {
     public var inputChannels: Int
     public var imageSize: Int
@@ -104,7 +104,7 @@ public final class SearchNetwork: Module {
         crossEntropy(self(x), labels: labels)
     }
 
-    /// The discrete cell derived from the current alphas (DARTS.md §3).
+    /// The discrete cell derived from the current alphas (docs/algorithm.md §5).
     public func genotype() -> Genotype {
         Genotype(weightsNormal: softmaxRows(alphaNormal), weightsReduce: softmaxRows(alphaReduce))
     }

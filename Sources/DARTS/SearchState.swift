@@ -18,7 +18,7 @@ public final class SearchState {
     public let weightOptimizer: SGD
     public let alphaOptimizer: Adam
 
-    /// Builds the arenas over `network`; optimizer defaults are DARTS.md §2's.
+    /// Builds the arenas over `network`; optimizer defaults are those of docs/algorithm.md §3 and §4.
     public init(network: SearchNetwork, learningRate: Float = 0.025, momentum: Float = 0.9, weightDecay: Float = 3e-4,
                 alphaLearningRate: Float = 3e-4, alphaWeightDecay: Float = 1e-3) {
         self.network = network

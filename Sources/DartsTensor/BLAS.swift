@@ -17,18 +17,8 @@ func saxpy(_ count: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeM
     cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
 }
 
-/// The dot product of `count` floats.
-@inline(__always)
-func sdot(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-    cblas_sdot(Int32(count), x, 1, y, 1)
-}
-
 /// Vector helpers on raw float buffers, for optimizers and arenas (BLAS level 1).
 public enum VectorMath {
-    /// y += alpha * x.
-    public static func axpy(_ count: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        saxpy(count, alpha, x, y)
-    }
     /// x *= alpha.
     public static func scale(_ count: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
         cblas_sscal(Int32(count), alpha, x, 1)
@@ -38,9 +28,5 @@ public enum VectorMath {
         var s = 0.0
         for i in 0..<count { let v = Double(x[i]); s += v * v }
         return s.squareRoot()
-    }
-    /// The dot product, accumulated by OpenBLAS.
-    public static func dot(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-        sdot(count, x, y)
     }
 }

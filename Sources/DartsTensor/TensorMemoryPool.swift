@@ -9,31 +9,18 @@ import Synchronization
 public enum TensorMemoryPool {
     struct State {
         var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-        var cachedFloats = 0
-        var liveFloats = 0
-        var peakFloats = 0
     }
     private static let state = Mutex(State())
 
     /// A block of `count` floats (uninitialised).
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let reused: UnsafeMutablePointer<Float>? = state.withLock { s in
-            s.liveFloats += count
-            if s.liveFloats > s.peakFloats { s.peakFloats = s.liveFloats }
-            guard let p = s.free[count]?.popLast() else { return nil }
-            s.cachedFloats -= count
-            return p
-        }
+        let reused: UnsafeMutablePointer<Float>? = state.withLock { s in s.free[count]?.popLast() }
         return reused ?? .allocate(capacity: count)
     }
 
     /// Returns a block taken with ``take(_:)`` to the cache.
     static func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
-        state.withLock { s in
-            s.liveFloats -= count
-            s.free[count, default: []].append(pointer)
-            s.cachedFloats += count
-        }
+        state.withLock { s in s.free[count, default: []].append(pointer) }
     }
 
     /// Frees every cached block (after a phase with other sizes, such as validation).
@@ -41,12 +28,6 @@ public enum TensorMemoryPool {
         state.withLock { s in
             for (_, blocks) in s.free { for p in blocks { p.deallocate() } }
             s.free = [:]
-            s.cachedFloats = 0
         }
     }
-
-    /// Bytes held by live tensors now, at their peak, and cached for reuse.
-    public static var liveBytes: Int { state.withLock { $0.liveFloats * 4 } }
-    public static var peakBytes: Int { state.withLock { $0.peakFloats * 4 } }
-    public static var cachedBytes: Int { state.withLock { $0.cachedFloats * 4 } }
 }

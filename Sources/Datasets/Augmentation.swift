@@ -27,7 +27,7 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
 
     /// The search-time augmentation used here for each data set: random crop with padding 4
     /// and horizontal flip for CIFAR-10 (official DARTS, pt.darts) and Fashion-MNIST (the
-    /// common simpler choice, DARTS.md section 7); random crop with padding 4 alone for MNIST,
+    /// common simpler choice, docs/algorithm.md §7); random crop with padding 4 alone for MNIST,
     /// whose digits change meaning when mirrored.
     public static func standard(_ kind: DatasetKind) -> Augmentation {
         switch kind {

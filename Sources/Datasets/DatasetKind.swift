@@ -1,6 +1,6 @@
 /// The image classification data sets the search can run on.
 ///
-/// Shapes, class counts and normalization constants are those of DARTS.md section 7 (the values
+/// Shapes, class counts and normalization constants are those of docs/algorithm.md §7 (the values
 /// used by the official DARTS code and pt.darts).
 public enum DatasetKind: String, CaseIterable, Sendable {
     /// Fashion-MNIST (Xiao et al. 2017): 28x28x1, 10 classes, IDX files.

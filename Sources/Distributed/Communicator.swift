@@ -8,8 +8,6 @@ public protocol Communicator: AnyObject {
     /// The host this rank runs on.
     var hostName: String { get }
 
-    /// In-place sum over ranks of `buffer` (MPI_Allreduce with MPI_IN_PLACE, MPI_SUM, MPI_FLOAT).
-    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
     /// In-place sum over ranks in a fixed order, ((x_0 + x_1) + x_2) + ... for every element, so
     /// the result is bit-identical to one process adding the same P values in rank order. Costs
     /// about what a ring allreduce does (each rank sends and receives about 2 N floats): an
@@ -50,7 +48,6 @@ public final class SingleProcessCommunicator: Communicator {
     public var rank: Int { 0 }
     public var worldSize: Int { 1 }
     public var hostName: String { currentHostName() }
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
     public func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {}
     public func allreduceSum(_ values: inout [Double]) {}
     public func allreduceMax(_ values: inout [Double]) {}

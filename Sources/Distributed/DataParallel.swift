@@ -1,6 +1,6 @@
 import DartsTensor
 
-/// Data parallelism over flat buffers (DESIGN.md): the same start on every rank, gradients
+/// Data parallelism over flat buffers (docs/algorithm.md §8): the same start on every rank, gradients
 /// averaged in place before every optimizer step, and a bit-level consistency check.
 ///
 /// With per-rank mean losses over B / P examples, the mean of the P local gradients is the

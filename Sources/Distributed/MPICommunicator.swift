@@ -36,17 +36,6 @@ public final class MPICommunicator: Communicator {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard worldSize > 1, let base = buffer.baseAddress else { return }
-        var offset = 0
-        // MPI counts are Int32: split very large buffers.
-        while offset < buffer.count {
-            let n = min(buffer.count - offset, Int(Int32.max))
-            MPI_Allreduce(cmpi_in_place(), base + offset, Int32(n), cmpi_float(), cmpi_sum(), cmpi_comm_world())
-            offset += n
-        }
-    }
-
     public func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {
         guard worldSize > 1, let base = buffer.baseAddress else { return }
         let p = worldSize

@@ -94,7 +94,7 @@ public func clipGradientNorm(_ arena: ParameterArena, maxNorm: Float) -> Float {
     return norm
 }
 
-/// Cosine annealing of the learning rate per epoch (Loshchilov and Hutter 2017; DARTS.md §2):
+/// Cosine annealing of the learning rate per epoch (Loshchilov and Hutter 2017; docs/algorithm.md §4):
 /// lr_e = lrMin + (lrMax - lrMin) (1 + cos(pi e / E)) / 2 for epoch e = 0..E-1.
 public struct CosineAnnealingLR: Sendable {
     public let maxLearningRate, minLearningRate: Float

@@ -3,7 +3,7 @@ import DartsTensor
 /// Flat storage for a list of named tensors: one contiguous value buffer and, when gradients are
 /// kept, one gradient buffer, each tensor a view at its offset in registration order (the same on
 /// every rank). Broadcast, allreduce, checksums, checkpoints and the optimizers' vector arithmetic
-/// then work on one buffer instead of a network (DESIGN.md, "Parameters live in flat arenas").
+/// then work on one buffer instead of a network.
 public final class ParameterArena {
     /// One entry per tensor: its name, shape and offset (in floats) in the buffers.
     public struct Entry: Sendable, Equatable, Codable {

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import DartsTensor
 @testable import Distributed
@@ -17,7 +18,7 @@ import Testing
         return Array(state.alphas.grads!)
     }
 
-    /// The DARTS.md §2 virtual step by hand: w' = w - eta (mu m + dL_train/dw + lambda w).
+    /// The virtual step of docs/algorithm.md §3.2 by hand: w' = w - eta (mu m + dL_train/dw + lambda w).
     func unrolledWeights(eta: Float) -> [Float] {
         let w = state.weights.snapshot()
         state.computeGradients(train, weights: true, alphas: false)
@@ -70,7 +71,7 @@ import Testing
         #expect(state.weightOptimizer.hasMomentum)
     }
 
-    // MARK: Second order (DARTS.md §6, faults 1-4)
+    // MARK: Second order (docs/algorithm.md §9, faults 1-4)
 
     @Test func secondOrderGradientEqualsFirstOrderWhenEtaIsZero() {
         let first = firstOrderGradient()
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func secondOrderGradientIsDalphaAtUnrolledWeightsMinusEtaTimesTheCentralDifference() {
-        // DARTS.md §2 steps 1-4 by hand: dalpha and v at w', R = 0.01 / ||v||,
+        // docs/algorithm.md §3.2 steps 1-4 by hand: dalpha and v at w', R = 0.01 / ||v||,
         // grad = dalpha - eta (g+ - g-) / (2R) with g+- the training alpha gradients at w +- R v.
         // Fault 1 (dividing by 2 and multiplying by R) would miss this by a factor 4 R^2 ~ 1e-6.
         presetRandomMomentum(state, seed: 6)

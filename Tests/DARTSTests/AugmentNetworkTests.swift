@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import DartsTensor
 @testable import NN
@@ -15,11 +16,6 @@ private func smallAugmentNetwork(inputChannels: Int = 1, size: Int = 28, channel
 
 private func parameterCount(_ module: Module) -> Int {
     module.namedParameters().map(\.tensor.count).reduce(0, +)
-}
-
-/// The module and all its descendants, depth first.
-private func descendants(_ module: Module) -> [Module] {
-    [module] + module.children.flatMap { descendants($0.module) }
 }
 
 /// A genotype whose normal cell is only skip_connect (identities at stride 1).

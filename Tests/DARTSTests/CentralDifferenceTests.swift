@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 
-/// DARTS.md §6 fault 1: the Hessian-vector product must be (g+ - g-) / (2R), not (g+ - g-) / 2 * R.
+/// docs/algorithm.md §9, fault 1: the Hessian-vector product must be (g+ - g-) / (2R), not (g+ - g-) / 2 * R.
 /// Checked against the exact mixed second derivative of a function known in closed form:
 /// L(w, alpha) = sum_j alpha_j f_j(w), f_j(w) = sum_i c_ji sin(w_i), so dL/dalpha_j = f_j(w) and
 /// d/dw [dL/dalpha_j] . v = sum_i c_ji cos(w_i) v_i exactly.
@@ -25,12 +26,11 @@ import Testing
         let norm = Float(v.map { Double($0 * $0) }.reduce(0, +).squareRoot())
         let r = 0.01 / norm   // DARTS' R = 0.01 / ||v||
         let product = centralDifference(weights: w, original: w0, direction: v, step: r) { gradient(w) }
-        let scale = exact.map(abs).max()!
-        let error = zip(product, exact).map { abs($0 - $1) }.max()! / scale
+        let error = relativeError(product, exact)
         #expect(error < 1e-3, "relative error \(error)")
         // The faulty scaling (g+ - g-) / 2 * R is off by a factor R^2 = 1e-4 / ||v||^2.
         let faulty = product.map { $0 * (2 * r) / 2 * r }
-        #expect(zip(faulty, exact).map { abs($0 - $1) }.max()! / scale > 0.9)
+        #expect(relativeError(faulty, exact) > 0.9)
         // And the weights are the original ones again, bit for bit.
         #expect(Array(w) == w0)
     }

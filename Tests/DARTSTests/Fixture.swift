@@ -53,9 +53,3 @@ struct Fixture {
     }
 }
 
-/// The largest |a - b| relative to the largest |b| (1e-4 is the parity bar of the project).
-func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "\(a.count) vs \(b.count) values")
-    let scale = max(b.map { abs($0) }.max() ?? 0, 1e-12)
-    return (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / scale
-}

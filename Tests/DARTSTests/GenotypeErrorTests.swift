@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 
 /// The GenotypeError `Genotype.parse(text)` throws, as its description ("" when it parses).
@@ -196,18 +197,18 @@ private let knownOperations = "max_pool_3x3, avg_pool_3x3, skip_connect, sep_con
     let missing = "/nonexistent/genotype.txt"
     #expect(throws: GenotypeError.self) { try Genotype.load(path: missing) }
     do { _ = try Genotype.load(path: missing) } catch { #expect("\(error)".hasPrefix("\(missing): no such file or folder")) }
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("genotype-bad-\(UUID().uuidString).txt")
+    let tmp = try TemporaryFolder(prefix: "genotype-load")
+    defer { tmp.remove() }
+    let file = tmp.url.appendingPathComponent("bad.txt")
     try Data("Genotype(normal=[".utf8).write(to: file)
-    defer { try? FileManager.default.removeItem(at: file) }
     do {
         _ = try Genotype.load(path: file.path)
         Issue.record("a malformed file was accepted")
     } catch {
         #expect("\(error)".hasPrefix("\(file.path): line 1, column 18: the text ends before ']'"))
     }
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("genotype-empty-\(UUID().uuidString)")
+    let folder = tmp.url.appendingPathComponent("empty")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
     do { _ = try Genotype.load(path: folder.path) } catch { #expect("\(error)".hasPrefix("\(folder.path): a folder without genotype.json")) }
 }
 

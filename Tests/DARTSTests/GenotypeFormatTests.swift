@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 
 // MARK: Helpers shared with GenotypeErrorTests
 
-/// DARTS_V2 exactly as the official genotypes.py (and DARTS.md §3) writes it.
+/// DARTS_V2 exactly as the official genotypes.py (and docs/algorithm.md §5) writes it.
 let officialDartsV2Text = """
     DARTS_V2 = Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])
     """
@@ -179,9 +180,9 @@ func genotypeSurvivesEveryTextFormat(name: String, genotype: Genotype) throws {
 }
 
 @Test func loadReadsAFileAndTheGenotypeJSONOfARunFolder() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("genotype-load-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
+    let tmp = try TemporaryFolder(prefix: "genotype-load")
+    defer { tmp.remove() }
+    let folder = tmp.url
     let text = folder.appendingPathComponent("v1.txt")
     try Data(Genotype.dartsV1.dartsText.utf8).write(to: text)
     #expect(try Genotype.load(path: text.path) == Genotype.dartsV1)

@@ -2,6 +2,7 @@ import Testing
 @testable import DARTS
 @testable import DartsTensor
 import NN
+import TestSupport
 
 /// Drop path with one generator per sample (`PerSampleDropPathMasks`, `dropPathSampleSeeds`):
 /// a sample's masks depend on its seed alone, so splitting a batch over ranks changes nothing.
@@ -52,9 +53,5 @@ import NN
 
     private func concatenateBatch(_ xs: [Tensor]) -> Tensor {
         Tensor(shape: [xs.count] + Array(xs[0].shape.dropFirst()), values: xs.flatMap(\.values))
-    }
-
-    private func descendants(_ module: Module) -> [Module] {
-        [module] + module.children.flatMap { descendants($0.module) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import DartsTensor
 @testable import Distributed
@@ -64,24 +65,57 @@ import Testing
 
     @Test func firstOrderAlphaGradientMatchesPyTorch() {
         let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
-        let before = state.buffers.snapshot()
-        state.computeGradients(val, weights: false, alphas: true)
+        let weightsBefore = state.weights.snapshot(), buffersBefore = state.buffers.snapshot()
+        architect.step(train: train, val: val, learningRate: fixture.manifest.config.eta, secondOrder: false)
+        // The step leaves dL_val(w, alpha)/dalpha in the alpha gradients (Adam does not change them).
         parity("first-order alpha gradient", Array(state.alphas.grads!),
                fixture.values("first_order.alpha_grad.normal") + fixture.values("first_order.alpha_grad.reduce"))
-        _ = architect
-        _ = before
+        // It moves the alphas alone: the weights and the BN running statistics are as they were.
+        #expect(state.weights.snapshot() == weightsBefore)
+        #expect(state.buffers.snapshot() == buffersBefore)
     }
 
     @Test func secondOrderAlphaGradientMatchesPyTorch() {
         let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
         presetMomentum()
-        let weightsBefore = state.weights.snapshot(), buffersBefore = state.buffers.snapshot()
+        let weightsBefore = state.weights.snapshot()
         _ = architect.computeUnrolledGradient(train: train, val: val, eta: fixture.manifest.config.eta)
         parity("second-order alpha gradient", Array(state.alphas.grads!),
                fixture.values("second_order.alpha_grad.normal") + fixture.values("second_order.alpha_grad.reduce"))
         // The virtual step, the perturbation and the exact restore.
         #expect(state.weights.snapshot() == weightsBefore)
-        _ = buffersBefore
+    }
+
+    /// Every intermediate of the second-order gradient that the fixture stores (docs/algorithm.md
+    /// §3.2), in the order the steps compute them, so that a difference names the first step that broke.
+    @Test func secondOrderIntermediatesMatchPyTorchStepByStep() {
+        let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
+        presetMomentum()
+        let scalars = fixture.manifest.scalars
+        let result = architect.unrolledGradient(train: [train], val: [val], eta: fixture.manifest.config.eta,
+                                                keepingUnrolledWeights: true)
+        func alphas(_ name: String) -> [Float] { fixture.values(name + ".normal") + fixture.values(name + ".reduce") }
+        // 1. The virtual step.
+        #expect(abs(Double(result.trainingLoss) - scalars["second_order.loss_train_at_w"]!) < 1e-5, "1. L_train(w)")
+        parity("1. w' (virtual step)", result.unrolledWeights, fixture.flat("second_order.w_prime.", weightNames))
+        for (i, name) in weightNames.enumerated() {
+            let e = state.weights.entries[i]
+            #expect(relativeError(Array(result.unrolledWeights[e.offset..<(e.offset + e.count)]),
+                                  fixture.values("second_order.w_prime." + name)) < 1e-4, "1. w' of \(name)")
+        }
+        // 2. The gradients at w'.
+        #expect(abs(Double(result.validationLoss) - scalars["second_order.loss_val_at_w_prime"]!) < 1e-5, "2. L_val(w')")
+        parity("2. dalpha at w'", result.dalpha, alphas("second_order.dalpha"))
+        // 3. The central difference around w.
+        let vNorm = scalars["second_order.v_norm"]!, r = scalars["second_order.R"]!
+        #expect(abs(result.directionNorm - vNorm) < 1e-4 * vNorm, "3. ||v||: \(result.directionNorm) vs \(vNorm)")
+        #expect(abs(Double(result.r) - r) < 1e-4 * r, "3. R: \(result.r) vs \(r)")
+        parity("3. g+ (at w + R v)", result.gPlus, alphas("second_order.g_plus"))
+        parity("3. g- (at w - R v)", result.gMinus, alphas("second_order.g_minus"))
+        parity("3. (g+ - g-) / 2R", result.hessianVectorProduct, alphas("second_order.hvp"), tolerance: 1e-4)
+        // 4. The gradient.
+        parity("4. second-order alpha gradient", result.gradient, alphas("second_order.alpha_grad"))
+        #expect(Array(state.alphas.grads!) == result.gradient)
     }
 
     @Test(arguments: [false, true])

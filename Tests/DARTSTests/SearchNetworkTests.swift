@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import DartsTensor
 @testable import NN

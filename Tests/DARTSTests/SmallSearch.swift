@@ -33,6 +33,3 @@ func presetRandomMomentum(_ state: SearchState, seed: UInt64) {
     sgd.momentumBuffer = (0..<state.weights.count).map { _ in 0.01 * rng.nextNormal() }
     sgd.hasMomentum = true
 }
-
-/// The largest |x|.
-func maxAbs(_ x: [Float]) -> Float { x.map(abs).max() ?? 0 }

@@ -69,9 +69,3 @@ func naiveConv2d(_ x: Tensor, _ w: Tensor, stride s: Int, padding p: Int, dilati
     return y
 }
 
-func expectClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(a.count == b.count, sourceLocation: sourceLocation)
-    let scale = max(b.map { abs($0) }.max() ?? 0, 1)
-    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-    #expect(worst <= tolerance * scale, "max difference \(worst)", sourceLocation: sourceLocation)
-}

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import DartsTensor
 
 /// (kernel, stride, padding, dilation, H = W): DARTS' sep_conv 3x3 / 5x5 (stride 1 and 2) and

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct CIFAR10LoadingTests {
     /// Five training files of 2, 1, 1, 1, 3 records and a test file of 2 records.
@@ -9,10 +10,10 @@ import Testing
         let batches: [[UInt8]] = [[0, 1], [2], [3], [4], [5, 6, 9]]
         var first = 0
         for (i, labels) in batches.enumerated() {
-            try folder.write("data_batch_\(i + 1).bin", Fixture.cifarRecords(labels, first: first))
+            try folder.write("data_batch_\(i + 1).bin", SampleFiles.cifarRecords(labels, first: first))
             first += labels.count
         }
-        try folder.write("test_batch.bin", Fixture.cifarRecords([7, 8]))
+        try folder.write("test_batch.bin", SampleFiles.cifarRecords([7, 8]))
         return folder
     }
 
@@ -30,7 +31,7 @@ import Testing
             for c in 0..<3 {
                 for y in 0..<32 {
                     for x in 0..<32 where dataset.images[((n * 3 + c) * 32 + y) * 32 + x]
-                        != Fixture.normalized(Fixture.pixel(n, c, y, x), c, .cifar10) {
+                        != SampleFiles.normalized(SampleFiles.pixel(n, c, y, x), c, .cifar10) {
                         mismatches += 1
                     }
                 }
@@ -69,7 +70,7 @@ import Testing
     @Test func fileThatIsNotWholeRecordsIsRejected() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        try folder.write("test_batch.bin", Fixture.cifarRecords([1, 2]) + [0, 0, 0, 0, 0])
+        try folder.write("test_batch.bin", SampleFiles.cifarRecords([1, 2]) + [0, 0, 0, 0, 0])
         let error = #expect(throws: DatasetError.self) { try loadDataset(.cifar10, folder: folder.path, split: .test) }
         guard case .notWholeRecords(let path, 6151, 3073)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(path.hasSuffix("test_batch.bin"))
@@ -79,7 +80,7 @@ import Testing
     @Test func labelOutOfRangeIsRejected() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        try folder.write("test_batch.bin", Fixture.cifarRecords([1, 2, 200]))
+        try folder.write("test_batch.bin", SampleFiles.cifarRecords([1, 2, 200]))
         let error = #expect(throws: DatasetError.self) { try loadDataset(.cifar10, folder: folder.path, split: .test) }
         guard case .labelOutOfRange(_, 2, 200, 10)? = error else { Issue.record("got \(String(describing: error))"); return }
     }

@@ -1,5 +1,6 @@
 import Datasets
 import Testing
+import TestSupport
 
 /// Every way an IDX split can be broken throws a `DatasetError` naming the file and the fix.
 @Suite struct IDXErrorTests {
@@ -13,8 +14,8 @@ import Testing
         }
     }
 
-    let goodImages = Fixture.idxImages(count: 3)
-    let goodLabels = Fixture.idxLabels([3, 0, 9])
+    let goodImages = SampleFiles.idxImages(count: 3)
+    let goodLabels = SampleFiles.idxLabels([3, 0, 9])
 
     @Test func missingFolderNamesTheFolderAndTheDebianPackage() throws {
         let error = #expect(throws: DatasetError.self) {
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func truncatedGzipIsReportedAsTruncated() throws {
-        let gzipped = try Fixture.gzip(goodImages)
+        let gzipped = try SampleFiles.gzip(goodImages)
         let error = try loadError([
             "train-images-idx3-ubyte.gz": Array(gzipped.prefix(gzipped.count / 2)),
             "train-labels-idx1-ubyte": goodLabels,
@@ -47,14 +48,14 @@ import Testing
     }
 
     @Test func gzipWithDamagedDataIsReportedAsCorrupt() throws {
-        var gzipped = try Fixture.gzip(goodImages)
+        var gzipped = try SampleFiles.gzip(goodImages)
         for i in 12..<(gzipped.count - 8) { gzipped[i] ^= 0x5a }
         let error = try loadError(["train-images-idx3-ubyte.gz": gzipped, "train-labels-idx1-ubyte": goodLabels])
         guard case .corruptGzip? = error else { Issue.record("got \(String(describing: error))"); return }
     }
 
     @Test func gzipWithWrongChecksumIsReportedAsCorrupt() throws {
-        var gzipped = try Fixture.gzip(goodImages)
+        var gzipped = try SampleFiles.gzip(goodImages)
         gzipped[gzipped.count - 8] ^= 0xff  // first byte of the CRC-32
         let error = try loadError(["train-images-idx3-ubyte.gz": gzipped, "train-labels-idx1-ubyte": goodLabels])
         guard case .corruptGzip? = error else { Issue.record("got \(String(describing: error))"); return }
@@ -73,7 +74,7 @@ import Testing
     @Test func labelFileWithImageMagicIsRejected() throws {
         let error = try loadError([
             "train-images-idx3-ubyte": goodImages,
-            "train-labels-idx1-ubyte": Fixture.idxLabels([3, 0, 9], magic: 0x0803),
+            "train-labels-idx1-ubyte": SampleFiles.idxLabels([3, 0, 9], magic: 0x0803),
         ])
         guard case .wrongMagic(let path, 0x0801, 0x0803)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(path.hasSuffix("train-labels-idx1-ubyte"))
@@ -81,7 +82,7 @@ import Testing
 
     @Test func imagesOfAnotherSizeAreRejected() throws {
         let error = try loadError([
-            "train-images-idx3-ubyte": Fixture.idxImages(count: 3, rows: 32, cols: 32),
+            "train-images-idx3-ubyte": SampleFiles.idxImages(count: 3, rows: 32, cols: 32),
             "train-labels-idx1-ubyte": goodLabels,
         ])
         guard case .wrongDimensions(_, let expected, let found)? = error else {
@@ -93,7 +94,7 @@ import Testing
 
     @Test func imageFileShorterThanItsHeaderIsRejected() throws {
         let error = try loadError([
-            "train-images-idx3-ubyte": Fixture.idxImages(count: 2, headerCount: 3),
+            "train-images-idx3-ubyte": SampleFiles.idxImages(count: 2, headerCount: 3),
             "train-labels-idx1-ubyte": goodLabels,
         ])
         guard case .wrongSize(let path, let expected, let actual)? = error else {
@@ -119,14 +120,14 @@ import Testing
     }
 
     @Test func differentImageAndLabelCountsAreRejected() throws {
-        let error = try loadError(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": Fixture.idxLabels([3, 0])])
+        let error = try loadError(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": SampleFiles.idxLabels([3, 0])])
         guard case .countMismatch(_, 3, _, 2)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(error!.description.contains("holds 3 images but"))
         #expect(error!.description.contains("holds 2 labels"))
     }
 
     @Test func labelAtOrAboveTheClassCountIsRejected() throws {
-        let error = try loadError(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": Fixture.idxLabels([3, 10, 9])])
+        let error = try loadError(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": SampleFiles.idxLabels([3, 10, 9])])
         guard case .labelOutOfRange(let path, 1, 10, 10)? = error else {
             Issue.record("got \(String(describing: error))"); return
         }
@@ -136,8 +137,8 @@ import Testing
 
     @Test func emptyImageFileIsRejected() throws {
         let error = try loadError([
-            "train-images-idx3-ubyte": Fixture.idxImages(count: 0),
-            "train-labels-idx1-ubyte": Fixture.idxLabels([]),
+            "train-images-idx3-ubyte": SampleFiles.idxImages(count: 0),
+            "train-labels-idx1-ubyte": SampleFiles.idxLabels([]),
         ])
         guard case .emptyDataset(let path)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(path.hasSuffix("train-images-idx3-ubyte"))

@@ -1,16 +1,17 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct IDXLoadingTests {
     /// Writes a Fashion-MNIST-style train split of three images and returns its folder.
     func writeTrainSplit(gzip: Bool, labels: [UInt8] = [3, 0, 9]) throws -> TemporaryFolder {
         let folder = try TemporaryFolder()
-        let images = Fixture.idxImages(count: 3)
-        let labelBytes = Fixture.idxLabels(labels)
+        let images = SampleFiles.idxImages(count: 3)
+        let labelBytes = SampleFiles.idxLabels(labels)
         if gzip {
-            try folder.write("train-images-idx3-ubyte.gz", Fixture.gzip(images))
-            try folder.write("train-labels-idx1-ubyte.gz", Fixture.gzip(labelBytes))
+            try folder.write("train-images-idx3-ubyte.gz", SampleFiles.gzip(images))
+            try folder.write("train-labels-idx1-ubyte.gz", SampleFiles.gzip(labelBytes))
         } else {
             try folder.write("train-images-idx3-ubyte", images)
             try folder.write("train-labels-idx1-ubyte", labelBytes)
@@ -29,7 +30,7 @@ import Testing
         for n in 0..<3 {
             for y in 0..<28 {
                 for x in 0..<28 where dataset.images[(n * 28 + y) * 28 + x]
-                    != Fixture.normalized(Fixture.pixel(n, 0, y, x), 0, kind) {
+                    != SampleFiles.normalized(SampleFiles.pixel(n, 0, y, x), 0, kind) {
                     mismatches += 1
                 }
             }
@@ -55,16 +56,16 @@ import Testing
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         // Compressed data under the plain name, plain data under the .gz name.
-        try folder.write("train-images-idx3-ubyte", Fixture.gzip(Fixture.idxImages(count: 3)))
-        try folder.write("train-labels-idx1-ubyte.gz", Fixture.idxLabels([3, 0, 9]))
+        try folder.write("train-images-idx3-ubyte", SampleFiles.gzip(SampleFiles.idxImages(count: 3)))
+        try folder.write("train-labels-idx1-ubyte.gz", SampleFiles.idxLabels([3, 0, 9]))
         expectFixtureValues(try loadDataset(.fashionMNIST, folder: folder.path, split: .train), kind: .fashionMNIST)
     }
 
     @Test func mnistUsesItsOwnNormalizationAndTestFiles() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        try folder.write("t10k-images-idx3-ubyte.gz", Fixture.gzip(Fixture.idxImages(count: 3)))
-        try folder.write("t10k-labels-idx1-ubyte.gz", Fixture.gzip(Fixture.idxLabels([3, 0, 9])))
+        try folder.write("t10k-images-idx3-ubyte.gz", SampleFiles.gzip(SampleFiles.idxImages(count: 3)))
+        try folder.write("t10k-labels-idx1-ubyte.gz", SampleFiles.gzip(SampleFiles.idxLabels([3, 0, 9])))
         let dataset = try loadDataset(.mnist, folder: folder.path, split: .test)
         expectFixtureValues(dataset, kind: .mnist)
         #expect(dataset.name == "mnist/test")

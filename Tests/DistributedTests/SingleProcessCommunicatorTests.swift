@@ -17,7 +17,7 @@ private struct DiskFull: Error, CustomStringConvertible {
 @Test func singleProcessCollectivesAreIdentities() {
     let comm = SingleProcessCommunicator()
     var floats: [Float] = [1.5, -2, 0, 3e-7]
-    floats.withUnsafeMutableBufferPointer { comm.allreduceSum($0) }
+    floats.withUnsafeMutableBufferPointer { comm.allreduceSumOrdered($0) }
     #expect(floats == [1.5, -2, 0, 3e-7])
     floats.withUnsafeMutableBufferPointer { comm.broadcast($0, root: 0) }
     #expect(floats == [1.5, -2, 0, 3e-7])
@@ -84,10 +84,47 @@ private struct DiskFull: Error, CustomStringConvertible {
     #expect(failure.description.hasSuffix("(also failed: rank 2 on n, rank 3 on n, rank 4 on n, rank 5 on n and 2 more)"))
 }
 
-@Test func consistencyCheckPassesForOneRank() throws {
-    let parallel = DataParallel(communicator: SingleProcessCommunicator())
-    try parallel.checkConsistency(0x1234_5678_9ABC_DEF0, what: "weights")
-    try parallel.checkConsistency(0, what: "alphas")
+/// Rank 0 of a job whose other ranks hold `others` as their checksums: `allgather` of a UInt64
+/// returns rank 0's value followed by theirs; every other collective is the identity.
+private final class OtherRanksCommunicator: Communicator {
+    let others: [UInt64]
+    init(others: [UInt64]) { self.others = others }
+    var rank: Int { 0 }
+    var worldSize: Int { 1 + others.count }
+    var hostName: String { "node0" }
+    func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+    func allreduceSum(_ values: inout [Double]) {}
+    func allreduceMax(_ values: inout [Double]) {}
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) {}
+    func broadcast(bytes: inout [UInt8], root: Int) {}
+    func allgather(_ value: UInt64) -> [UInt64] { [value] + others }
+    func allgather(_ value: String) -> [String] { Array(repeating: value, count: worldSize) }
+    func barrier() {}
+    func abort(code: Int32) -> Never { fatalError("abort(\(code))") }
+}
+
+/// The ranks that `checkConsistency` names as differing from rank 0 ([] when it passes).
+private func divergedRanks(_ checksum: UInt64, others: [UInt64], what: String = "weights") -> [Int] {
+    do {
+        try DataParallel(communicator: OtherRanksCommunicator(others: others)).checkConsistency(checksum, what: what)
+        return []
+    } catch DistributedError.ranksDiverged(let name, let ranks) {
+        #expect(name == what)
+        return ranks
+    } catch {
+        Issue.record("checkConsistency threw \(error)")
+        return []
+    }
+}
+
+@Test func consistencyCheckPassesWhenEveryRankAgreesAndNamesTheRanksThatDiffer() throws {
+    try DataParallel(communicator: SingleProcessCommunicator()).checkConsistency(0x1234_5678_9ABC_DEF0, what: "weights")
+    #expect(divergedRanks(7, others: [7, 7, 7]) == [])
+    #expect(divergedRanks(7, others: [8, 7, 9], what: "alphas") == [1, 3])
+    // Rank 0 is the reference: when it alone differs, every other rank is named.
+    #expect(divergedRanks(0, others: [5, 5, 5]) == [1, 2, 3])
+    // One flipped bit is a difference.
+    #expect(divergedRanks(0x8000_0000_0000_0000, others: [0x8000_0000_0000_0001]) == [1])
 }
 
 @Test func ranksDivergedDescriptionNamesTheStateAndTheRanks() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 
 /// Bad input where the user meets it, the command line: each case exits non-zero with a message
@@ -83,20 +84,20 @@ import Testing
 
     @Test func swappedImageAndLabelFilesFailOnTheIDXMagic() throws {
         try Self.expectDataRefused({ tmp in
-            try BadData.folder(in: tmp, images: BadData.idxLabels(BadData.labels(64)))
+            try BadData.folder(in: tmp, images: SampleFiles.idxLabels(BadData.labels(64)))
         }, ["train-images-idx3-ubyte is not an IDX file of the expected kind: magic number is 0x00000801, expected 0x00000803",
             "not swapped"])
     }
 
     @Test func imagesOfOtherDimensionsAreRefused() throws {
         try Self.expectDataRefused({ tmp in
-            try BadData.folder(in: tmp, images: BadData.idxImages(count: 64, rows: 32, cols: 32))
+            try BadData.folder(in: tmp, images: SampleFiles.idxImages(count: 64, rows: 32, cols: 32))
         }, ["train-images-idx3-ubyte holds 32x32 images, expected 28x28", "right data set"])
     }
 
     @Test func differentImageAndLabelCountsAreRefused() throws {
         try Self.expectDataRefused({ tmp in
-            try BadData.folder(in: tmp, labels: BadData.idxLabels(BadData.labels(63)))
+            try BadData.folder(in: tmp, labels: SampleFiles.idxLabels(BadData.labels(63)))
         }, ["holds 64 images but", "holds 63 labels"])
     }
 
@@ -104,7 +105,7 @@ import Testing
         try Self.expectDataRefused({ tmp in
             var labels = BadData.labels(64)
             labels[5] = 10
-            return try BadData.folder(in: tmp, labels: BadData.idxLabels(labels))
+            return try BadData.folder(in: tmp, labels: SampleFiles.idxLabels(labels))
         }, ["train-labels-idx1-ubyte: label 10 of item 5 is not below the class count 10"])
     }
 

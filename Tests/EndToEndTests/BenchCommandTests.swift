@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Training
+import TestSupport
 
 @Test func allreduceFitRecoversAlphaAndBetaOfExactRingTimes() {
     let p = 4, alpha = 5e-6, beta = 2.5e-10
@@ -25,7 +26,7 @@ import Training
                                      "--steps", "1", "--json", path], ranks: 2)
     #expect(out.status == 0, "\(out.all)")
     #expect(out.stdout.contains("alpha = "))
-    let timing = try JSONDecoder().decode(AllreduceTiming.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    let timing = try readJSON(AllreduceTiming.self, URL(fileURLWithPath: path))
     #expect(timing.worldSize == 2)
     #expect(timing.messageBytes == [1_024, 16_384])
     #expect(timing.seconds.count == 2 && timing.seconds.allSatisfy { $0 > 0 })
@@ -45,7 +46,7 @@ import Training
     let out = try CommandRunner.run(["bench", "--layers", "3", "--channels", "4", "--image-size", "8", "--batch-size", "4",
                                      "--steps", "1", "--warmup", "0", "--order", "second", "--json", path], ranks: 2)
     #expect(out.status == 0, "\(out.all)")
-    let results = try JSONDecoder().decode([BenchResult].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    let results = try readJSON([BenchResult].self, URL(fileURLWithPath: path))
     #expect(results.count == 1)
     let r = try #require(results.first)
     #expect(r.order == "second" && r.worldSize == 2 && r.globalBatch == 4)

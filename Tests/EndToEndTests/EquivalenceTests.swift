@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
-/// The correctness test of the whole distributed layer (DESIGN.md "Data parallel semantics"):
+/// The correctness test of the whole distributed layer (docs/algorithm.md §8):
 /// P ranks with a global batch B take the same steps as ONE process accumulating the gradients
 /// of P micro-batches of B / P over the same data and seed, first and second order.
 @Suite(.serialized) struct EquivalenceTests {
@@ -10,11 +11,6 @@ import Testing
         ["search", "--subset", "256", "--layers", "4", "--channels", "4", "--batch-size", "16", "--epochs", "1",
          "--print-every", "100", "--accumulate", String(accumulate), "--out", out.path]
             + (secondOrder ? ["--second-order"] : [])
-    }
-
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        let scale = b.map(abs).max() ?? 1
-        return zip(a, b).map { abs($0 - $1) }.max()! / scale
     }
 
     @Test(arguments: [(2, false), (2, true), (4, false), (4, true)])
@@ -29,8 +25,8 @@ import Testing
         let p = try Checkpoint(contentsOf: parallel.appendingPathComponent("checkpoint.ckpt"))
         let s = try Checkpoint(contentsOf: single.appendingPathComponent("checkpoint.ckpt"))
         #expect(p.manifest.step == 8 && s.manifest.step == 8)
-        let weightError = Self.relativeError(p.sections["weights"]!, s.sections["weights"]!)
-        let alphaError = Self.relativeError(p.sections["alphas"]!, s.sections["alphas"]!)
+        let weightError = relativeError(p.sections["weights"]!, s.sections["weights"]!)
+        let alphaError = relativeError(p.sections["alphas"]!, s.sections["alphas"]!)
         print("equivalence \(ranks) ranks vs 1 x \(ranks) micro-batches, \(secondOrder ? "second" : "first") order: "
               + "weights \(weightError), alphas \(alphaError)")
         #expect(weightError < 1e-5)

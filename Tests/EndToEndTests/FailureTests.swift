@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 /// A failure on any rank ends the whole job within seconds, with a non-zero exit and a message

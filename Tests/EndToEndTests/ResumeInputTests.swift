@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 /// Bad input to `darts-dist search --resume`: damaged checkpoints, checkpoints or flags of another

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 /// The resume guarantee: a search killed at any moment (kill -9 of mpirun, of its ranks, in the

@@ -1,6 +1,7 @@
 import DARTS
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 /// `darts-dist retrain` and `darts-dist evaluate` as users run them: the built binary, alone and
@@ -19,10 +20,6 @@ import Testing
         let result = try CommandRunner.run(tinyRetrain(out: out, extra: ["--subset", "64", "--test-subset", "100"]
             + (finished ? [] : ["--stop-after-epochs", "1"])))
         try #require(result.status == 0, "\(result.all)")
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
-        try JSONDecoder().decode(type, from: Data(contentsOf: url))
     }
 
     static func metrics(_ out: URL) throws -> [RetrainEpochMetrics] {
@@ -50,7 +47,7 @@ import Testing
         for m in metrics {
             #expect(m.testTop1 >= 0 && m.testTop1 <= m.testTop5 && m.testTop5 <= 1 && m.steps == 16 && m.imagesPerSecond > 0)
         }
-        let summary = try Self.decode(RetrainResult.self, out.appendingPathComponent("result.json"))
+        let summary = try readJSON(RetrainResult.self, out.appendingPathComponent("result.json"))
         #expect(summary.epochs == 2 && summary.steps == 32 && summary.worldSize == 1)
         #expect(summary.testTop1 == metrics[1].testTop1 && summary.testTop5 == metrics[1].testTop5)
         #expect(try Genotype.load(path: out.path) == .dartsV2)   // the run folder's genotype.json
@@ -104,8 +101,8 @@ import Testing
         #expect(my.map(\.epoch) == [0, 1])
         #expect(mx.map(\.testTop1) == my.map(\.testTop1) && mx.map(\.testLoss) == my.map(\.testLoss))
         #expect(mx.map(\.trainLoss) == my.map(\.trainLoss))
-        let rx = try Self.decode(RetrainResult.self, whole.appendingPathComponent("result.json"))
-        let ry = try Self.decode(RetrainResult.self, parts.appendingPathComponent("result.json"))
+        let rx = try readJSON(RetrainResult.self, whole.appendingPathComponent("result.json"))
+        let ry = try readJSON(RetrainResult.self, parts.appendingPathComponent("result.json"))
         #expect(rx.weightsChecksum == ry.weightsChecksum && rx.steps == ry.steps)
 
         // A finished run is not resumed again.
@@ -128,7 +125,7 @@ import Testing
         // statistics are averaged over ranks, a running mean over micro-batches: they differ.)
         let p = try SavedModel(path: parallel.path), s = try SavedModel(path: single.path)
         #expect(p.sections["weights"]! == s.sections["weights"]!)
-        let summary = try Self.decode(RetrainResult.self, parallel.appendingPathComponent("result.json"))
+        let summary = try readJSON(RetrainResult.self, parallel.appendingPathComponent("result.json"))
         #expect(summary.worldSize == 2 && Set(summary.rankChecksums).count == 1)
     }
 
@@ -205,7 +202,7 @@ import Testing
         let result = try CommandRunner.run(Self.tinyRetrain(out: out, extra: ["--subset", "16", "--test-subset", "100", "--epochs", "1"]))
         #expect(result.status == 0, "\(result.all)")
         #expect(result.stdout.contains("1 step per epoch, 1 epoch, lr"), "\(result.stdout)")
-        let summary = try Self.decode(RetrainResult.self, out.appendingPathComponent("result.json"))
+        let summary = try readJSON(RetrainResult.self, out.appendingPathComponent("result.json"))
         #expect(summary.weightsChecksum.count == 16 && summary.weightsChecksum.allSatisfy(\.isHexDigit), "\(summary.weightsChecksum)")
         #expect(result.stdout.contains("checksum of the weights and batch-norm statistics: \(summary.weightsChecksum), identical"))
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints").path))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 /// The tiny search the resume and failure tests run, and its uninterrupted runs (made once per
@@ -68,8 +69,8 @@ enum RunComparison {
             let y = FileManager.default.contents(atPath: reference.appendingPathComponent(name).path)
             #expect(x != nil && x == y, "\(name) differs", sourceLocation: sourceLocation)
         }
-        let resultA = try JSONDecoder().decode(SearchResult.self, from: Data(contentsOf: resumed.appendingPathComponent("result.json")))
-        let resultB = try JSONDecoder().decode(SearchResult.self, from: Data(contentsOf: reference.appendingPathComponent("result.json")))
+        let resultA = try readJSON(SearchResult.self, resumed.appendingPathComponent("result.json"))
+        let resultB = try readJSON(SearchResult.self, reference.appendingPathComponent("result.json"))
         #expect(resultA.weightsChecksum == resultB.weightsChecksum && resultA.alphasChecksum == resultB.alphasChecksum,
                 sourceLocation: sourceLocation)
         #expect(Set(resultA.rankChecksums).count == 1, sourceLocation: sourceLocation)

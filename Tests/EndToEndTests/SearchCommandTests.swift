@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import Training
 
@@ -10,10 +11,6 @@ import Testing
     static func tinySearch(out: URL, extra: [String] = []) -> [String] {
         ["search", "--subset", "192", "--layers", "4", "--channels", "4", "--batch-size", "16", "--epochs", "2",
          "--print-every", "3", "--out", out.path] + extra
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
-        try JSONDecoder().decode(type, from: Data(contentsOf: url))
     }
 
     struct Result: Decodable {
@@ -47,7 +44,7 @@ import Testing
         let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
             .split(separator: "\n")
         #expect(metrics.count == 2)
-        let summary = try Self.decode(Result.self, out.appendingPathComponent("result.json"))
+        let summary = try readJSON(Result.self, out.appendingPathComponent("result.json"))
         #expect(summary.epochs == 2 && summary.steps == 12 && summary.worldSize == 1)
         #expect(summary.validationAccuracy >= 0 && summary.validationAccuracy <= 1)
         // Checksums are 16 hex digits each, zero-padded.
@@ -57,13 +54,13 @@ import Testing
         let text = try String(contentsOf: out.appendingPathComponent("genotype.txt"), encoding: .utf8)
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == summary.genotypeText)
         #expect(!summary.genotypeText.contains("'none'"))
-        let genotype = try Self.decode(Genotype.self, out.appendingPathComponent("genotype.json"))
+        let genotype = try readJSON(Genotype.self, out.appendingPathComponent("genotype.json"))
         #expect(genotype.dartsText == summary.genotypeText)
         // NNI's format of the last epoch reads back to the same cells (NNI keeps no edge order).
         let nni = try Genotype.load(path: out.appendingPathComponent("epoch_1.json").path)
         #expect(nni == genotype.inputOrdered)
         #expect(genotype.normal.count == 8 && genotype.reduce.count == 8)
-        let alphas = try Self.decode(Alphas.self, out.appendingPathComponent("epoch_1.alphas.json"))
+        let alphas = try readJSON(Alphas.self, out.appendingPathComponent("epoch_1.alphas.json"))
         #expect(alphas.epoch == 1 && alphas.normal.count == 14 && alphas.reduce.count == 14)
         for row in alphas.normal + alphas.reduce {
             #expect(row.count == 8 && abs(row.reduce(0, +) - 1) < 1e-5)
@@ -80,7 +77,7 @@ import Testing
         #expect(result.stdout.contains("\(ranks) rank(s)"))
         // Only rank 0 prints progress.
         #expect(result.stdout.components(separatedBy: "epoch 1/2 step 3/6").count == 2)
-        let summary = try Self.decode(Result.self, out.appendingPathComponent("result.json"))
+        let summary = try readJSON(Result.self, out.appendingPathComponent("result.json"))
         #expect(summary.worldSize == ranks)
         #expect(summary.rankChecksums.count == ranks)
         #expect(Set(summary.rankChecksums).count == 1, "ranks differ: \(summary.rankChecksums)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `darts-dist search` across hosts: scripts/netns-cluster.sh makes 2 hosts out of network
 /// namespaces (hostfiles/netns: 2 ranks each), runs a tiny search across them with mpirun, then the
@@ -19,7 +20,7 @@ import Testing
 
     /// The namespaces whose names start with `prefix`.
     static func namespaces(prefix: String) throws -> [String] {
-        let output = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "list"], timeout: 30)
+        let output = try BackgroundJob.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "list"], timeout: 30)
         return output.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { $0.hasPrefix(prefix + "-") }
     }
@@ -32,11 +33,11 @@ import Testing
             if let left = try? namespaces(prefix: prefix), !left.isEmpty {
                 Issue.record("namespaces left behind: \(left)")
                 for name in left {
-                    _ = try? CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "del", name], timeout: 30)
+                    _ = try? BackgroundJob.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "del", name], timeout: 30)
                 }
             }
         }
-        let output = try CommandRunner.run(executable: script, [
+        let output = try BackgroundJob.run(executable: script, [
             "--prefix", prefix, "--binary", CommandRunner.binary.path, "--out", out.path, "--timeout", "300", "--",
         ] + search, timeout: 700)
         return (output, prefix)
@@ -56,8 +57,8 @@ import Testing
         #expect(output.stdout.contains("EQUAL: rankChecksums"))
         #expect(output.stdout.contains("removed namespaces \(prefix)-switch \(prefix)-node1 \(prefix)-node2"))
 
-        let cluster = try SearchCommandTests.decode(Result.self, tmp.appendingPathComponent("cluster/result.json"))
-        let single = try SearchCommandTests.decode(Result.self, tmp.appendingPathComponent("single/result.json"))
+        let cluster = try readJSON(Result.self, tmp.appendingPathComponent("cluster/result.json"))
+        let single = try readJSON(Result.self, tmp.appendingPathComponent("single/result.json"))
         #expect(cluster.worldSize == 4 && single.worldSize == 4)
         #expect(cluster.rankHosts == ["node1", "node1", "node2", "node2"])
         #expect(Set(single.rankHosts).count == 1)
@@ -79,42 +80,5 @@ import Testing
         #expect(output.stderr.contains("the search across 2 hosts failed"))
         #expect(output.stdout.contains("removed namespaces \(prefix)-switch"))
         #expect(try Self.namespaces(prefix: prefix).isEmpty)
-    }
-}
-
-extension CommandRunner {
-    /// Runs `executable` with `arguments` (environment as for darts-dist: one OpenBLAS thread,
-    /// OpenMPI allowed as root) and captures its exit status and output; ends it with SIGTERM after
-    /// `timeout` seconds.
-    static func run(executable: URL, _ arguments: [String], timeout: TimeInterval) throws -> Output {
-        let process = Process()
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        process.environment = environment
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        final class Sink: @unchecked Sendable { var data = Data() }
-        let outSink = Sink(), errSink = Sink()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outSink.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { errSink.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            Issue.record("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
-        }
-        process.waitUntilExit()
-        group.wait()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outSink.data, as: UTF8.self),
-                      stderr: String(decoding: errSink.data, as: UTF8.self))
     }
 }

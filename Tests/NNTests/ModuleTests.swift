@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import DartsTensor
 @testable import NN
 
@@ -26,11 +27,6 @@ private final class Tree: Module {
         registerModule("right", right)
         registerParameter("shift", Tensor(shape: [1], repeating: 4))
     }
-}
-
-/// Every module below `m` (itself included), depth first.
-private func descendants(_ m: Module) -> [Module] {
-    [m] + m.children.flatMap { descendants($0.module) }
 }
 
 @Test func namedParametersListOwnParametersBeforeChildrenInRegistrationOrder() {

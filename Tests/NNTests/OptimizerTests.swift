@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DartsTensor
 @testable import NN
 
@@ -13,14 +14,6 @@ private func setGradients(_ arena: ParameterArena, _ g: [Float]) {
     for i in g.indices { arena.grads![i] = g[i] }
 }
 
-private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(a.count == b.count, sourceLocation: sourceLocation)
-    for (x, y) in zip(a, b) {
-        #expect(abs(Double(x) - y) <= tolerance, "\(x) vs \(y)", sourceLocation: sourceLocation)
-    }
-}
-
 // MARK: SGD
 
 @Test func sgdWithMomentumAndWeightDecayMatchesHandComputedSteps() {
@@ -32,15 +25,15 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     let sgd = SGD(arena: arena, learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
     setGradients(arena, [0.5, 0.25])
     sgd.step()
-    expectClose(w.values, [0.949, -2.023])
-    expectClose(sgd.momentumBuffer, [0.51, 0.23])
+    expectEachClose(w.values, [0.949, -2.023])
+    expectEachClose(sgd.momentumBuffer, [0.51, 0.23])
     #expect(sgd.hasMomentum)
     sgd.step()
-    expectClose(w.values, [0.852151, -2.066677])
-    expectClose(sgd.momentumBuffer, [0.96849, 0.43677])
+    expectEachClose(w.values, [0.852151, -2.066677])
+    expectEachClose(sgd.momentumBuffer, [0.96849, 0.43677])
     sgd.step()
-    expectClose(w.values, [0.714134749, -2.128919623])
-    expectClose(sgd.momentumBuffer, [1.38016251, 0.62242623])
+    expectEachClose(w.values, [0.714134749, -2.128919623])
+    expectEachClose(sgd.momentumBuffer, [1.38016251, 0.62242623])
     withExtendedLifetime(arena) {}
 }
 
@@ -50,11 +43,11 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     let sgd = SGD(arena: arena, learningRate: 0.5, momentum: 0, weightDecay: 0.1)
     setGradients(arena, [0.5, 0.25])
     sgd.step()
-    expectClose(w.values, [0.7, -2.025])
+    expectEachClose(w.values, [0.7, -2.025])
     #expect(!sgd.hasMomentum)
     sgd.step()
     // d = [0.5 + 0.07, 0.25 - 0.2025] = [0.57, 0.0475]
-    expectClose(w.values, [0.7 - 0.285, -2.025 - 0.02375])
+    expectEachClose(w.values, [0.7 - 0.285, -2.025 - 0.02375])
     withExtendedLifetime(arena) {}
 }
 
@@ -65,7 +58,7 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     sgd.momentumBuffer = [100, 100]   // ignored until the first step has happened
     setGradients(arena, [0.5, 0.25])
     sgd.step()
-    expectClose(w.values, [0.5, -2.25])
+    expectEachClose(w.values, [0.5, -2.25])
     withExtendedLifetime(arena) {}
 }
 
@@ -82,15 +75,15 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     setGradients(arena, [0.5, 0.25])
     adam.step()
     #expect(adam.stepCount == 1)
-    expectClose(w.values, [0.9000000019607843, -2.099999995652174])
-    expectClose(adam.firstMoment, [0.255, 0.115])
-    expectClose(adam.secondMoment, [0.00026010, 0.0000529], tolerance: 1e-8)
+    expectEachClose(w.values, [0.9000000019607843, -2.099999995652174])
+    expectEachClose(adam.firstMoment, [0.255, 0.115])
+    expectEachClose(adam.secondMoment, [0.00026010, 0.0000529], tolerance: 1e-8)
     setGradients(arena, [-0.3, 0.1])
     adam.step()
     #expect(adam.stepCount == 2)
-    expectClose(w.values, [0.9057810934386872, -2.175225798265607])
-    expectClose(adam.firstMoment, [-0.01799999999019608, 0.09700000002173914])
-    expectClose(adam.secondMoment, [0.00034452089998858855, 5.908810000686962e-05], tolerance: 1e-8)
+    expectEachClose(w.values, [0.9057810934386872, -2.175225798265607])
+    expectEachClose(adam.firstMoment, [-0.01799999999019608, 0.09700000002173914])
+    expectEachClose(adam.secondMoment, [0.00034452089998858855, 5.908810000686962e-05], tolerance: 1e-8)
     withExtendedLifetime(arena) {}
 }
 
@@ -101,10 +94,10 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     let adam = Adam(arena: arena, learningRate: 0.1, beta1: 0.5, beta2: 0.999, eps: 0.1, weightDecay: 0.01)
     setGradients(arena, [0.5, 0.25])
     adam.step()
-    expectClose(w.values, [0.9163934426229509, -2.06969696969697])
+    expectEachClose(w.values, [0.9163934426229509, -2.06969696969697])
     setGradients(arena, [-0.3, 0.1])
     adam.step()
-    expectClose(w.values, [0.9210316136387383, -2.1173208586149737])
+    expectEachClose(w.values, [0.9210316136387383, -2.1173208586149737])
     withExtendedLifetime(arena) {}
 }
 
@@ -117,7 +110,7 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     let norm = clipGradientNorm(arena, maxNorm: 1)
     #expect(norm == 5)
     let c = 1 / (5 + 1e-6)
-    expectClose(Array(arena.grads!), [3 * c, 4 * c], tolerance: 1e-7)
+    expectEachClose(Array(arena.grads!), [3 * c, 4 * c], tolerance: 1e-7)
     #expect(abs(VectorMath.norm(arena.count, arena.grads!.baseAddress!) - 5 * c) < 1e-6)
 }
 
@@ -137,7 +130,7 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
     setGradients(arena, [1, 2, 2])
     #expect(clipGradientNorm(arena, maxNorm: 1.5) == 3)
     let c = 1.5 / (3 + 1e-6)
-    expectClose(Array(arena.grads!), [c, 2 * c, 2 * c], tolerance: 1e-7)
+    expectEachClose(Array(arena.grads!), [c, 2 * c, 2 * c], tolerance: 1e-7)
 }
 
 // MARK: Learning-rate schedule
@@ -149,7 +142,7 @@ private func expectClose(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6,
 }
 
 @Test func cosineAnnealingFollowsTheDartsFormula() {
-    // lr_e = 0.001 + 0.024 (1 + cos(pi e / 50)) / 2 (DARTS.md §2).
+    // lr_e = 0.001 + 0.024 (1 + cos(pi e / 50)) / 2 (docs/algorithm.md §4).
     let schedule = CosineAnnealingLR(maxLearningRate: 0.025, minLearningRate: 0.001, epochs: 50)
     let expected: [(Int, Double)] = [(1, 0.02497632074113926), (10, 0.02270820393249937), (49, 0.0010236792588607412)]
     for (epoch, lr) in expected {

@@ -57,35 +57,15 @@ public final class SearchState {
             alphas.requiresGrad = true
         }
         let arenas = (wantWeights ? [weights] : []) + (wantAlphas ? [alphas] : [])
-        // Each micro-batch's gradient is computed alone (from zero) and the gradients are added in
-        // micro-batch order, then scaled by 1 / K: the same operations, in the same order, as K
-        // ranks averaging their gradients with the rank-ordered allreduce. Bit for bit.
-        var sums: [[Float]] = []
-        var total: Float = 0
-        for (k, batch) in microBatches.enumerated() {
-            for arena in arenas { arena.zeroGrad() }
+        return accumulateMicroBatches(microBatches.count, arenas: arenas) { k in
             let (logits, loss) = Profiler.measure(.forward) { () -> (Tensor, Tensor) in
-                let logits = network(batch.images)
-                return (logits, crossEntropy(logits, labels: batch.labels))
+                let logits = network(microBatches[k].images)
+                return (logits, crossEntropy(logits, labels: microBatches[k].labels))
             }
             Profiler.measure(.backward) { loss.backward() }
-            total += loss.scalar
             observe(logits)
-            guard microBatches.count > 1 else { continue }
-            for (a, arena) in arenas.enumerated() {
-                let g = arena.grads!
-                if k == 0 { sums.append(Array(g)) } else { for i in 0..<arena.count { sums[a][i] += g[i] } }
-            }
+            return loss.scalar
         }
-        let k = microBatches.count
-        if k > 1 {
-            let scale = 1 / Float(k)
-            for (a, arena) in arenas.enumerated() {
-                let g = arena.grads!
-                for i in 0..<arena.count { g[i] = sums[a][i] * scale }
-            }
-        }
-        return total / Float(k)
     }
 }
 

@@ -58,20 +58,25 @@ public func crossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
     return out
 }
 
+/// For each row of logits (N, K), how many logits rank above the label's: 0 when the label's logit
+/// is the largest (a top-1 hit), below 5 for a top-5 hit. Ties rank the lower class first.
+public func labelRanks(_ logits: Tensor, labels: [Int32]) -> [Int] {
+    let (n, k) = (logits.shape[0], logits.shape[1])
+    return (0..<n).map { r in
+        let xp = logits.data + r * k
+        let label = Int(labels[r])
+        let target = xp[label]
+        var larger = 0
+        for j in 0..<k where xp[j] > target || (xp[j] == target && j < label) { larger += 1 }
+        return larger
+    }
+}
+
 /// The number of rows whose largest logit is at the label (top-1 hits), and likewise within the
 /// five largest (top-5). logits (N, K).
 public func topKCorrect(_ logits: Tensor, labels: [Int32]) -> (top1: Int, top5: Int) {
-    let (n, k) = (logits.shape[0], logits.shape[1])
-    var top1 = 0, top5 = 0
-    for r in 0..<n {
-        let xp = logits.data + r * k
-        let target = xp[Int(labels[r])]
-        var larger = 0
-        for j in 0..<k where xp[j] > target || (xp[j] == target && j < Int(labels[r])) { larger += 1 }
-        if larger == 0 { top1 += 1 }
-        if larger < 5 { top5 += 1 }
-    }
-    return (top1, top5)
+    let ranks = labelRanks(logits, labels: labels)
+    return (ranks.count { $0 == 0 }, ranks.count { $0 < 5 })
 }
 
 #if canImport(Glibc)

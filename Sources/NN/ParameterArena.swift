@@ -76,12 +76,9 @@ public final class ParameterArena {
     /// A 64-bit FNV-1a hash of the exact bits of the values: equal on two ranks only if every
     /// float is bit-identical.
     public func checksum() -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for v in values {
-            h ^= UInt64(v.bitPattern)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
+        var h = FNV1a()
+        h.combine(floats: values)
+        return h.value
     }
 
     /// The entry named `name`, if any.

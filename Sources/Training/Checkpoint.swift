@@ -254,11 +254,9 @@ public enum CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-/// FNV-1a, 64 bits, over bytes.
+/// FNV-1a, 64 bits, over bytes (``FNV1a``).
 func fnv1a(_ data: Data) -> UInt64 {
-    data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return h
-    }
+    var h = FNV1a()
+    data.withUnsafeBytes { h.combine(bytes: $0) }
+    return h.value
 }

@@ -14,7 +14,7 @@ import Foundation
 ///   writing the checkpoint taken after step STEP.
 /// When it fires, the rank prints `fault injected: KIND on rank R at step S (t=UNIX_SECONDS)` to
 /// standard error, so a test can time the job's end from the failure.
-struct FaultInjection: Equatable {
+public struct FaultInjection: Equatable, SearchHooks {
     enum Kind: String, CaseIterable {
         case nanLoss = "nan-loss", nanGradient = "nan-gradient", infGradient = "inf-gradient"
         case error, kill, killInCheckpoint = "kill-in-checkpoint"
@@ -28,7 +28,7 @@ struct FaultInjection: Equatable {
 
     /// The fault named by `DARTS_DIST_FAULT`, nil when it is unset.
     /// - Throws: ``SearchError/invalidOption(_:)`` when it is set but malformed.
-    static func fromEnvironment() throws -> FaultInjection? {
+    public static func fromEnvironment() throws -> FaultInjection? {
         guard let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty else { return nil }
         let parts = text.split(separator: ":").map(String.init)
         guard parts.count == 3, let kind = Kind(rawValue: parts[0]), let rank = Int(parts[1]), let step = Int(parts[2]),
@@ -52,6 +52,35 @@ struct FaultInjection: Equatable {
         kill(getpid(), SIGKILL)
         while true { pause() }
     }
+}
+
+extension FaultInjection {
+    public func beforeStep(_ step: Int, rank: Int) throws {
+        if fires(.kill, rank: rank, step: step) { FaultInjection.killSelf() }
+        if fires(.error, rank: rank, step: step) { throw InjectedFailure(step: step) }
+    }
+
+    public func afterBackward(loss: inout Float, weightGradients: UnsafeMutableBufferPointer<Float>, step: Int, rank: Int) {
+        if fires(.nanLoss, rank: rank, step: step) { loss = .nan }
+        if fires(.nanGradient, rank: rank, step: step) { weightGradients[0] = .nan }
+        if fires(.infGradient, rank: rank, step: step) { weightGradients[0] = .infinity }
+    }
+
+    public func whileWritingCheckpoint(afterStep step: Int, rank: Int) {
+        if fires(.killInCheckpoint, rank: rank, step: step) { FaultInjection.killSelf() }
+    }
+}
+
+/// The points where a test injects failures into a search (``FaultInjection``, from the
+/// command line's environment); a search without hooks runs none of this.
+public protocol SearchHooks {
+    /// Before global step `step` (1-based) on rank `rank`: may throw or end the process.
+    func beforeStep(_ step: Int, rank: Int) throws
+    /// After this rank's backward pass, before the gradients are averaged: may change the local
+    /// loss or weight gradients.
+    func afterBackward(loss: inout Float, weightGradients: UnsafeMutableBufferPointer<Float>, step: Int, rank: Int)
+    /// Halfway through writing the checkpoint taken after global step `step` (rank 0).
+    func whileWritingCheckpoint(afterStep step: Int, rank: Int)
 }
 
 /// The error a rank throws for the `error` fault.

@@ -44,45 +44,24 @@ public func evaluate(_ network: AugmentNetwork, weights: ParameterArena, on data
         network.train(wasTraining)
         weights.requiresGrad = recorded
     }
-    let classes = dataset.classCount
-    // loss * n, top-1 hits, top-5 hits, n, then per class: hits, images.
-    var sums = [Double](repeating: 0, count: 4 + 2 * classes)
-    var start = communicator.rank * chunk
-    var labels: [Int32] = []
-    while start < dataset.count {
-        let indices = Array(start..<min(start + chunk, dataset.count))
+    let sums = evaluateSharded(count: dataset.count, chunk: chunk, classes: dataset.classCount,
+                               communicator: communicator) { range in
+        let indices = Array(range)
         let images = Tensor(shape: [indices.count, dataset.channels, dataset.height, dataset.width])
-        labels = [Int32](repeating: 0, count: indices.count)
+        var labels = [Int32](repeating: 0, count: indices.count)
         var unused = RandomGenerator(seed: 0)   // nothing is drawn without augmentation
         labels.withUnsafeMutableBufferPointer { l in
             fillBatch(dataset, indices: indices, images: images.data, labels: l.baseAddress!, augmentation: .none,
                       rng: &unused)
         }
         let logits = network(images).logits
-        sums[0] += Double(crossEntropy(logits, labels: labels).scalar) * Double(indices.count)
-        let k = logits.shape[1]
-        for row in 0..<indices.count {
-            // The label's rank among the logits, ties broken towards the lower class (as topKCorrect).
-            let label = Int(labels[row])
-            let x = logits.data + row * k
-            var larger = 0
-            for j in 0..<k where x[j] > x[label] || (x[j] == x[label] && j < label) { larger += 1 }
-            let top1: Double = larger == 0 ? 1 : 0
-            sums[1] += top1
-            sums[2] += larger < 5 ? 1 : 0
-            sums[4 + 2 * label] += top1
-            sums[5 + 2 * label] += 1
-        }
-        sums[3] += Double(indices.count)
-        start += chunk * communicator.worldSize
+        return (logits, labels, crossEntropy(logits, labels: labels).scalar)
     }
-    communicator.allreduceSum(&sums)
-    TensorMemoryPool.releaseCached()   // evaluation batch sizes are not the training step's
-    let n = max(sums[3], 1)
-    let perClass = (0..<classes).map { c -> ClassAccuracy in
-        let correct = Int(sums[4 + 2 * c]), images = Int(sums[5 + 2 * c])
+    let perClass = (0..<dataset.classCount).map { c -> ClassAccuracy in
+        let correct = Int(sums.classHits[c]), images = Int(sums.classImages[c])
         return ClassAccuracy(label: c, name: c < classNames.count ? classNames[c] : String(c), images: images,
                              correct: correct, accuracy: images > 0 ? Double(correct) / Double(images) : 0)
     }
-    return EvaluationResult(images: Int(sums[3]), loss: sums[0] / n, top1: sums[1] / n, top5: sums[2] / n, classes: perClass)
+    return EvaluationResult(images: Int(sums.images), loss: sums.meanLoss, top1: sums.top1Accuracy,
+                            top5: sums.top5Accuracy, classes: perClass)
 }

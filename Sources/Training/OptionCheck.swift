@@ -53,10 +53,10 @@ struct OptionCheck {
     func schedule(epochs: Int, learningRate: Float, learningRateMin: Float, momentum: Float, weightDecay: Float,
                   gradClip: Float) throws {
         try require(epochs > 0, "--epochs \(epochs) must be positive")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be a positive number")
+        try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
         try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
         try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")
-        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay \(weightDecay) must be a number, not negative")
-        try require(gradClip > 0 && gradClip.isFinite, "--grad-clip \(gradClip) must be a positive number")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay \(weightDecay) must not be negative")
+        try require(gradClip > 0 && gradClip.isFinite, "--grad-clip \(gradClip) must be positive")
     }
 }

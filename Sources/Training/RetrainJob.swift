@@ -77,7 +77,23 @@ public final class RetrainJob {
     @discardableResult
     public func run() throws -> RetrainResult? {
         let started = Date()
-        let rank = communicator.rank, worldSize = communicator.worldSize
+        let run = try prepare()
+        defer { InterruptNotice.remove() }
+        for epoch in run.startEpoch..<run.options.epochs {
+            let epochSeconds = try trainEpoch(epoch, run)
+            try finishEpoch(epoch, epochSeconds: epochSeconds, started: started, run)
+            if let stop = stopAfterEpochs, epoch + 1 >= stop, epoch + 1 < run.options.epochs {
+                say("stopped after epoch \(epoch + 1) of \(run.options.epochs); continue with: darts-dist retrain --resume \(run.options.out)")
+                return nil
+            }
+        }
+        return try finish(run, started: started)
+    }
+
+    /// The options made final (the checkpoint's when resuming) and checked on every rank, the
+    /// genotype and data loaded, the network built (identical on every rank) or restored, the run
+    /// folder created or reopened (rank 0), and the retrain announced.
+    func prepare() throws -> RetrainRun {
         var options = self.options
         var checkpoint: RetrainCheckpoint?
         if let resume {
@@ -90,97 +106,35 @@ public final class RetrainJob {
         }
         var kind = DatasetKind.fashionMNIST
         try agree {
-            try options.validate(worldSize: worldSize)
+            try options.validate(worldSize: communicator.worldSize)
             kind = try options.datasetKind()
         }
-        let folder = options.data ?? kind.defaultFolder
-
         var genotype = Genotype.dartsV2
         try agree { genotype = try checkpoint?.manifest.genotype ?? resolveGenotype(options.genotype) }
-
-        // Data: every rank reads the files itself (they are on every host).
-        var train: ImageDataset!, test: ImageDataset!
-        try agree {
-            train = try loadDataset(kind, folder: folder, split: .train)
-            if let subset = options.subset {
-                guard subset <= train.count else {
-                    throw RetrainError.invalidOption("--subset \(subset) is larger than the \(train.count) training images")
-                }
-                train = train.prefix(subset)
-            }
-            test = try loadDataset(kind, folder: folder, split: .test)
-            if let testSubset = options.testSubset {
-                guard testSubset <= test.count else {
-                    throw RetrainError.invalidOption("--test-subset \(testSubset) is larger than the \(test.count) test images")
-                }
-                test = test.prefix(testSubset)
-            }
-            guard options.batchSize <= train.count else {
-                throw RetrainError.invalidOption("--batch-size \(options.batchSize) is larger than the \(train.count) training images; "
-                    + "lower --batch-size or raise --subset")
-            }
-        }
-        var sampler: DistributedSampler!
-        try agree {
-            sampler = try DistributedSampler(count: train.count, globalBatchSize: options.batchSize, rank: rank,
-                                             worldSize: worldSize, seed: options.seed)
-        }
-        let stepsPerEpoch = sampler.batchCount
-        let augmentation = options.augmentation(kind)
+        var data: RetrainData!
+        try agree { data = try RetrainData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast.
-        let configuration = AugmentConfiguration(inputChannels: train.channels, imageSize: train.height,
+        let configuration = AugmentConfiguration(inputChannels: data.train.channels, imageSize: data.train.height,
                                                  channels: options.channels, layers: options.layers,
-                                                 classes: train.classCount, auxiliary: options.auxWeight > 0)
+                                                 classes: data.train.classCount, auxiliary: options.auxWeight > 0)
         var network: AugmentNetwork!
         try agree {
             var rng = RandomGenerator(seed: options.seed)
             network = try AugmentNetwork(configuration, genotype: genotype, rng: &rng)
         }
-        let weights = ParameterArena(network.namedParameters())
-        let buffers = ParameterArena(network.namedBuffers(), keepsGradients: false)
-        let optimizer = SGD(arena: weights, learningRate: options.learningRate, momentum: options.momentum,
-                            weightDecay: options.weightDecay)
-        parallel.broadcastFromRoot(weights.values)
-        parallel.broadcastFromRoot(buffers.values)
-        let schedule = CosineAnnealingLR(maxLearningRate: options.learningRate, minLearningRate: options.learningRateMin,
-                                         epochs: options.epochs)
-        let auxiliaryParameters = network.namedParameters().filter { $0.name.hasPrefix("auxiliary_head.") }
-            .map(\.tensor.count).reduce(0, +)
-
-        var startEpoch = 0, totalSteps = 0
-        var history: [RetrainEpochMetrics] = []
-        var priorSeconds = 0.0, stepSeconds = 0.0
-        if let checkpoint, let resume {
+        let run = RetrainRun(options: options, genotype: genotype, configuration: configuration, network: network,
+                             data: data, hosts: communicator.allgather(communicator.hostName))
+        parallel.broadcastFromRoot(run.weights.values)
+        parallel.broadcastFromRoot(run.buffers.values)
+        if let checkpoint {
             try agree {
-                try checkpoint.restore(weights: weights, buffers: buffers, optimizer: optimizer,
-                                       path: URL(fileURLWithPath: resume).appendingPathComponent(RetrainCheckpoint.fileName).path)
+                try checkpoint.restore(weights: run.weights, buffers: run.buffers, optimizer: run.optimizer,
+                                       path: URL(fileURLWithPath: options.out).appendingPathComponent(RetrainCheckpoint.fileName).path)
             }
-            startEpoch = checkpoint.manifest.epoch
-            totalSteps = checkpoint.manifest.step
-            history = checkpoint.manifest.history
-            priorSeconds = checkpoint.manifest.seconds
-            stepSeconds = checkpoint.manifest.stepSeconds
+            run.restore(checkpoint.manifest)
         }
-
-        // Run folder (rank 0).
-        var run: RunFolder?
-        let hosts = communicator.allgather(communicator.hostName)
-        try agree {
-            guard isRoot else { return }
-            if checkpoint != nil {
-                run = try RunFolder(resuming: options.out, metricsLines: try Self.metricsLines(history))
-            } else {
-                run = try RunFolder(path: options.out)
-                try run!.writeJSON("config.json", RetrainRunConfig(options: options, genotype: genotype,
-                    genotypeText: genotype.dartsText, configuration: configuration, worldSize: worldSize, hosts: hosts,
-                    dataFolder: folder, trainImages: train.count, testImages: test.count,
-                    augmentation: augmentation.description, parameters: weights.count,
-                    auxiliaryParameters: auxiliaryParameters, stepsPerEpoch: stepsPerEpoch))
-                try run!.write("genotype.txt", text: genotype.dartsText)
-                try run!.writeJSON("genotype.json", genotype)
-            }
-        }
+        try openRunFolder(run, resuming: checkpoint != nil)
         if isRoot {
             if checkpoint == nil {
                 InterruptNotice.install(InterruptNotice.beforeFirstCheckpoint("retrain", folder: options.out))
@@ -188,173 +142,47 @@ public final class RetrainJob {
                 noteCheckpoint(folder: options.out)
             }
         }
-        defer { InterruptNotice.remove() }
-        say("darts-dist retrain: \(kind.rawValue) \(train.channels)x\(train.height)x\(train.width), "
-            + "\(train.count) train / \(test.count) test images, \(worldSize) rank(s) on \(Set(hosts).sorted().joined(separator: ", "))")
-        say("genotype = \(genotype.dartsText)")
-        say("network: C=\(options.channels), \(options.layers) cells, \(weights.count - auxiliaryParameters) parameters"
-            + (auxiliaryParameters > 0 ? " (+\(auxiliaryParameters) auxiliary head, weight \(options.auxWeight))" : "")
-            + "; global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
-            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(stepsPerEpoch, "step")) per epoch, "
-            + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
-            + "augmentation \(augmentation.description), drop path \(options.dropPathProb); output in \(options.out)")
-        if let checkpoint {
-            say("resuming \(options.out) after epoch \(checkpoint.manifest.epoch) of \(options.epochs) (step \(totalSteps))")
-        }
-
-        let local = options.batchSize / worldSize
-        let micro = local / options.accumulate
-        let shape = [micro, train.channels, train.height, train.width]
-        let images = (0..<options.accumulate).map { _ in Tensor(shape: shape) }
-        var labels = [[Int32]](repeating: [Int32](repeating: 0, count: micro), count: options.accumulate)
-        let totalPlanned = stepsPerEpoch * options.epochs
-        let classNames = kind.classNames
-        var evaluationSeconds = history.map(\.evaluationSeconds)
-        let processSteps = totalSteps
-        var processStepSeconds = 0.0
-
-        for epoch in startEpoch..<options.epochs {
-            let lr = schedule.learningRate(epoch: epoch)
-            optimizer.learningRate = lr
-            let dropProbability = options.dropPathProbability(epoch: epoch)
-            network.dropPathProbability = dropProbability
-            let shards = sampler.indices(epoch: epoch)
-            var sums = [0.0, 0.0, 0.0]   // loss * n, top-1 hits, n
-            let epochStart = Date()
-            for step in 0..<stepsPerEpoch {
-                let t0 = Date()
-                var correct = 0
-                let loss = accumulateGradients(network: network, weights: weights, images: images, labels: &labels,
-                                               shard: shards[step], micro: micro, dataset: train, augmentation: augmentation,
-                                               options: options, epoch: epoch) { logits, batchLabels in
-                    correct += topKCorrect(logits, labels: batchLabels).top1
-                }
-                parallel.average(weights.grads!)
-                clipGradientNorm(weights, maxNorm: options.gradClip)
-                optimizer.step()
-
-                var stepSums = [Double(loss) * Double(local), Double(correct), Double(local)]
-                communicator.allreduceSum(&stepSums)
-                for i in 0..<3 { sums[i] += stepSums[i] }
-                guard stepSums[0].isFinite else {
-                    throw RetrainError.diverged("the training loss became \(stepSums[0]) at epoch \(epoch + 1), step \(step + 1); lower --lr")
-                }
-                let seconds = Date().timeIntervalSince(t0)
-                stepSeconds += seconds
-                processStepSeconds += seconds
-                totalSteps += 1
-                if isRoot && ((step + 1) % options.printEvery == 0 || step + 1 == stepsPerEpoch) {
-                    let perStep = processStepSeconds / Double(totalSteps - processSteps)
-                    let imagesPerSecond = Double(options.batchSize) / perStep
-                    let evaluation = evaluationSeconds.isEmpty
-                        ? Double(test.count) / (3 * imagesPerSecond)   // a forward pass costs about a third of a step
-                        : evaluationSeconds.reduce(0, +) / Double(evaluationSeconds.count)
-                    let eta = perStep * Double(totalPlanned - totalSteps) + evaluation * Double(options.epochs - epoch)
-                    say(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  lr %.5f  drop %.3f  %.1f img/s  %.3f s/step  ETA %@",
-                               epoch + 1, options.epochs, step + 1, stepsPerEpoch, sums[0] / sums[2], 100 * sums[1] / sums[2],
-                               lr, dropProbability, imagesPerSecond, perStep, formatDuration(eta)))
-                }
-            }
-            let epochSeconds = Date().timeIntervalSince(epochStart)
-
-            // Batch-norm statistics are per rank during training (DDP without SyncBN): average
-            // them so that every rank tests, checkpoints and saves the same network.
-            parallel.average(buffers.values)
-            network.dropPathSampleSeeds = nil
-            let evaluationStart = Date()
-            let result = evaluate(network, weights: weights, on: test, classNames: classNames, communicator: communicator)
-            let seconds = Date().timeIntervalSince(evaluationStart)
-            evaluationSeconds.append(seconds)
-            try checkConsistency(weights: weights, buffers: buffers, optimizer: optimizer)
-
-            let record = RetrainEpochMetrics(epoch: epoch, learningRate: lr, dropPathProbability: dropProbability,
-                trainLoss: sums[0] / sums[2], trainAccuracy: sums[1] / sums[2], testLoss: result.loss,
-                testTop1: result.top1, testTop5: result.top5, seconds: epochSeconds, evaluationSeconds: seconds,
-                steps: stepsPerEpoch, imagesPerSecond: Double(stepsPerEpoch * options.batchSize) / epochSeconds)
-            history.append(record)
-            say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%; test loss %.4f top-1 %.2f%% top-5 %.2f%% (%.1f s)",
-                       epoch + 1, options.epochs, epochSeconds, record.trainLoss, 100 * record.trainAccuracy,
-                       result.loss, 100 * result.top1, 100 * result.top5, seconds))
-            let elapsed = priorSeconds + Date().timeIntervalSince(started)
-            try agree {
-                guard let run else { return }
-                try run.appendMetrics(record)
-                try RetrainCheckpoint(options: options, genotype: genotype, configuration: configuration, worldSize: worldSize,
-                                      epoch: epoch + 1, step: totalSteps, seconds: elapsed, stepSeconds: stepSeconds,
-                                      history: history, weights: weights, buffers: buffers, optimizer: optimizer)
-                    .write(to: run.url.appendingPathComponent(RetrainCheckpoint.fileName))
-            }
-            if isRoot { noteCheckpoint(folder: options.out) }
-            if let stop = stopAfterEpochs, epoch + 1 >= stop, epoch + 1 < options.epochs {
-                say("stopped after epoch \(epoch + 1) of \(options.epochs); continue with: darts-dist retrain --resume \(options.out)")
-                return nil
-            }
-        }
-
-        let last = history.last!
-        let best = history.max { $0.testTop1 < $1.testTop1 }!
-        let checksum = hexChecksum(weights.checksum() ^ (buffers.checksum() &* 31))
-        let rankChecksums = communicator.allgather(checksum)
-        let seconds = priorSeconds + Date().timeIntervalSince(started)
-        let result = RetrainResult(genotypeText: genotype.dartsText, testTop1: last.testTop1, testTop5: last.testTop5,
-            testLoss: last.testLoss, bestTestTop1: best.testTop1, bestEpoch: best.epoch, epochs: options.epochs,
-            steps: totalSteps, worldSize: worldSize, parameters: weights.count - auxiliaryParameters, seconds: seconds,
-            stepSeconds: stepSeconds, imagesPerSecond: Double(totalSteps * options.batchSize) / max(stepSeconds, 1e-9),
-            weightsChecksum: checksum, rankChecksums: rankChecksums, model: SavedModel.fileName)
-        try agree {
-            guard let run else { return }
-            try SavedModel(network: network, weights: weights, buffers: buffers, dataset: kind.rawValue, dataFolder: folder,
-                           options: options, epochs: options.epochs, testTop1: last.testTop1, testTop5: last.testTop5)
-                .write(to: run.url.appendingPathComponent(SavedModel.fileName))
-            try run.writeJSON("result.json", result)
-        }
-        InterruptNotice.remove()   // finished: nothing to resume
-        say(String(format: "retrain finished in %@: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (best top-1 %.2f%% after epoch %d); model in %@",
-                   formatDuration(seconds), 100 * last.testTop1, 100 * last.testTop5, last.testLoss, 100 * best.testTop1,
-                   best.epoch + 1, URL(fileURLWithPath: options.out).appendingPathComponent(SavedModel.fileName).path))
-        let identical = Set(rankChecksums).count == 1
-        say("checksum of the weights and batch-norm statistics: " + (identical ? "\(checksum), identical on all \(worldSize) rank(s)"
-                                    : "DIFFERS across ranks: \(rankChecksums.joined(separator: ", "))"))
-        return result
+        announce(run)
+        return run
     }
 
-    /// One rank's share of a step: the gradient of the mean training loss over its shard, as
-    /// `micro`-image micro-batches whose gradients are computed one by one (each from zero) and
-    /// added in order, then scaled by 1 / K: the operations K ranks and the rank-ordered
-    /// allreduce perform, so the two are bit-identical. Loss = CE(logits) + auxWeight * CE(aux).
-    /// - Returns: the mean of the micro-batch losses.
-    func accumulateGradients(network: AugmentNetwork, weights: ParameterArena, images: [Tensor], labels: inout [[Int32]],
-                             shard: [Int], micro: Int, dataset: ImageDataset, augmentation: Augmentation,
-                             options: RetrainOptions, epoch: Int, observe: (Tensor, [Int32]) -> Void) -> Float {
-        let count = images.count
-        var sums: [Float] = []
-        var total: Float = 0
-        network.train()
-        for k in 0..<count {
-            let part = Array(shard[(k * micro)..<((k + 1) * micro)])
-            KeyedRandomness.fill(dataset, indices: part, images: images[k], labels: &labels[k], augmentation: augmentation,
-                                 seed: options.seed, epoch: epoch)
-            network.dropPathSampleSeeds = network.dropPathProbability > 0
-                ? KeyedRandomness.dropPathSeeds(part, seed: options.seed, epoch: epoch) : nil
-            weights.zeroGrad()
-            let (logits, auxiliaryLogits) = network(images[k])
-            var loss = crossEntropy(logits, labels: labels[k])
-            if let auxiliaryLogits {
-                loss = loss + scaled(crossEntropy(auxiliaryLogits, labels: labels[k]), by: options.auxWeight)
+    /// Rank 0 creates the run folder (config.json, the genotype) or reopens a resumed one with
+    /// its metrics up to the checkpoint.
+    func openRunFolder(_ run: RetrainRun, resuming: Bool) throws {
+        let options = run.options, data = run.data
+        try agree {
+            guard isRoot else { return }
+            if resuming {
+                run.folder = try RunFolder(resuming: options.out, metricsLines: try Self.metricsLines(run.history))
+                return
             }
-            loss.backward()
-            total += loss.scalar
-            observe(logits, labels[k])
-            guard count > 1 else { continue }
-            let g = weights.grads!
-            if k == 0 { sums = Array(g) } else { for i in 0..<weights.count { sums[i] += g[i] } }
+            let folder = try RunFolder(path: options.out)
+            try folder.writeJSON("config.json", RetrainRunConfig(options: options, genotype: run.genotype,
+                genotypeText: run.genotype.dartsText, configuration: run.configuration, worldSize: communicator.worldSize,
+                hosts: run.hosts, dataFolder: data.folder, trainImages: data.train.count, testImages: data.test.count,
+                augmentation: data.augmentation.description, parameters: run.weights.count,
+                auxiliaryParameters: run.auxiliaryParameters, stepsPerEpoch: data.stepsPerEpoch))
+            try folder.write("genotype.txt", text: run.genotype.dartsText)
+            try folder.writeJSON("genotype.json", run.genotype)
+            run.folder = folder
         }
-        if count > 1 {
-            let scale = 1 / Float(count)
-            let g = weights.grads!
-            for i in 0..<weights.count { g[i] = sums[i] * scale }
+    }
+
+    /// The lines that open a retrain: data, ranks and hosts, genotype, network and schedule.
+    func announce(_ run: RetrainRun) {
+        let options = run.options, data = run.data, train = data.train, worldSize = communicator.worldSize
+        say("darts-dist retrain: \(data.kind.rawValue) \(train.channels)x\(train.height)x\(train.width), "
+            + "\(train.count) train / \(data.test.count) test images, \(worldSize) rank(s) on \(Set(run.hosts).sorted().joined(separator: ", "))")
+        say("genotype = \(run.genotype.dartsText)")
+        say("network: C=\(options.channels), \(options.layers) cells, \(run.weights.count - run.auxiliaryParameters) parameters"
+            + (run.auxiliaryParameters > 0 ? " (+\(run.auxiliaryParameters) auxiliary head, weight \(options.auxWeight))" : "")
+            + "; global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
+            + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(data.stepsPerEpoch, "step")) per epoch, "
+            + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
+            + "augmentation \(data.augmentation.description), drop path \(options.dropPathProb); output in \(options.out)")
+        if run.startEpoch > 0 {
+            say("resuming \(options.out) after epoch \(run.startEpoch) of \(options.epochs) (step \(run.totalSteps))")
         }
-        return total / Float(count)
     }
 
     /// Rank 0 reads `folder`'s checkpoint and every rank decodes the same bytes.
@@ -429,13 +257,9 @@ public final class RetrainJob {
     }
 
     /// Compares a hash of the weights, batch-norm statistics and momentum buffer across ranks.
-    func checkConsistency(weights: ParameterArena, buffers: ParameterArena, optimizer: SGD) throws {
-        var h = weights.checksum() ^ (buffers.checksum() &* 31)
-        for v in optimizer.momentumBuffer { h = (h ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01b3 }
-        do {
-            try parallel.checkConsistency(h, what: "weights, batch-norm statistics and momentum buffers")
-        } catch {
-            throw RetrainError.diverged("\(error)")
-        }
+    /// - Throws: ``RetrainError/diverged(_:)`` naming the ranks that differ.
+    func checkConsistency(_ run: RetrainRun) throws {
+        try checkRanksAgree(parallel, arenas: [run.weights, run.buffers], optimizerState: [run.optimizer.momentumBuffer],
+                            what: "weights, batch-norm statistics and momentum buffers", error: RetrainError.diverged)
     }
 }

@@ -20,14 +20,14 @@ public final class RunFolder {
     /// Checks, leaving nothing behind, that the folder can be created: it does not exist or is
     /// empty, and its first missing folder can be made (it is made and removed again). A search
     /// calls it before it reads the data, so a bad --out is reported at once.
-    /// - Throws: ``SearchError/runFolder(_:)`` naming the path and the fix.
+    /// - Throws: ``RunFolderError`` naming the path and the fix.
     public static func checkCanCreate(path: String) throws {
         let url = URL(fileURLWithPath: path, isDirectory: true)
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw SearchError.runFolder("--out \(path) exists and is a file; choose another --out")
+                throw RunFolderError("--out \(path) exists and is a file; choose another --out")
             }
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
@@ -35,7 +35,7 @@ public final class RunFolder {
                 let checkpoints = (try? fm.contentsOfDirectory(atPath: url.appendingPathComponent("checkpoints").path)) ?? []
                 let resumable = checkpoints.contains { $0.hasSuffix(".ckpt") }
                     && !fm.fileExists(atPath: url.appendingPathComponent("result.json").path)
-                throw SearchError.runFolder("--out \(path) already holds a run (\(files) file\(files == 1 ? "" : "s")); "
+                throw RunFolderError("--out \(path) already holds a run (\(files) file\(files == 1 ? "" : "s")); "
                     + "choose a new --out" + (resumable ? ", resume it with --resume \(path)," : "")
                     + " or move the old run away: it is never overwritten")
             }
@@ -58,13 +58,13 @@ public final class RunFolder {
             why = nil
         }
         if let why {
-            throw SearchError.runFolder("cannot create the run folder --out \(path): \(why); "
+            throw RunFolderError("cannot create the run folder --out \(path): \(why); "
                 + "check that the parent folder exists and is writable")
         }
     }
 
     /// Creates the folder. An existing folder that is not empty is refused, never overwritten.
-    /// - Throws: ``SearchError/runFolder(_:)`` naming the path and the fix.
+    /// - Throws: ``RunFolderError`` naming the path and the fix.
     public init(path: String) throws {
         url = URL(fileURLWithPath: path, isDirectory: true)
         let fm = FileManager.default
@@ -74,13 +74,13 @@ public final class RunFolder {
             lock = try Self.lock(url)
             let metricsURL = url.appendingPathComponent("metrics.jsonl")
             guard fm.createFile(atPath: metricsURL.path, contents: nil) else {
-                throw SearchError.runFolder("cannot create \(metricsURL.path); check that --out is writable")
+                throw RunFolderError("cannot create \(metricsURL.path); check that --out is writable")
             }
             metrics = try FileHandle(forWritingTo: metricsURL)
-        } catch let error as SearchError {
+        } catch let error as RunFolderError {
             throw error
         } catch {
-            throw SearchError.runFolder("cannot create the run folder --out \(path): \(error.localizedDescription); "
+            throw RunFolderError("cannot create the run folder --out \(path): \(error.localizedDescription); "
                 + "check that the parent folder exists and is writable")
         }
     }
@@ -88,7 +88,7 @@ public final class RunFolder {
     /// Opens the run folder `url` to go on after `completedEpochs` epochs: removes the temporary
     /// files a killed writer left, and the lines of metrics.jsonl for later epochs (or a line cut
     /// short by a kill), so that each epoch has exactly one line when the run ends.
-    /// - Throws: ``SearchError/runFolder(_:)`` when the folder or its metrics cannot be written.
+    /// - Throws: ``RunFolderError`` when the folder or its metrics cannot be written.
     public init(resuming url: URL, completedEpochs: Int) throws {
         self.url = url
         lock = try Self.lock(url)
@@ -108,7 +108,7 @@ public final class RunFolder {
             var text = ""
             if fm.fileExists(atPath: metricsURL.path) {
                 guard (try fm.attributesOfItem(atPath: metricsURL.path)[.type] as? FileAttributeType) == .typeRegular else {
-                    throw SearchError.runFolder("\(metricsURL.path) is not a regular file; move it away and resume again")
+                    throw RunFolderError("\(metricsURL.path) is not a regular file; move it away and resume again")
                 }
                 text = try String(contentsOf: metricsURL, encoding: .utf8)
             }
@@ -123,10 +123,10 @@ public final class RunFolder {
             if keptText != text { try AtomicFile.write(Data(keptText.utf8), to: metricsURL) }
             metrics = try FileHandle(forWritingTo: metricsURL)
             try metrics.seekToEnd()
-        } catch let error as SearchError {
+        } catch let error as RunFolderError {
             throw error
         } catch {
-            throw SearchError.runFolder("cannot reopen \(metricsURL.path) to resume: \(error); "
+            throw RunFolderError("cannot reopen \(metricsURL.path) to resume: \(error); "
                 + "check that the run folder is writable")
         }
     }
@@ -140,18 +140,18 @@ public final class RunFolder {
     /// even by kill -9), so two searches never write one folder: a job resumed while the ranks of
     /// the killed one still run is refused until they have ended.
     /// - Returns: the open, locked file.
-    /// - Throws: ``SearchError/runFolder(_:)`` when another process holds the lock.
+    /// - Throws: ``RunFolderError`` when another process holds the lock.
     static func lock(_ url: URL) throws -> Int32 {
         let path = url.appendingPathComponent(".lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw SearchError.runFolder("cannot create \(path): \(AtomicFile.systemError()); check that the run folder is writable")
+            throw RunFolderError("cannot create \(path): \(AtomicFile.systemError()); check that the run folder is writable")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
-            throw SearchError.runFolder("another search is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
+            throw RunFolderError("another darts-dist run is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
                 + "wait until it has ended, or end it, then try again")
         }
         let holder = Array("process \(getpid()) on \(currentHostName())\n".utf8)
@@ -162,7 +162,7 @@ public final class RunFolder {
 
     /// Refuses a run folder whose `.lock` another process holds (a search still writing it), with
     /// the message of ``lock(_:)``; a folder without `.lock`, or whose lock is free, passes.
-    /// - Throws: ``SearchError/runFolder(_:)`` naming the folder and the process.
+    /// - Throws: ``RunFolderError`` naming the folder and the process.
     static func checkNotBeingWritten(_ url: URL) throws {
         let path = url.appendingPathComponent(".lock").path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -171,7 +171,7 @@ public final class RunFolder {
         guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
             let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            throw SearchError.runFolder("another search is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
+            throw RunFolderError("another darts-dist run is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
                 + "wait until it has ended, or end it, then try again")
         }
         _ = flock(fd, LOCK_UN)
@@ -180,12 +180,12 @@ public final class RunFolder {
     /// Opens the folder of an interrupted run to continue it: metrics.jsonl is first replaced
     /// (atomically) by `metricsLines`, the lines of the epochs the checkpoint holds, so a line
     /// written after that checkpoint is not kept twice; later lines are appended.
-    /// - Throws: ``SearchError/runFolder(_:)`` when the folder is missing or not writable.
+    /// - Throws: ``RunFolderError`` when the folder is missing or not writable.
     public init(resuming path: String, metricsLines: Data) throws {
         url = URL(fileURLWithPath: path, isDirectory: true)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw SearchError.runFolder("--resume \(path) is not a run folder; give the --out folder of the interrupted run")
+            throw RunFolderError("--resume \(path) is not a run folder; give the --out folder of the interrupted run")
         }
         lock = try Self.lock(url)
         let metricsURL = url.appendingPathComponent("metrics.jsonl")
@@ -194,7 +194,7 @@ public final class RunFolder {
             metrics = try FileHandle(forWritingTo: metricsURL)
             try metrics.seekToEnd()
         } catch {
-            throw SearchError.runFolder("cannot rewrite \(metricsURL.path): \(error.localizedDescription); check that the run folder is writable")
+            throw RunFolderError("cannot rewrite \(metricsURL.path): \(error.localizedDescription); check that the run folder is writable")
         }
     }
 
@@ -205,7 +205,7 @@ public final class RunFolder {
         do {
             try AtomicFile.write(data, to: target)
         } catch {
-            throw SearchError.runFolder("\(error); check free space and permissions of the run folder")
+            throw RunFolderError("\(error); check free space and permissions of the run folder")
         }
     }
 
@@ -229,7 +229,7 @@ public final class RunFolder {
             try metrics.write(contentsOf: try encoder.encode(record) + Data("\n".utf8))
             try metrics.synchronize()
         } catch {
-            throw SearchError.runFolder("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): "
+            throw RunFolderError("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): "
                 + "\(error.localizedDescription); check free space and permissions of the run folder")
         }
     }
@@ -276,3 +276,11 @@ public final class RunFolder {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// A run folder that cannot be created, locked, reopened or written, for a search or a retrain:
+/// the sentence names the path and the fix.
+public struct RunFolderError: CollectiveError, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) { self.description = description }
+}

@@ -17,24 +17,23 @@ extension SearchJob {
         return copies
     }
 
-    /// Writes a checkpoint of `state` at `progress` (rank 0 writes; every rank must call it, and
-    /// every rank throws when the write failed). In the middle of an epoch the batch-norm
+    /// Writes a checkpoint of the search where it stands (rank 0 writes; every rank must call
+    /// it, and every rank throws when the write failed). In the middle of an epoch the batch-norm
     /// statistics of every rank are gathered into it; at an epoch's end they are already the
     /// same on every rank.
     /// - Throws: a ``RankFailure`` on every rank with rank 0's ``CheckpointError``.
-    func writeCheckpoint(_ state: SearchState, progress: SearchProgress, data: SearchData, learningRate: Float,
-                         run: RunFolder?, midEpoch: Bool) throws {
+    func writeCheckpoint(_ run: SearchRun, learningRate: Float, midEpoch: Bool) throws {
+        let state = run.state, progress = run.progress, data = run.data
         let rankBuffers = midEpoch && communicator.worldSize > 1 ? gatherBuffers(state) : nil
         try agree {
-            guard let run else { return }
+            guard let folder = run.folder else { return }
             let checkpoint = Checkpoint(state: state, options: options, worldSize: communicator.worldSize,
                                         progress: progress, stepsPerEpoch: data.stepsPerEpoch,
                                         trainImages: data.trainIndices.count, valImages: data.valIndices.count,
                                         learningRate: learningRate, rankBuffers: rankBuffers)
-            let fault = self.fault
-            let rank = communicator.rank
-            try run.writeCheckpoint(checkpoint, keep: options.keepCheckpoints) {
-                if fault?.fires(.killInCheckpoint, rank: rank, step: progress.globalStep) == true { FaultInjection.killSelf() }
+            let hooks = self.hooks, rank = communicator.rank
+            try folder.writeCheckpoint(checkpoint, keep: options.keepCheckpoints) {
+                hooks?.whileWritingCheckpoint(afterStep: progress.globalStep, rank: rank)
             }
         }
         lastCheckpoint = (progress.globalStep, Checkpoint.Manifest.describe(progress, options: options,

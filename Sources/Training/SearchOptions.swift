@@ -64,9 +64,9 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         try check.positive(checkEvery, "--check-every")
         try check.positive(checkpointEvery, "--checkpoint-every")
         try check.require(keepCheckpoints >= 1, "--keep-checkpoints \(keepCheckpoints) must be at least 1")
-        try check.require(archLearningRate > 0 && archLearningRate.isFinite, "--arch-lr \(archLearningRate) must be a positive number")
+        try check.require(archLearningRate > 0 && archLearningRate.isFinite, "--arch-lr \(archLearningRate) must be positive")
         try check.require(archWeightDecay >= 0 && archWeightDecay.isFinite,
-                          "--arch-weight-decay \(archWeightDecay) must be a number, not negative")
+                          "--arch-weight-decay \(archWeightDecay) must not be negative")
         try check.require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
         try check.positive(subset, "--subset")
         try check.positive(printEvery, "--print-every")
@@ -109,7 +109,6 @@ extension SearchOptions: CommandLineOptions {
 /// Errors a search reports to its user.
 public enum SearchError: CollectiveError, CustomStringConvertible {
     case invalidOption(String)
-    case runFolder(String)
     case diverged(String)
     /// A run folder or checkpoint that cannot be resumed, or flags at odds with it.
     case resume(String)
@@ -117,7 +116,6 @@ public enum SearchError: CollectiveError, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidOption(let m): return m
-        case .runFolder(let m): return m
         case .diverged(let m): return m
         case .resume(let m): return m
         }

@@ -21,25 +21,15 @@ extension SearchJob {
         }
     }
 
-    /// What is not finite among a step's loss sums, the norm of the averaged weight gradient and
-    /// the alphas (all the same on every rank), or nil when everything is finite.
-    func nonFinite(stepSums: [Double], gradientNorm: Float, alphas: ParameterArena) -> String? {
-        if !stepSums[0].isFinite { return "the training loss became \(stepSums[0] / stepSums[2])" }
-        if !stepSums[3].isFinite { return "the architect's validation loss became \(stepSums[3] / stepSums[2])" }
+    /// What is not finite among a step's sums, the norm of the averaged weight gradient and the
+    /// alphas (all the same on every rank), or nil when everything is finite.
+    func nonFinite(_ sums: TrainingSums, gradientNorm: Float, alphas: ParameterArena) -> String? {
+        if !sums.loss.isFinite { return "the training loss became \(sums.meanLoss)" }
+        if !sums.archLoss.isFinite { return "the architect's validation loss became \(sums.meanArchLoss)" }
         if !gradientNorm.isFinite { return "the norm of the averaged weight gradient became \(gradientNorm)" }
         if let bad = alphas.values.first(where: { !$0.isFinite }) {
             return "an alpha became \(bad) (the architecture gradient was not finite)"
         }
         return nil
-    }
-
-    /// Applies a `nan-loss`, `nan-gradient` or `inf-gradient` fault to this rank's loss or weight
-    /// gradients before they are averaged (``FaultInjection``).
-    func injectNumericFault(loss: inout Float, state: SearchState, step: Int) {
-        guard let fault else { return }
-        let rank = communicator.rank
-        if fault.fires(.nanLoss, rank: rank, step: step) { loss = .nan }
-        if fault.fires(.nanGradient, rank: rank, step: step) { state.weights.grads![0] = .nan }
-        if fault.fires(.infGradient, rank: rank, step: step) { state.weights.grads![0] = .infinity }
     }
 }

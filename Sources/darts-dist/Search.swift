@@ -51,7 +51,9 @@ struct Search: ParsableCommand {
         try runDistributed { communicator in
             Diagnostics.bootstrap(level: logLevel, rank: communicator.rank, host: communicator.hostName)
             Diagnostics.reportStart(communicator)
-            try SearchJob(options: options, communicator: communicator, resume: request).run()
+            var faults: FaultInjection?   // DARTS_DIST_FAULT, set by the tests
+            try communicator.agree { faults = try FaultInjection.fromEnvironment() }
+            try SearchJob(options: options, communicator: communicator, resume: request, hooks: faults).run()
         }
     }
 }

@@ -147,8 +147,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: tmp) }
         var first: RunFolder? = try RunFolder(path: tmp.appendingPathComponent("run").path)
         let url = first!.url
-        let error = #expect(throws: SearchError.self) { try RunFolder(resuming: url, completedEpochs: 0) }
-        #expect("\(error!)".contains("another search is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
+        let error = #expect(throws: RunFolderError.self) { try RunFolder(resuming: url, completedEpochs: 0) }
+        #expect("\(error!)".contains("another darts-dist run is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
         first = nil   // the first writer ends
         #expect(throws: Never.self) { _ = try RunFolder(resuming: url, completedEpochs: 0) }
     }
@@ -160,9 +160,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: tmp) }
         var first: RunFolder? = try RunFolder(path: tmp.appendingPathComponent("run").path)
         let url = first!.url
-        let error = #expect(throws: SearchError.self) { try RunFolder.checkNotBeingWritten(url) }
-        #expect("\(error!)".contains("another search is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
-        let occupied = #expect(throws: SearchError.self) { try RunFolder.checkCanCreate(path: url.path) }
+        let error = #expect(throws: RunFolderError.self) { try RunFolder.checkNotBeingWritten(url) }
+        #expect("\(error!)".contains("another darts-dist run is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
+        let occupied = #expect(throws: RunFolderError.self) { try RunFolder.checkCanCreate(path: url.path) }
         #expect("\(occupied!)".contains("already holds a run (1 file); choose a new --out or move the old run away"),
                 "\(occupied!)")
         first = nil   // the search ends

@@ -5,7 +5,7 @@ import Distributed
 import Foundation
 import NN
 
-/// Trains the evaluation network of a genotype from scratch (DARTS.md §4, official cnn/train.py)
+/// Trains the evaluation network of a genotype from scratch (docs/algorithm.md §6, official cnn/train.py)
 /// on every rank of `communicator`: the same network everywhere (broadcast from rank 0), each
 /// global batch split into one shard per rank, the weight gradients averaged by the rank-ordered
 /// allreduce before every SGD step. Augmentation and drop path masks are keyed by (seed, epoch,

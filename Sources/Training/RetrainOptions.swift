@@ -5,7 +5,7 @@ import Foundation
 
 /// Everything that defines a retrain (the evaluation network trained from scratch on a genotype),
 /// as written to the run folder's config.json and checkpoint. Defaults are the DARTS paper's
-/// CIFAR-10 settings (DARTS.md §4, the official cnn/train.py), the ``RetrainPreset/paper`` preset.
+/// CIFAR-10 settings (docs/algorithm.md §6, the official cnn/train.py), the ``RetrainPreset/paper`` preset.
 public struct RetrainOptions: Codable, Sendable, Equatable {
     /// The genotype as given: a file (DARTS text, JSON or NNI), a run folder (its genotype.json),
     /// DARTS_V1 or DARTS_V2.
@@ -157,7 +157,7 @@ extension RetrainOptions: CommandLineOptions {
 
 /// Named starting points for ``RetrainOptions``; flags given on the command line override them.
 public enum RetrainPreset: String, CaseIterable, Codable, Sendable {
-    /// The paper's CIFAR-10 evaluation (DARTS.md §4): C = 36, 20 cells, batch 96, 600 epochs,
+    /// The paper's CIFAR-10 evaluation (docs/algorithm.md §6): C = 36, 20 cells, batch 96, 600 epochs,
     /// auxiliary 0.4, drop path 0.2, cutout 16. About 3.3 M parameters: a machine with many cores
     /// (or many nodes) and days.
     case paper

@@ -89,12 +89,18 @@ public final class SearchJob {
     /// loaded, the network built (identical on every rank) or restored, the run folder created or
     /// reopened (rank 0), and the search announced.
     func prepare() throws -> SearchRun {
+        // Options are checked once: a new search's as given, on every rank (a rank started with
+        // other arguments is named), then compared across ranks; a resumed search's once they
+        // come from its checkpoint.
+        if resume == nil { try agree { try options.validate(worldSize: communicator.worldSize) } }
         try checkSameOptionsOnEveryRank()
         let resumed = try resume.map(loadResume)
-        if let resumed { options = resumed.options }
+        if let resumed {
+            options = resumed.options
+            try agree { try options.validate(worldSize: communicator.worldSize) }
+        }
         var kind = DatasetKind.fashionMNIST
         try agree {
-            try options.validate(worldSize: communicator.worldSize)
             kind = try options.datasetKind()
             if resumed == nil && isRoot { try RunFolder.checkCanCreate(path: options.out) }
         }

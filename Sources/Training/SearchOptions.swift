@@ -3,7 +3,7 @@ import Datasets
 import Distributed
 
 /// Everything that defines a search, as written to the run folder's config.json. Defaults are the
-/// DARTS paper's (DARTS.md §2) except where a field says otherwise.
+/// DARTS paper's (docs/algorithm.md §3 and §4) except where a field says otherwise.
 public struct SearchOptions: Codable, Sendable, Equatable {
     public var dataset: String = DatasetKind.fashionMNIST.rawValue
     /// The data folder; nil means the dataset's default folder.

@@ -3,7 +3,7 @@ import DartsTensor
 import Distributed
 import NN
 
-/// One step of the alternating DARTS search (DARTS.md §2) on this rank's shard: the architecture
+/// One step of the alternating DARTS search (the paper's Algorithm 1; docs/algorithm.md §3, §4 and §8) on this rank's shard: the architecture
 /// step on the val micro-batches, then the weight step on the train micro-batches (gradients
 /// averaged over ranks, clipped to the global norm, SGD). Shared by the search and the benchmark.
 struct SearchStep {

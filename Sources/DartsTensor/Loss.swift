@@ -59,7 +59,9 @@ public func crossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
 }
 
 /// For each row of logits (N, K), how many logits rank above the label's: 0 when the label's logit
-/// is the largest (a top-1 hit), below 5 for a top-5 hit. Ties rank the lower class first.
+/// is the largest (a top-1 hit), below 5 for a top-5 hit. Ties rank the lower class first. A row
+/// with a NaN or infinite logit ranks its label at Int.max: a model with non-finite outputs is
+/// never right.
 public func labelRanks(_ logits: Tensor, labels: [Int32]) -> [Int] {
     let (n, k) = (logits.shape[0], logits.shape[1])
     return (0..<n).map { r in
@@ -67,7 +69,10 @@ public func labelRanks(_ logits: Tensor, labels: [Int32]) -> [Int] {
         let label = Int(labels[r])
         let target = xp[label]
         var larger = 0
-        for j in 0..<k where xp[j] > target || (xp[j] == target && j < label) { larger += 1 }
+        for j in 0..<k {
+            guard xp[j].isFinite else { return Int.max }
+            if xp[j] > target || (xp[j] == target && j < label) { larger += 1 }
+        }
         return larger
     }
 }

@@ -266,7 +266,16 @@ def parse_args(argv):
     p.add_argument("--binary", default=os.path.join(REPO, ".build/release/darts-dist"),
                    help="the darts-dist binary (.build/release/darts-dist)")
     p.add_argument("--dry-run", action="store_true", help="print every command it would run; run and write nothing")
-    args = p.parse_args(argv)
+    # A value that starts with "-" ("--search-args --second-order") is taken as the flag's value.
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config") and i + 1 < len(argv):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    args = p.parse_args(joined)
     for flag in ("seeds", "random_cells", "darts_v2_retrains", "retrain_seeds"):
         if getattr(args, flag) < 0:
             raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 0 or more")

@@ -297,6 +297,14 @@ class Bookkeeping(unittest.TestCase):
                       f"{self.out}/searches/robust/seed_2", lines)
         self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
 
+    def test_flag_values_starting_with_a_dash(self):
+        dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",
+                              "--search-args", "--second-order", "--retrain-args", "--epochs", "--seeds", "1",
+                              "--random-cells", "0", "--darts-v2-retrains", "0", "--dry-run"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertIn(f"{self.fake} search --second-order --seed 1 --out {self.out}/searches/plain/seed_1", dry.stdout)
+
     def test_forbidden_flags(self):
         bad = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--search-args", "--seed 3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -417,8 +417,19 @@ class Runner:
         with open(os.path.join(logs, log_name + ".log"), "ab") as log:
             log.write(f"\n$ {shown}\n".encode())
             log.flush()
-            self.child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE if capture else subprocess.STDOUT,
-                                          env=self.env, start_new_session=True)
+            # Signals wait while the child starts, so that the handler always finds it (and the
+            # child starts with them unblocked, as from a terminal).
+            stops = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+            try:
+                self.child = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE if capture else subprocess.STDOUT, env=self.env,
+                                              start_new_session=True,
+                                              preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, stops))
+            except OSError as error:
+                raise SystemExit(f"study.py: cannot start `{shown}`: {error}; check --launcher and --binary")
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             captured = []
             try:
                 stream = self.child.stdout

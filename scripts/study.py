@@ -645,7 +645,8 @@ def markdown(args, groups, rows):
             g["name"],
             f"`{flags[g['name']]}`" if g["name"] in flags and flags[g["name"]] else "",
             str(g["n"]),
-            f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%" if values else "n/a",
+            ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
+             else f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%"),
             "" if g["kind"] == "random" else fmt(100 * g["diffToRandom"], "+.2f", " pp"),
             "" if g["kind"] == "random" else ("n/a" if w is None else f"{fmt(w['t'])} ({fmt(w['df'], '.1f')}), {fmt(w['p'], '.4f')}"),
             "" if g["kind"] == "random" else ("n/a" if u is None else f"{fmt(u['U'], 'g')}, {fmt(u['p'], '.4f')} ({u['method']})"),

@@ -1,0 +1,772 @@
+#!/usr/bin/env python3
+"""Is the search worth running? Searched cells against random cells and DARTS_V2, all retrained alike.
+
+For each search configuration (a named set of `darts-dist search` flags) it runs S searches
+(`--seed 1` ... `--seed S`), draws R random cells (`darts-dist genotype --random --seed i`), adds
+DARTS_V2, and retrains every cell under ONE retrain configuration (the same flags and the same
+retrain seed for all; `--retrain-seeds T` adds seeds). A search's cell is its run folder's final
+genotype.json, chosen on validation data: the test set is seen only by the retrains.
+
+    scripts/study.py --out runs/study --seeds 4 --random-cells 4 \\
+        --config plain="" --config second="--second-order" \\
+        --search-args "--epochs 8 --subset 6400" --retrain-args "--preset fast"
+
+Writes OUT/searches/CONFIG/seed_i, OUT/cells/NAME.json, OUT/retrains/NAME/seed_j, OUT/logs/,
+and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at any moment, the same command continues:
+finished runs (result.json) are kept, interrupted ones go on with `--resume`, a run folder without
+a checkpoint yet is moved to OUT/aside/ and started again. Standard library only.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+PARAMETER_FREE = ("max_pool_3x3", "avg_pool_3x3", "skip_connect")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_LAUNCHER = "mpirun -np 2 -x OPENBLAS_NUM_THREADS=1"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RESERVED = {"random", "darts_v2"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics (standard library only)
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def sample_std(values):
+    """Sample standard deviation (n - 1); nan for fewer than 2 values."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    m = mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+
+
+def _betacf(a, b, x):
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 1000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_sf(t, df):
+    """P(T > t) for Student's t with df degrees of freedom (df > 0, not necessarily whole)."""
+    if math.isinf(t):
+        return 0.0 if t > 0 else 1.0
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+def normal_sf(z):
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def welch_greater(x, y):
+    """One-sided Welch t-test of mean(x) > mean(y): (t, df, p); None when a group has < 2 values."""
+    nx, ny = len(x), len(y)
+    if nx < 2 or ny < 2:
+        return None
+    vx, vy = sample_std(x) ** 2 / nx, sample_std(y) ** 2 / ny
+    diff = mean(x) - mean(y)
+    se2 = vx + vy
+    if se2 == 0.0:
+        if diff == 0.0:
+            return None
+        return (math.copysign(float("inf"), diff), float(nx + ny - 2), 0.0 if diff > 0 else 1.0)
+    t = diff / math.sqrt(se2)
+    df = se2 ** 2 / (vx ** 2 / (nx - 1) + vy ** 2 / (ny - 1))
+    return (t, df, t_sf(t, df))
+
+
+def _ranks(values):
+    """Average ranks (1-based) of `values`, and the tie groups' sizes."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    ties = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        if j > i:
+            ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def _exact_u_counts(n1, n2):
+    """counts[u] = number of arrangements of n1 x's and n2 y's with U = u (no ties)."""
+    # f[i][j] = distribution for i x's and j y's; U counts pairs with x above y.
+    table = {}
+    for i in range(n1 + 1):
+        for j in range(n2 + 1):
+            if i == 0 or j == 0:
+                table[(i, j)] = [1]
+                continue
+            # the largest value is an x (adds j pairs) or a y (adds none)
+            a, b = table[(i - 1, j)], table[(i, j - 1)]
+            out = [0] * (i * j + 1)
+            for u, c in enumerate(a):
+                out[u + j] += c
+            for u, c in enumerate(b):
+                out[u] += c
+            table[(i, j)] = out
+    return table[(n1, n2)]
+
+
+def mann_whitney_greater(x, y, exact_limit=30):
+    """One-sided Mann-Whitney U test of x tending to exceed y: (U, p, method); None if a group is empty.
+
+    U counts the pairs (x_i, y_j) with x_i > y_j, ties as 1/2. Exact (the null distribution of U
+    enumerated) when there are no ties and n1 + n2 <= exact_limit; otherwise the normal
+    approximation with tie correction and continuity correction.
+    """
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        return None
+    ranks, ties = _ranks(list(x) + list(y))
+    r1 = sum(ranks[:n1])
+    u = r1 - n1 * (n1 + 1) / 2.0
+    if not ties and n1 + n2 <= exact_limit:
+        counts = _exact_u_counts(n1, n2)
+        total = sum(counts)
+        p = sum(counts[int(round(u)):]) / total
+        return (u, p, "exact")
+    n = n1 + n2
+    mu = n1 * n2 / 2.0
+    tie_term = sum(t ** 3 - t for t in ties) / (n * (n - 1))
+    var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
+    if var <= 0:
+        return (u, 1.0 if u <= mu else 0.0, "normal")
+    z = (u - mu - 0.5) / math.sqrt(var)
+    return (u, normal_sf(z), "normal")
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def parse_config(text):
+    if "=" not in text:
+        raise SystemExit(f"study.py: --config {text!r}: write NAME=FLAGS (NAME=\"\" for the default search)")
+    name, flags = text.split("=", 1)
+    return name.strip(), flags.strip()
+
+
+def load_configs(args):
+    configs = []
+    if args.configs_file:
+        with open(args.configs_file) as f:
+            data = json.load(f)
+        if isinstance(data, dict):
+            configs += [(str(k), v if isinstance(v, str) else shlex.join(v)) for k, v in data.items()]
+        elif isinstance(data, list):
+            for item in data:
+                flags = item.get("args", item.get("flags", ""))
+                configs.append((str(item["name"]), flags if isinstance(flags, str) else shlex.join(flags)))
+        else:
+            raise SystemExit(f"study.py: {args.configs_file}: give an object {{NAME: FLAGS}} or a list of {{name, args}}")
+    configs += [parse_config(c) for c in args.config]
+    if not configs:
+        configs = [("plain", "")]
+    seen = set()
+    for name, flags in configs:
+        if not NAME_PATTERN.match(name) or name in RESERVED or name in seen:
+            raise SystemExit(f"study.py: configuration name {name!r}: use letters, digits, '_', '.', '-', "
+                             f"once each, not {', '.join(sorted(RESERVED))}")
+        seen.add(name)
+        check_flags(f"--config {name}", flags, ("--seed", "--out", "--resume"))
+    return configs
+
+
+def check_flags(where, text, forbidden):
+    try:
+        tokens = shlex.split(text)
+    except ValueError as error:
+        raise SystemExit(f"study.py: {where}: {error}")
+    for token in tokens:
+        if token.split("=", 1)[0] in forbidden:
+            raise SystemExit(f"study.py: {where} gives {token.split('=', 1)[0]}: the study sets "
+                             f"{', '.join(forbidden)} itself; drop it")
+    return tokens
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="study.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Searched cells against random cells and DARTS_V2, every cell retrained alike; "
+                    "statistics into OUT/study.md, study.json, study.svg.",
+        epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--out", required=True, help="the study folder (created; continued when it exists)")
+    p.add_argument("--config", action="append", default=[], metavar="NAME=FLAGS",
+                   help="a search configuration: its name and its darts-dist search flags (repeatable); "
+                        "default: plain=\"\"")
+    p.add_argument("--configs-file", metavar="FILE",
+                   help="configurations in JSON: {\"NAME\": \"FLAGS\", ...} or [{\"name\": ..., \"args\": ...}, ...]")
+    p.add_argument("--seeds", type=int, default=3, metavar="S", help="searches per configuration, --seed 1 ... S (3)")
+    p.add_argument("--random-cells", type=int, default=3, metavar="R",
+                   help="random cells, darts-dist genotype --random --seed 1 ... R (3)")
+    p.add_argument("--darts-v2-retrains", type=int, default=1, metavar="T",
+                   help="retrains of DARTS_V2, retrain seeds BASE ... BASE+T-1 (1; 0 leaves it out)")
+    p.add_argument("--retrain-seeds", type=int, default=1, metavar="T",
+                   help="retrains of every searched and random cell, seeds BASE ... BASE+T-1 (1)")
+    p.add_argument("--retrain-seed", type=int, default=0, metavar="BASE",
+                   help="the first retrain seed, the same for every cell (0, darts-dist's default)")
+    p.add_argument("--search-args", default="", metavar="FLAGS", help="flags for every search, before the configuration's")
+    p.add_argument("--retrain-args", default="", metavar="FLAGS", help="flags for every retrain")
+    p.add_argument("--launcher", default=DEFAULT_LAUNCHER,
+                   help=f"the command before darts-dist for searches and retrains (\"{DEFAULT_LAUNCHER}\"; "
+                        "e.g. \"srun -n 32\", \"mpirun -np 16 --hostfile H\", \"\" for one process)")
+    p.add_argument("--binary", default=os.path.join(REPO, ".build/release/darts-dist"),
+                   help="the darts-dist binary (.build/release/darts-dist)")
+    p.add_argument("--dry-run", action="store_true", help="print every command it would run; run and write nothing")
+    # A value that starts with "-" ("--search-args --second-order") is taken as the flag's value.
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config") and i + 1 < len(argv):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    args = p.parse_args(joined)
+    for flag in ("seeds", "random_cells", "darts_v2_retrains", "retrain_seeds"):
+        if getattr(args, flag) < 0:
+            raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 0 or more")
+    if args.retrain_seeds < 1:
+        raise SystemExit("study.py: --retrain-seeds must be 1 or more")
+    args.configs = load_configs(args)
+    check_flags("--search-args", args.search_args, ("--seed", "--out", "--resume"))
+    check_flags("--retrain-args", args.retrain_args, ("--seed", "--out", "--resume", "--genotype"))
+    args.out = os.path.abspath(args.out)
+    args.binary = os.path.abspath(args.binary)
+    return args
+
+
+def study_arguments(args):
+    """What defines the study's results (compared when a study folder is continued)."""
+    return {
+        "configs": [[name, shlex.split(flags)] for name, flags in args.configs],
+        "seeds": args.seeds,
+        "randomCells": args.random_cells,
+        "dartsV2Retrains": args.darts_v2_retrains,
+        "retrainSeeds": args.retrain_seeds,
+        "retrainSeed": args.retrain_seed,
+        "searchArgs": shlex.split(args.search_args),
+        "retrainArgs": shlex.split(args.retrain_args),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan: every run of the study
+
+
+class Run:
+    def __init__(self, kind, folder, start, resume, cell=None, seed=None, group=None):
+        self.kind = kind            # "search" or "retrain"
+        self.folder = folder
+        self.start = start          # argv after the launcher for a new run
+        self.resume = resume        # argv after the launcher to continue it
+        self.cell = cell
+        self.seed = seed
+        self.group = group
+
+
+def plan(args):
+    out, binary = args.out, args.binary
+    search_common = shlex.split(args.search_args)
+    retrain_common = shlex.split(args.retrain_args)
+    searches, cells, retrains = [], [], []
+    for name, flags in args.configs:
+        for i in range(1, args.seeds + 1):
+            folder = os.path.join(out, "searches", name, f"seed_{i}")
+            searches.append(Run("search", folder,
+                                [binary, "search"] + search_common + shlex.split(flags) + ["--seed", str(i), "--out", folder],
+                                [binary, "search", "--resume", folder], group=name, seed=i))
+            cells.append({"name": f"{name}-seed_{i}", "group": name, "source": folder,
+                          "retrainSeeds": args.retrain_seeds})
+    for i in range(1, args.random_cells + 1):
+        cells.append({"name": f"random_{i}", "group": "random", "command": [binary, "genotype", "--random", "--seed", str(i),
+                                                                              "--format", "json"],
+                      "retrainSeeds": args.retrain_seeds})
+    if args.darts_v2_retrains > 0:
+        cells.append({"name": "darts_v2", "group": "DARTS_V2", "command": [binary, "genotype", "DARTS_V2", "--format", "json"],
+                      "retrainSeeds": args.darts_v2_retrains})
+    for cell in cells:
+        cell["file"] = os.path.join(out, "cells", cell["name"] + ".json")
+        for j in range(args.retrain_seed, args.retrain_seed + cell["retrainSeeds"]):
+            folder = os.path.join(out, "retrains", cell["name"], f"seed_{j}")
+            retrains.append(Run("retrain", folder,
+                                [binary, "retrain", "--genotype", cell["file"]] + retrain_common + ["--seed", str(j), "--out", folder],
+                                [binary, "retrain", "--resume", folder], cell=cell, seed=j, group=cell["group"]))
+    return searches, cells, retrains
+
+
+def state(run):
+    """new (no folder), empty (a folder with nothing to resume), done (result.json) or resumable."""
+    folder = run.folder
+    if not os.path.exists(folder):
+        return "new"
+    if os.path.exists(os.path.join(folder, "result.json")):
+        return "done"
+    if os.path.exists(os.path.join(folder, "checkpoint.ckpt")):
+        return "resumable"
+    if run.kind == "search":
+        checkpoints = os.path.join(folder, "checkpoints")
+        if os.path.isdir(checkpoints) and any(n.endswith(".ckpt") for n in os.listdir(checkpoints)):
+            return "resumable"
+    return "empty"
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+class Interrupted(Exception):
+    def __init__(self, signum):
+        self.signum = signum
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.launcher = shlex.split(args.launcher)
+        self.env = dict(os.environ)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            self.env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            self.env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        self.child = None
+        self.signum = None
+
+    def install_handlers(self):
+        def handler(signum, frame):
+            if self.signum is None:
+                self.signum = signum
+                if self.child is not None and self.child.poll() is None:
+                    # The child runs in its own session: it gets exactly one SIGTERM from here
+                    # (darts-dist then prints what its folder keeps and ends; mpirun/srun forward it).
+                    try:
+                        self.child.send_signal(signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+            if self.child is None:
+                raise Interrupted(signum)
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def say(self, text):
+        print(f"study: {text}", flush=True)
+
+    def execute(self, argv, log_name, capture=False):
+        """Runs argv (as a child in its own session), its output shown and appended to OUT/logs/LOG."""
+        shown = shlex.join(argv)
+        if self.args.dry_run:
+            print(shown, flush=True)
+            return ""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+        logs = os.path.join(self.args.out, "logs")
+        os.makedirs(logs, exist_ok=True)
+        self.say(shown)
+        with open(os.path.join(logs, log_name + ".log"), "ab") as log:
+            log.write(f"\n$ {shown}\n".encode())
+            log.flush()
+            # Signals wait while the child starts, so that the handler always finds it (and the
+            # child starts with them unblocked, as from a terminal).
+            stops = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+            try:
+                self.child = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE if capture else subprocess.STDOUT, env=self.env,
+                                              start_new_session=True,
+                                              preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, stops))
+            except OSError as error:
+                raise SystemExit(f"study.py: cannot start `{shown}`: {error}; check --launcher and --binary")
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+            captured = []
+            try:
+                stream = self.child.stdout
+                for line in iter(stream.readline, b""):
+                    log.write(line)
+                    log.flush()
+                    if capture:
+                        captured.append(line)
+                    else:
+                        sys.stdout.buffer.write(line)
+                        sys.stdout.flush()
+                if capture:
+                    err = self.child.stderr.read()
+                    log.write(err)
+                    sys.stderr.buffer.write(err)
+                code = self.wait_child()
+            finally:
+                if self.child is not None and self.child.poll() is None:
+                    self.child.kill()
+                    self.child.wait()
+                self.child = None
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+        if code != 0:
+            raise SystemExit(f"study.py: `{shown}` failed (exit status {code}); see {os.path.join(logs, log_name + '.log')}. "
+                             "Fix the cause and run the same study command again: finished runs are kept.")
+        return b"".join(captured).decode()
+
+    def wait_child(self):
+        while True:
+            try:
+                return self.child.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                continue
+
+    def run(self, run):
+        rel = os.path.relpath(run.folder, self.args.out)
+        log_name = rel.replace(os.sep, "-")
+        st = state(run)
+        if st == "done":
+            self.say(f"{rel}: finished before, kept")
+            return
+        if st == "resumable":
+            if not self.args.dry_run:
+                self.say(f"{rel}: continuing from its checkpoint")
+            self.execute(self.launcher + run.resume, log_name)
+            return
+        if st == "empty":
+            aside = self.aside_path(rel)
+            if self.args.dry_run:
+                print(f"mv {shlex.quote(run.folder)} {shlex.quote(aside)}   # no checkpoint yet: started again")
+            else:
+                os.makedirs(os.path.dirname(aside), exist_ok=True)
+                os.rename(run.folder, aside)
+                self.say(f"{rel}: stopped before its first checkpoint; moved to {os.path.relpath(aside, self.args.out)}, "
+                         "starting it again")
+        self.execute(self.launcher + run.start, log_name)
+
+    def aside_path(self, rel):
+        base = os.path.join(self.args.out, "aside", rel)
+        k = 1
+        while os.path.exists(f"{base}.{k}"):
+            k += 1
+        return f"{base}.{k}"
+
+    def make_cell(self, cell):
+        path = cell["file"]
+        if os.path.exists(path):
+            return
+        if "source" in cell:
+            source = os.path.join(cell["source"], "genotype.json")
+            if self.args.dry_run:
+                print(f"cp {shlex.quote(source)} {shlex.quote(path)}")
+                return
+            with open(source) as f:
+                text = f.read()
+        else:
+            if self.args.dry_run:
+                print(shlex.join(cell["command"]) + " > " + shlex.quote(path))
+                return
+            text = self.execute(cell["command"], "cells", capture=True)
+        json.loads(text)  # a genotype in JSON, or an error here rather than in the retrain
+        write_atomic(path, text if text.endswith("\n") else text + "\n")
+
+
+def write_atomic(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def open_study(args):
+    """Writes OUT/study.json with the arguments, or checks them against an existing one."""
+    wanted = study_arguments(args)
+    path = os.path.join(args.out, "study.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f).get("arguments")
+        if saved != wanted:
+            keys = sorted(set(saved or {}) | set(wanted))
+            diffs = [f"{k}: {json.dumps((saved or {}).get(k))} in study.json, {json.dumps(wanted.get(k))} now"
+                     for k in keys if (saved or {}).get(k) != wanted.get(k)]
+            raise SystemExit(f"study.py: {args.out} holds a study with other arguments ({'; '.join(diffs)}); "
+                             "run it with its own arguments, or give another --out")
+        return
+    if not args.dry_run:
+        if os.path.isdir(args.out) and os.listdir(args.out):
+            raise SystemExit(f"study.py: {args.out} is not empty and holds no study.json; give another --out")
+        write_atomic(path, json.dumps({"arguments": wanted, "complete": False}, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def parameter_free(genotype):
+    return sum(1 for op, _ in genotype["normal"] if op in PARAMETER_FREE)
+
+
+def collect(args, searches, cells, retrains):
+    """Per cell: its genotype facts, search and retrain results; per group: the values compared."""
+    search_results = {r.folder: load_json(os.path.join(r.folder, "result.json")) for r in searches}
+    rows = []
+    for cell in cells:
+        genotype = load_json(cell["file"])
+        runs = [r for r in retrains if r.cell is cell]
+        results = [load_json(os.path.join(r.folder, "result.json")) for r in runs]
+        row = {
+            "name": cell["name"], "group": cell["group"],
+            "parameterFree": parameter_free(genotype),
+            "retrainSeeds": [r.seed for r in runs],
+            "testTop1": [res["testTop1"] for res in results],
+            "parameters": results[0]["parameters"] if results else None,
+            "retrainMinutes": [res["seconds"] / 60 for res in results],
+            "genotype": genotype,
+        }
+        if "source" in cell:
+            s = search_results[cell["source"]]
+            row["searchMinutes"] = s["seconds"] / 60
+            row["searchValidationAccuracy"] = s["validationAccuracy"]
+        rows.append(row)
+    return rows
+
+
+def summarize(args, rows):
+    """Groups in order: each configuration, random, DARTS_V2. Searched and random groups take one value
+    per cell (its mean over retrain seeds); DARTS_V2 takes one per retrain (the retrain noise)."""
+    order = [name for name, _ in args.configs] + ["random"] + (["DARTS_V2"] if args.darts_v2_retrains > 0 else [])
+    groups = []
+    for name in order:
+        members = [r for r in rows if r["group"] == name]
+        if name == "DARTS_V2":
+            values = [v for r in members for v in r["testTop1"]]
+        else:
+            values = [mean(r["testTop1"]) for r in members]
+        pf = [r["parameterFree"] for r in members]
+        g = {
+            "name": name,
+            "kind": "random" if name == "random" else ("darts_v2" if name == "DARTS_V2" else "search"),
+            "n": len(values), "testTop1": values, "mean": mean(values), "std": sample_std(values),
+            "retrains": sum(len(r["testTop1"]) for r in members),
+            "parameterFree": pf, "parameterFreeMean": mean(pf),
+            "parameters": [r["parameters"] for r in members],
+            "retrainMinutes": mean([m for r in members for m in r["retrainMinutes"]]),
+        }
+        if g["kind"] == "search":
+            g["searchMinutes"] = mean([r["searchMinutes"] for r in members])
+        groups.append(g)
+    random_group = next(g for g in groups if g["name"] == "random")
+    for g in groups:
+        if g is random_group:
+            continue
+        g["diffToRandom"] = g["mean"] - random_group["mean"] if random_group["n"] else float("nan")
+        w = welch_greater(g["testTop1"], random_group["testTop1"])
+        g["welch"] = None if w is None else {"t": w[0], "df": w[1], "p": w[2]}
+        u = mann_whitney_greater(g["testTop1"], random_group["testTop1"])
+        g["mannWhitney"] = None if u is None else {"U": u[0], "p": u[1], "method": u[2]}
+    return groups
+
+
+def fmt(x, spec=".2f", suffix=""):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return format(x, spec) + suffix
+
+
+def markdown(args, groups, rows):
+    lines = ["# Study: searched cells against random cells", "",
+             f"Every cell retrained with `{shlex.join(['retrain'] + shlex.split(args.retrain_args))}`, retrain seed "
+             f"{args.retrain_seed}" + (f" to {args.retrain_seed + args.retrain_seeds - 1}" if args.retrain_seeds > 1 else "")
+             + f"; searches with `{args.search_args}` plus each configuration's flags, seeds 1 to {args.seeds}. "
+             "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "
+             "data). Searched and random groups: one value per cell (mean over its retrain seeds); DARTS_V2: one "
+             "value per retrain. p: one-sided, searched > random.", "",
+             "| group | flags | n | test top-1 (mean ± sd) | − random | Welch t (df), p | Mann-Whitney U, p | "
+             "param-free ops / normal cell | parameters | search min | retrain min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    flags = dict(args.configs)
+    for g in groups:
+        values = g["testTop1"]
+        w, u = g.get("welch"), g.get("mannWhitney")
+        params = sorted(set(p for p in g["parameters"] if p is not None))
+        lines.append("| " + " | ".join([
+            g["name"],
+            f"`{flags[g['name']]}`" if g["name"] in flags and flags[g["name"]] else "",
+            str(g["n"]),
+            ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
+             else f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%"),
+            "" if g["kind"] == "random" else fmt(100 * g["diffToRandom"], "+.2f", " pp"),
+            "" if g["kind"] == "random" else ("n/a" if w is None else f"{fmt(w['t'])} ({fmt(w['df'], '.1f')}), {fmt(w['p'], '.4f')}"),
+            "" if g["kind"] == "random" else ("n/a" if u is None else f"{fmt(u['U'], 'g')}, {fmt(u['p'], '.4f')} ({u['method']})"),
+            f"{fmt(g['parameterFreeMean'])} ({', '.join(map(str, g['parameterFree']))})",
+            ", ".join(f"{p:,}" for p in params) if len(params) <= 3 else f"{min(params):,} to {max(params):,}",
+            fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
+            fmt(g["retrainMinutes"], ".1f"),
+        ]) + " |")
+    lines += ["", "## Cells", "",
+              "| cell | group | search val acc | param-free ops | parameters | test top-1 per retrain seed |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['group']} | "
+                     + (fmt(100 * r["searchValidationAccuracy"], ".2f", "%") if "searchValidationAccuracy" in r else "")
+                     + f" | {r['parameterFree']} | {r['parameters']:,} | "
+                     + ", ".join(f"{s}: {100 * v:.2f}%" for s, v in zip(r["retrainSeeds"], r["testTop1"])) + " |")
+    lines += ["", "Picture: study.svg (one dot per retrain, each group's mean as a bar).", ""]
+    return "\n".join(lines)
+
+
+def svg(groups, rows):
+    width, height = 120 + 140 * len(groups), 420
+    left, right, top, bottom = 70, 20, 30, 70
+    points = []
+    for gi, g in enumerate(groups):
+        members = [r for r in rows if r["group"] == g["name"]]
+        jitter = random.Random(g["name"])
+        for r in members:
+            for v in r["testTop1"]:
+                points.append((gi, 100 * v, jitter.uniform(-30, 30), r["name"]))
+    values = [p[1] for p in points] or [0.0, 100.0]
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, 1.0)
+    step = [s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if span / s <= 8][0]
+    lo, hi = math.floor((lo - 0.1 * span) / step) * step, math.ceil((hi + 0.1 * span) / step) * step
+
+    def y(v):
+        return top + (hi - v) / (hi - lo) * (height - top - bottom)
+
+    def x(gi):
+        return left + (gi + 0.5) * (width - left - right) / len(groups)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14">Test top-1 after retraining</text>']
+    v = lo
+    while v <= hi + 1e-9:
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.{1 if step < 1 else 0}f}</text>')
+        v += step
+    out.append(f'<text x="16" y="{(top + height - bottom) / 2:.1f}" text-anchor="middle" '
+               f'transform="rotate(-90 16 {(top + height - bottom) / 2:.1f})">test top-1 (%)</text>')
+    out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}" stroke="black"/>')
+    colors = {"random": "#888888", "darts_v2": "#d62728", "search": "#1f77b4"}
+    for gi, g in enumerate(groups):
+        color = colors[g["kind"]]
+        for pgi, value, dx, name in points:
+            if pgi == gi:
+                out.append(f'<circle cx="{x(gi) + dx:.1f}" cy="{y(value):.1f}" r="4" fill="{color}" fill-opacity="0.75">'
+                           f'<title>{name}: {value:.2f}%</title></circle>')
+        if g["n"]:
+            m = 100 * g["mean"]
+            out.append(f'<line x1="{x(gi) - 42:.1f}" x2="{x(gi) + 42:.1f}" y1="{y(m):.1f}" y2="{y(m):.1f}" '
+                       f'stroke="black" stroke-width="2"><title>{g["name"]} mean {m:.2f}%</title></line>')
+        out.append(f'<text x="{x(gi):.1f}" y="{height - bottom + 18}" text-anchor="middle">{g["name"]}</text>')
+        out.append(f'<text x="{x(gi):.1f}" y="{height - bottom + 34}" text-anchor="middle" fill="#555">'
+                   f'n={g["n"]}, mean {fmt(100 * g["mean"])}%</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def report(args, searches, cells, retrains):
+    rows = collect(args, searches, cells, retrains)
+    groups = summarize(args, rows)
+    text = markdown(args, groups, rows)
+    write_atomic(os.path.join(args.out, "study.md"), text)
+    write_atomic(os.path.join(args.out, "study.svg"), svg(groups, rows))
+
+    def clean(o):
+        if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [clean(v) for v in o]
+        return o
+    write_atomic(os.path.join(args.out, "study.json"),
+                 json.dumps(clean({"arguments": study_arguments(args), "complete": True, "groups": groups, "cells": rows}),
+                            indent=2) + "\n")
+    print(text, end="", flush=True)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.dry_run and not os.access(args.binary, os.X_OK):
+        raise SystemExit(f"study.py: {args.binary} is not an executable; build it (swift build -c release) or give --binary")
+    open_study(args)
+    searches, cells, retrains = plan(args)
+    runner = Runner(args)
+    runner.install_handlers()
+    started = time.time()
+    try:
+        for run in searches:
+            runner.run(run)
+        for cell in cells:
+            runner.make_cell(cell)
+        for run in retrains:
+            runner.run(run)
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"study: interrupted ({name}); {args.out} keeps every finished run and checkpoint: "
+              f"run the same command again to continue", file=sys.stderr, flush=True)
+        return 128 + stop.signum
+    if args.dry_run:
+        return 0
+    runner.say(f"all runs finished ({(time.time() - started) / 60:.1f} min in this invocation)")
+    report(args, searches, cells, retrains)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Tests of scripts/study.py: its statistics, and its bookkeeping (runs kept, resumed, moved aside,
+arguments checked) with a fake darts-dist, so they take seconds and need no Swift build.
+
+    python3 scripts/test_study.py
+"""
+
+import itertools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import study  # noqa: E402
+
+STUDY = os.path.join(HERE, "study.py")
+
+# A stand-in for darts-dist: genotype, search and retrain write what the real ones write (the
+# files study.py reads). Every call is appended to $FAKE_LOG. The job numbered $FAKE_INTERRUPT_AT
+# (searches and retrains counted from 1 in $FAKE_COUNTER) writes a checkpoint (none with
+# $FAKE_INTERRUPT_EMPTY) and then sends SIGTERM to the study script, as Ctrl-C or a scheduler would.
+FAKE = textwrap.dedent(r'''
+    #!/usr/bin/env python3
+    import json, os, random, signal, sys, time
+    args = sys.argv[1:]
+    with open(os.environ["FAKE_LOG"], "a") as f:
+        f.write(" ".join(args) + ("  [launched]" if os.environ.get("FAKE_LAUNCHED") else "") + "\n")
+    def opt(name):
+        return args[args.index(name) + 1] if name in args else None
+    OPS = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+    def genotype(rng):
+        cell = lambda: [[rng.choice(OPS), j] for n in range(4) for j in (0, 1)]
+        return {"normal": cell(), "normal_concat": [2, 3, 4, 5], "reduce": cell(), "reduce_concat": [2, 3, 4, 5]}
+    def write(path, obj):
+        with open(path, "w") as f:
+            json.dump(obj, f)
+    cmd = args[0]
+    if cmd == "genotype":
+        rng = random.Random(int(opt("--seed")) if "--random" in args else 99)
+        print(json.dumps(genotype(rng), indent=2))
+        sys.exit(0)
+    resume = opt("--resume")
+    folder = resume or opt("--out")
+    if resume:
+        if not os.path.exists(os.path.join(folder, "checkpoint.ckpt")):
+            sys.exit("fake: nothing to resume in " + folder)
+        if os.path.exists(os.path.join(folder, "result.json")):
+            sys.exit("fake: finished already: " + folder)
+        with open(os.path.join(folder, "config.json")) as f:
+            config = json.load(f)
+    else:
+        if os.path.exists(folder) and os.listdir(folder):
+            sys.exit("fake: --out " + folder + " already holds a run")
+        os.makedirs(folder, exist_ok=True)
+        config = {"args": args}
+        if cmd == "retrain":
+            with open(opt("--genotype")) as f:
+                config["genotype"] = json.load(f)
+        write(os.path.join(folder, "config.json"), config)
+    counter = os.environ["FAKE_COUNTER"]
+    n = int(open(counter).read()) + 1 if os.path.exists(counter) else 1
+    with open(counter, "w") as f:
+        f.write(str(n))
+    if str(n) == os.environ.get("FAKE_INTERRUPT_AT"):
+        if not os.environ.get("FAKE_INTERRUPT_EMPTY"):
+            write(os.path.join(folder, "checkpoint.ckpt"), {})
+        os.kill(os.getppid(), signal.SIGTERM)
+        time.sleep(30)
+        sys.exit("fake: not stopped")
+    if not resume:
+        write(os.path.join(folder, "checkpoint.ckpt"), {})
+    a = config["args"]
+    seed = int(a[a.index("--seed") + 1])
+    if cmd == "search":
+        g = genotype(random.Random(1000 + seed + 7 * len(a)))
+        write(os.path.join(folder, "genotype.json"), g)
+        write(os.path.join(folder, "result.json"), {"genotype": g, "validationAccuracy": 0.8 + seed / 100,
+                                                    "seconds": 60.0 * seed, "resumed": bool(resume)})
+    else:
+        g = config["genotype"]
+        free = sum(op in ("max_pool_3x3", "avg_pool_3x3", "skip_connect") for op, _ in g["normal"])
+        write(os.path.join(folder, "model.bin"), {})
+        write(os.path.join(folder, "result.json"), {"testTop1": 0.9 - free / 100 + seed / 1000, "parameters": 50000 + 1000 * free,
+                                                    "seconds": 120.0, "resumed": bool(resume)})
+''').lstrip()
+
+
+class Statistics(unittest.TestCase):
+    def test_mean_and_sample_std(self):
+        self.assertAlmostEqual(study.mean([1, 2, 3, 4]), 2.5)
+        self.assertAlmostEqual(study.sample_std([1, 2, 3, 4]), math.sqrt(5 / 3))
+        self.assertAlmostEqual(study.sample_std([2, 4, 4, 4, 5, 5, 7, 9]), 2.138089935299395)
+        self.assertTrue(math.isnan(study.sample_std([1.0])))
+        self.assertTrue(math.isnan(study.mean([])))
+
+    def test_incomplete_beta(self):
+        self.assertAlmostEqual(study.betainc(1, 1, 0.3), 0.3, places=12)          # uniform
+        self.assertAlmostEqual(study.betainc(2, 3, 0.4), 0.5248, places=12)       # 1 - sum of binomial terms
+        self.assertAlmostEqual(study.betainc(0.5, 0.5, 0.5), 0.5, places=12)
+        self.assertEqual(study.betainc(3, 4, 0.0), 0.0)
+        self.assertEqual(study.betainc(3, 4, 1.0), 1.0)
+
+    def test_t_distribution_tail(self):
+        self.assertAlmostEqual(study.t_sf(2.0, 10), 0.0366940, places=6)          # tables: 0.0367
+        self.assertAlmostEqual(study.t_sf(1.812461, 10), 0.05, places=6)          # the 95% quantile
+        self.assertAlmostEqual(study.t_sf(2.228139, 10), 0.025, places=6)
+        self.assertAlmostEqual(study.t_sf(0.0, 7), 0.5, places=12)
+        self.assertAlmostEqual(study.t_sf(-2.0, 10), 1 - 0.0366940, places=6)
+        for t in (0.3, 1.0, 4.0, 25.0):
+            self.assertAlmostEqual(study.t_sf(t, 1), 0.5 - math.atan(t) / math.pi, places=12)    # Cauchy
+            self.assertAlmostEqual(study.t_sf(t, 2), 0.5 - t / (2 * math.sqrt(2 + t * t)), places=12)
+        self.assertAlmostEqual(study.t_sf(2.5, 3.7), 0.035911011455913, places=10)  # scipy.stats.t.sf
+        self.assertAlmostEqual(study.t_sf(1.96, 1e6), study.normal_sf(1.96), places=5)
+
+    def test_welch(self):
+        t, df, p = study.welch_greater([1, 2, 3, 4], [0, 1, 1.5])
+        self.assertAlmostEqual(t, 2.1320071635561044, places=10)
+        self.assertAlmostEqual(df, 4.864321608040202, places=10)
+        self.assertAlmostEqual(p, 0.04386243466467248, places=10)   # scipy ttest_ind(equal_var=False, 'greater')
+        t2, df2, p2 = study.welch_greater([0, 1, 1.5], [1, 2, 3, 4])
+        self.assertAlmostEqual(t2, -t)
+        self.assertAlmostEqual(p2, 1 - p, places=12)
+        x = [0.912, 0.905, 0.921, 0.917, 0.909]
+        y = [0.899, 0.903, 0.887, 0.910]
+        t, df, p = study.welch_greater(x, y)
+        mx, my = sum(x) / 5, sum(y) / 4
+        vx = sum((v - mx) ** 2 for v in x) / 4 / 5
+        vy = sum((v - my) ** 2 for v in y) / 3 / 4
+        self.assertAlmostEqual(t, (mx - my) / math.sqrt(vx + vy), places=12)
+        self.assertAlmostEqual(df, (vx + vy) ** 2 / (vx ** 2 / 4 + vy ** 2 / 3), places=10)
+        self.assertAlmostEqual(p, study.t_sf(t, df), places=14)
+        self.assertIsNone(study.welch_greater([0.9], [0.8, 0.85]))
+        self.assertEqual(study.welch_greater([0.9, 0.9], [0.8, 0.8])[2], 0.0)
+        self.assertIsNone(study.welch_greater([0.9, 0.9], [0.9, 0.9]))
+
+    def test_mann_whitney_exact_against_enumeration(self):
+        def brute(x, y):
+            pooled, n1 = list(x) + list(y), len(x)
+            u_of = lambda a, b: sum((p > q) + 0.5 * (p == q) for p in a for q in b)
+            u = u_of(x, y)
+            splits = list(itertools.combinations(range(len(pooled)), n1))
+            hits = sum(u_of([pooled[i] for i in s], [pooled[i] for i in range(len(pooled)) if i not in s]) >= u - 1e-12
+                       for s in splits)
+            return u, hits / len(splits)
+        cases = [([5, 6, 7], [1, 2, 3]), ([0.91, 0.88, 0.93, 0.90], [0.89, 0.87, 0.92]),
+                 ([1.5], [0.2, 3.4, 2.2]), ([3.1, 0.4, 2.2, 5.0, 1.1], [2.0, 4.4])]
+        for x, y in cases:
+            u, p, method = study.mann_whitney_greater(x, y)
+            bu, bp = brute(x, y)
+            self.assertEqual(method, "exact")
+            self.assertEqual(u, bu)
+            self.assertAlmostEqual(p, bp, places=12)
+        self.assertAlmostEqual(study.mann_whitney_greater([5, 6, 7], [1, 2, 3])[1], 1 / 20)
+        self.assertAlmostEqual(study.mann_whitney_greater([5, 6, 7, 8], [1, 2, 3, 4])[1], 1 / 70)
+        self.assertAlmostEqual(study.mann_whitney_greater([1, 2, 3, 4], [5, 6, 7, 8])[1], 1.0)
+
+    def test_mann_whitney_normal_approximation(self):
+        x, y = [1, 2, 2, 3, 4, 5, 5, 6] * 3, [0, 1, 2, 2, 3, 3, 4] * 3   # ties: the normal approximation
+        u, p, method = study.mann_whitney_greater(x, y)
+        self.assertEqual(method, "normal")
+        self.assertEqual(u, 360.0)
+        self.assertAlmostEqual(p, 0.0064119557210715, places=10)   # scipy mannwhitneyu(method='asymptotic')
+        big_x, big_y = [i + 0.5 for i in range(20)], list(range(20))  # no ties, n1 + n2 > 30
+        u, p, method = study.mann_whitney_greater(big_x, big_y)
+        self.assertEqual(method, "normal")
+        self.assertAlmostEqual(u, 210.0)
+        exact = study._exact_u_counts(20, 20)
+        self.assertAlmostEqual(p, sum(exact[210:]) / sum(exact), places=2)
+        self.assertIsNone(study.mann_whitney_greater([], [1.0]))
+
+
+class Bookkeeping(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="study-test-")
+        self.fake = os.path.join(self.dir, "fake-darts-dist")
+        with open(self.fake, "w") as f:
+            f.write(FAKE)
+        os.chmod(self.fake, 0o755)
+        self.log = os.path.join(self.dir, "calls.log")
+        self.out = os.path.join(self.dir, "study")
+        self.env = dict(os.environ, FAKE_LOG=self.log, FAKE_COUNTER=os.path.join(self.dir, "counter"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def args(self, seeds=2):
+        return ["--out", self.out, "--binary", self.fake, "--launcher", "env FAKE_LAUNCHED=1",
+                "--config", "plain=", "--config", "robust=--epochs 3",
+                "--seeds", str(seeds), "--random-cells", "2", "--darts-v2-retrains", "2",
+                "--search-args", "--subset 640 --epochs 1", "--retrain-args", "--preset fast --epochs 1"]
+
+    def study(self, *extra, seeds=2, env=None):
+        return subprocess.run([sys.executable, STUDY] + self.args(seeds) + list(extra), env=dict(self.env, **(env or {})),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+
+    def calls(self):
+        with open(self.log) as f:
+            return f.read().splitlines()
+
+    def test_interrupted_run_resumes_and_finished_runs_are_kept(self):
+        first = self.study(env={"FAKE_INTERRUPT_AT": "3"})     # the first search of "robust"
+        self.assertEqual(first.returncode, 128 + 15, first.stderr)
+        self.assertIn("run the same command again", first.stderr)
+        robust1 = os.path.join(self.out, "searches", "robust", "seed_1")
+        self.assertTrue(os.path.exists(os.path.join(robust1, "checkpoint.ckpt")))
+        self.assertFalse(os.path.exists(os.path.join(robust1, "result.json")))
+        self.assertEqual(len(self.calls()), 3)
+
+        second = self.study()
+        self.assertEqual(second.returncode, 0, second.stderr)
+        calls = self.calls()[3:]
+        self.assertIn(f"search --resume {robust1}  [launched]", calls)
+        self.assertFalse(any("searches/plain" in c for c in calls), calls)          # finished: not run again
+        # 4 searches, 2 random + 1 DARTS_V2 genotypes, 4 + 2 cells x 1 seed + DARTS_V2 x 2 seeds = 8 retrains
+        self.assertEqual(sum(c.startswith("search") for c in self.calls()), 5)
+        self.assertEqual(sum(c.startswith("retrain") for c in calls), 8)
+        self.assertEqual(sum(c.startswith("genotype") for c in calls), 3)
+        self.assertTrue(all(c.endswith("[launched]") for c in calls if not c.startswith("genotype")))
+        self.assertTrue(all("--seed 0 " in c for c in calls if c.startswith("retrain --genotype") and "darts_v2" not in c))
+        self.assertIn("--seed 1 --out", [c for c in calls if "darts_v2" in c and "retrain" in c][1])
+        with open(os.path.join(robust1, "result.json")) as f:
+            self.assertTrue(json.load(f)["resumed"])
+
+        with open(os.path.join(self.out, "study.json")) as f:
+            result = json.load(f)
+        self.assertTrue(result["complete"])
+        groups = {g["name"]: g for g in result["groups"]}
+        self.assertEqual(list(groups), ["plain", "robust", "random", "DARTS_V2"])
+        self.assertEqual([groups[n]["n"] for n in groups], [2, 2, 2, 2])
+        for g in groups.values():
+            self.assertAlmostEqual(g["mean"], sum(g["testTop1"]) / g["n"])
+        self.assertIsNotNone(groups["plain"]["welch"])
+        self.assertIsNotNone(groups["plain"]["mannWhitney"])
+        self.assertAlmostEqual(groups["plain"]["diffToRandom"], groups["plain"]["mean"] - groups["random"]["mean"])
+        cells = {c["name"]: c for c in result["cells"]}
+        for name, c in cells.items():   # the fake's accuracy: 0.9 - parameter-free ops / 100 + seed / 1000
+            for seed, top1 in zip(c["retrainSeeds"], c["testTop1"]):
+                self.assertAlmostEqual(top1, 0.9 - c["parameterFree"] / 100 + seed / 1000)
+        self.assertEqual(groups["plain"]["searchMinutes"], 1.5)
+        with open(os.path.join(self.out, "study.md")) as f:
+            md = f.read()
+        self.assertIn("| plain |", md)
+        self.assertIn("| DARTS_V2 |", md)
+        svg = ET.parse(os.path.join(self.out, "study.svg")).getroot()
+        circles = [e for e in svg.iter() if e.tag.endswith("circle")]
+        self.assertEqual(len(circles), 8)   # one per retrain
+
+        # Run again: nothing runs, the report is written again.
+        third = self.study()
+        self.assertEqual(third.returncode, 0, third.stderr)
+        self.assertEqual(len(self.calls()), 3 + len(calls))
+        self.assertIn("finished before, kept", third.stdout)
+
+    def test_folder_without_checkpoint_is_moved_aside_and_started_again(self):
+        first = self.study(env={"FAKE_INTERRUPT_AT": "5", "FAKE_INTERRUPT_EMPTY": "1"})   # the first retrain
+        self.assertEqual(first.returncode, 128 + 15, first.stderr)
+        started = [c for c in self.calls() if c.startswith("retrain")]
+        self.assertEqual(len(started), 1)
+        folder = started[0].split("--out ")[1].split()[0]
+        self.assertFalse(os.path.exists(os.path.join(folder, "checkpoint.ckpt")))
+        second = self.study()
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn("moved to aside/", second.stdout)
+        rel = os.path.relpath(folder, self.out)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "aside", rel + ".1", "config.json")))
+        again = [c for c in self.calls() if folder in c]
+        self.assertEqual(len(again), 2)
+        self.assertNotIn("--resume", again[1])
+        self.assertTrue(os.path.exists(os.path.join(folder, "result.json")))
+
+    def test_other_arguments_are_refused(self):
+        self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "2"}).returncode, 128 + 15)
+        before = self.calls()
+        other = self.study(seeds=3)
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("other arguments", other.stderr)
+        self.assertIn("seeds: 2 in study.json, 3 now", other.stderr)
+        self.assertEqual(self.calls(), before)
+
+    def test_dry_run_prints_commands_and_runs_nothing(self):
+        dry = self.study("--dry-run")
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.log))
+        lines = dry.stdout.splitlines()
+        self.assertEqual(sum(" search " in l for l in lines), 4)
+        self.assertEqual(sum(" retrain " in l for l in lines), 8)
+        self.assertIn(f"env FAKE_LAUNCHED=1 {self.fake} search --subset 640 --epochs 1 --epochs 3 --seed 2 --out "
+                      f"{self.out}/searches/robust/seed_2", lines)
+        self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
+
+    def test_flag_values_starting_with_a_dash(self):
+        dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",
+                              "--search-args", "--second-order", "--retrain-args", "--epochs", "--seeds", "1",
+                              "--random-cells", "0", "--darts-v2-retrains", "0", "--dry-run"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertIn(f"{self.fake} search --second-order --seed 1 --out {self.out}/searches/plain/seed_1", dry.stdout)
+
+    def test_forbidden_flags(self):
+        bad = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--search-args", "--seed 3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("--seed", bad.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

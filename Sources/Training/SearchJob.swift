@@ -26,6 +26,8 @@ public struct SearchResult: Codable, Sendable {
     /// Every rank's "weights/alphas" checksum pair, indexed by rank, and its host.
     public let rankChecksums: [String]
     public let rankHosts: [String]
+    /// How strongly the final alphas chose the final genotype's edges (``KeptEdgeWeights``).
+    public let keptEdges: KeptEdgeWeights
 }
 
 /// A data-parallel DARTS search (DARTS.md §2) on every rank of `communicator`: the same network
@@ -185,11 +187,11 @@ public final class SearchJob {
                 // numbers on every rank, so every rank stops together, before the update, when one
                 // of them is not finite.
                 var stepSums = [Double](repeating: 0, count: 4)
-                _ = try searchStep.run(train: train, val: val, learningRate: lr,
+                _ = try searchStep.run(train: train, val: val, learningRate: lr, architecture: options.architectureUpdate(epoch: epoch),
                                  afterBackward: { injectNumericFault(loss: &$0, state: state, step: globalStep) },
                                  beforeUpdate: { outcome in
                     stepSums = [Double(outcome.loss) * Double(local), Double(outcome.correct), Double(local),
-                                Double(outcome.archLoss) * Double(local)]
+                                Double(outcome.archLoss ?? 0) * Double(local)]
                     communicator.allreduceSum(&stepSums)
                     if let what = nonFinite(stepSums: stepSums, gradientNorm: outcome.gradientNorm, alphas: state.alphas) {
                         throw divergence(what, epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep)
@@ -226,10 +228,11 @@ public final class SearchJob {
             if options.checkEvery == nil { try checkConsistency(state) }
 
             let sums = progress.epochSums
-            let genotype = network.genotype()
+            let genotype = network.genotype(maxParameterFree: options.maxParameterFree)
+            let frozen = options.alphasFrozen(epoch: epoch)
             say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
                        epoch + 1, options.epochs, epochSeconds, sums[0] / sums[2], 100 * sums[1] / sums[2],
-                       validation.loss, 100 * validation.accuracy))
+                       validation.loss, 100 * validation.accuracy) + (frozen ? "; alphas frozen (warm-up)" : ""))
             say("genotype = \(genotype.dartsText)")
             // The epoch's files first, its checkpoint last: a search killed in between resumes from
             // the previous checkpoint, redoes the epoch and rewrites the same files.
@@ -238,9 +241,9 @@ public final class SearchJob {
                 try run.write("epoch_\(epoch).genotype.txt", text: genotype.dartsText)
                 try run.writeJSON("epoch_\(epoch).genotype.json", genotype)
                 try run.write("epoch_\(epoch).json", data: try genotype.nniJSON())   // NNI's exported architecture
-                try run.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: network))
+                try run.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: network, frozen: frozen))
                 try run.appendMetrics(EpochMetrics(epoch: epoch, learningRate: lr, trainLoss: sums[0] / sums[2],
-                    trainAccuracy: sums[1] / sums[2], archLoss: sums[3] / sums[2], validationLoss: validation.loss,
+                    trainAccuracy: sums[1] / sums[2], archLoss: frozen ? nil : sums[3] / sums[2], validationLoss: validation.loss,
                     validationAccuracy: validation.accuracy, seconds: epochSeconds, steps: stepsPerEpoch,
                     imagesPerSecond: Double(stepsPerEpoch * options.batchSize) / epochSeconds))
             }
@@ -253,7 +256,8 @@ public final class SearchJob {
             try writeCheckpoint(state, progress: progress, data: data, learningRate: lr, run: run, midEpoch: false)
         }
 
-        let genotype = network.genotype()
+        let genotype = network.genotype(maxParameterFree: options.maxParameterFree)
+        let keptEdges = KeptEdgeWeights(genotype: genotype, network: network)
         let rankChecksums = communicator.allgather(
             hexChecksum(state.weights.checksum()) + "/" + hexChecksum(state.alphas.checksum()))
         let result = SearchResult(genotype: genotype, genotypeText: genotype.dartsText,
@@ -262,7 +266,7 @@ public final class SearchJob {
             stepSeconds: progress.stepSeconds,
             imagesPerSecond: Double(progress.globalStep * options.batchSize) / max(progress.stepSeconds, 1e-9),
             weightsChecksum: hexChecksum(state.weights.checksum()), alphasChecksum: hexChecksum(state.alphas.checksum()),
-            rankChecksums: rankChecksums, rankHosts: hosts)
+            rankChecksums: rankChecksums, rankHosts: hosts, keptEdges: keptEdges)
         try agree {
             guard let run else { return }
             try run.write("genotype.txt", text: genotype.dartsText)
@@ -273,6 +277,7 @@ public final class SearchJob {
         say(String(format: "search finished in %@: final validation accuracy %.2f%%", formatDuration(result.seconds),
                    100 * result.validationAccuracy))
         say("final genotype = \(genotype.dartsText)")
+        say(keptEdges.description)
         let identical = Set(rankChecksums).count == 1
         say("weights/alphas checksums: " + (identical ? "\(rankChecksums[0]), identical on all \(worldSize) rank(s)"
                                             : "DIFFER across ranks: \(rankChecksums.joined(separator: ", "))"))

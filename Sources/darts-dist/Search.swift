@@ -42,7 +42,7 @@ struct Search: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "A term added to the architecture step's validation loss: none (default) or beta (beta-DARTS, Ye et al. CVPR 2022: mean over the 28 edges of logsumexp(alpha)).")
     var archRegularization: ArchRegularizationKind?
-    @Option(help: "LAMBDA of --arch-regularization beta, ramped linearly from 0: LAMBDA x e / epochs in the 0-based epoch e.")
+    @Option(help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.")
     var archRegularizationWeight: Float?
     @Option(help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).")
     var maxParameterFree: Int?

@@ -8,6 +8,8 @@ import NN
 /// finite differences).
 ///
 /// Every gradient is averaged over ranks before it is used, so every rank takes the same step.
+/// Optionally a regularization term joins the validation loss (beta-DARTS, Ye et al., CVPR 2022;
+/// ``ArchRegularization``, docs/algorithm.md §11.2); its gradient is added after the averaging.
 public final class Architect {
     public let state: SearchState
     public let parallel: DataParallel
@@ -22,8 +24,9 @@ public final class Architect {
 
     /// One architecture update on a single micro-batch per rank.
     @discardableResult
-    public func step(train: LabeledBatch, val: LabeledBatch, learningRate eta: Float, secondOrder: Bool) -> Float {
-        step(train: [train], val: [val], learningRate: eta, secondOrder: secondOrder)
+    public func step(train: LabeledBatch, val: LabeledBatch, learningRate eta: Float, secondOrder: Bool,
+                     regularization: ArchRegularization = .none) -> Float {
+        step(train: [train], val: [val], learningRate: eta, secondOrder: secondOrder, regularization: regularization)
     }
 
     /// One architecture update.
@@ -32,9 +35,28 @@ public final class Architect {
     ///   - val: this rank's shard of the validation batch, as micro-batches.
     ///   - learningRate: eta, the current weight learning rate (second order).
     ///   - secondOrder: use the unrolled (second-order) gradient.
-    /// - Returns: the validation loss of this rank's shard (at w for first order, at w' for second).
+    ///   - regularization: a term added to the validation loss (``ArchRegularization``,
+    ///     docs/algorithm.md §11.2); `.none` is the DARTS step, bit for bit.
+    /// - Returns: the validation cross-entropy of this rank's shard (at w for first order, at w'
+    ///   for second), WITHOUT the regularization term, so that it compares with a plain search.
     @discardableResult
-    public func step(train: [LabeledBatch], val: [LabeledBatch], learningRate eta: Float, secondOrder: Bool) -> Float {
+    public func step(train: [LabeledBatch], val: [LabeledBatch], learningRate eta: Float, secondOrder: Bool,
+                     regularization: ArchRegularization = .none) -> Float {
+        let loss = computeGradient(train: train, val: val, learningRate: eta, secondOrder: secondOrder,
+                                   regularization: regularization)
+        Profiler.measure(.optimizer) { state.alphaOptimizer.step() }
+        return loss
+    }
+
+    /// The gradient of an architecture update (``step(train:val:learningRate:secondOrder:regularization:)``
+    /// without the Adam step), left in the alpha gradients. The regularization's gradient is added
+    /// after the averaging over ranks: it is the same on every rank (the alphas are), and depends
+    /// on the alphas alone, so in second order it adds to dalpha and leaves the Hessian term as it
+    /// is (docs/algorithm.md §11.2).
+    /// - Returns: this rank's validation cross-entropy, without the regularization term.
+    @discardableResult
+    public func computeGradient(train: [LabeledBatch], val: [LabeledBatch], learningRate eta: Float, secondOrder: Bool,
+                                regularization: ArchRegularization = .none) -> Float {
         // The architect's forwards leave the batch-norm running statistics as they found them: only
         // the weight step's forward updates them (the same in first and second order).
         savedBuffers = state.buffers.snapshot()
@@ -45,7 +67,7 @@ public final class Architect {
         } else {
             loss = computeFirstOrderGradient(val: val)
         }
-        Profiler.measure(.optimizer) { state.alphaOptimizer.step() }
+        regularization.addGradient(alphas: state.alphas.values, gradient: state.alphas.grads!, rowLength: Primitive.count)
         return loss
     }
 

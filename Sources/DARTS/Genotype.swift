@@ -24,8 +24,57 @@ public struct Genotype: Sendable, Equatable {
     /// Derives the genotype from the softmax of both alpha matrices (14 rows of 8), docs/algorithm.md §5
     /// (official `Network.genotype`): for each node keep the two incoming edges with the largest
     /// non-`none` weight (stable order, strongest first), each with its strongest non-`none` operation.
-    public init(weightsNormal: [[Float]], weightsReduce: [[Float]]) {
-        self.init(normal: Genotype.derive(weightsNormal), reduce: Genotype.derive(weightsReduce))
+    ///
+    /// With `maxParameterFree` M (P-DARTS' cap, docs/algorithm.md §11.3), at most M of the normal
+    /// cell's 8 edges keep a parameter-free operation; nil is no cap, the rule above bit for bit.
+    public init(weightsNormal: [[Float]], weightsReduce: [[Float]], maxParameterFree: Int? = nil) {
+        var normal = Genotype.derive(weightsNormal)
+        if let maxParameterFree {
+            normal = Genotype.capParameterFree(normal, weights: weightsNormal, maximum: maxParameterFree)
+        }
+        self.init(normal: normal, reduce: Genotype.derive(weightsReduce))
+    }
+
+    /// The softmax row of each edge of `edges` (flat order, two per node) in a cell's 14 rows.
+    static func row(ofEdgeAt position: Int, _ edge: Edge) -> Int {
+        CellLayout.firstEdge(ofNode: position / 2) + edge.input
+    }
+
+    /// The weight W[edge][operation] of every edge of `cell`, in its flat order: how strongly the
+    /// alphas chose each kept operation. `weights` are the cell's 14 softmax rows.
+    public func keptWeights(of cell: Cell, weights: [[Float]]) -> [Float] {
+        edges(of: cell).enumerated().map { position, edge in
+            weights[Genotype.row(ofEdgeAt: position, edge)][edge.operation.index]
+        }
+    }
+
+    /// P-DARTS' cap on parameter-free operations (Chen, Xie, Wu, Tian, "Progressive
+    /// Differentiable Architecture Search", ICCV 2019, which keeps at most M = 2 skip_connect;
+    /// docs/algorithm.md §11.3), on max_pool_3x3, avg_pool_3x3 and skip_connect together: when
+    /// more than `maximum` of the 8 derived edges hold one, the weakest of them by their kept
+    /// weight W[edge][operation] (ties: the later edge in the flat order first) take the
+    /// strongest parameterised operation of their edge (argmax of W over sep_conv_3x3,
+    /// sep_conv_5x5, dil_conv_3x3, dil_conv_5x5; ties: the first in PRIMITIVES order). The edges
+    /// themselves (which two inputs per node) stay as derived.
+    /// - Parameters:
+    ///   - edges: a derived cell (flat order, two per node).
+    ///   - weights: its 14 softmax rows.
+    ///   - maximum: M, 0 ... 8.
+    public static func capParameterFree(_ edges: [Edge], weights: [[Float]], maximum: Int) -> [Edge] {
+        let free = edges.indices.filter { edges[$0].operation.isParameterFree }
+        guard free.count > maximum else { return edges }
+        func kept(_ p: Int) -> Float { weights[row(ofEdgeAt: p, edges[p])][edges[p].operation.index] }
+        let weakestFirst = free.sorted { a, b in kept(a) != kept(b) ? kept(a) < kept(b) : a > b }
+        var result = edges
+        for p in weakestFirst.prefix(free.count - maximum) {
+            let w = weights[row(ofEdgeAt: p, edges[p])]
+            var best: Primitive?
+            for op in Primitive.allCases where !op.isParameterFree {
+                if best == nil || w[op.index] > w[best!.index] { best = op }
+            }
+            result[p] = Edge(best!, edges[p].input)
+        }
+        return result
     }
 
     /// The 8 edges of one cell from its 14 softmax rows (docs/algorithm.md §5).

@@ -27,6 +27,17 @@ public enum Primitive: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Whether the operation has no weights: the pools and skip_connect (and `none`). At stride 2
+    /// skip_connect is a FactorizedReduce, which has weights; the cap on parameter-free edges
+    /// (``Genotype/capParameterFree(_:weights:maximum:)``) applies to the normal cell only, where it
+    /// is the identity.
+    public var isParameterFree: Bool {
+        switch self {
+        case .none, .maxPool3x3, .avgPool3x3, .skipConnect: return true
+        case .sepConv3x3, .sepConv5x5, .dilConv3x3, .dilConv5x5: return false
+        }
+    }
+
     /// The number of candidate operations (the width of an alpha matrix).
     public static let count = allCases.count
 }

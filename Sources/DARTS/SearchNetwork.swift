@@ -104,9 +104,11 @@ public final class SearchNetwork: Module {
         crossEntropy(self(x), labels: labels)
     }
 
-    /// The discrete cell derived from the current alphas (docs/algorithm.md §5).
-    public func genotype() -> Genotype {
-        Genotype(weightsNormal: softmaxRows(alphaNormal), weightsReduce: softmaxRows(alphaReduce))
+    /// The discrete cell derived from the current alphas (docs/algorithm.md §5), with at most
+    /// `maxParameterFree` parameter-free edges in the normal cell when given (§11.3).
+    public func genotype(maxParameterFree: Int? = nil) -> Genotype {
+        Genotype(weightsNormal: softmaxRows(alphaNormal), weightsReduce: softmaxRows(alphaReduce),
+                 maxParameterFree: maxParameterFree)
     }
 }
 

@@ -4,8 +4,15 @@ import Foundation
 /// (rows: the operations, in `primitives` order; columns: the epochs), the edges laid out as the
 /// cell's DAG, one row of panels per intermediate node (node i has i + 2 incoming edges: from
 /// c_{k-2}, c_{k-1} and the nodes before it). Every square (class "cell") has its weight as
-/// tooltip; the colour scale runs from the smallest to the largest weight in the picture (early in
-/// a search every weight is near 1 / 8, and the differences are what matters).
+/// tooltip.
+///
+/// The colour says how far a weight is from uniform, 1 / (number of operations), where every edge
+/// starts: uniform is white, above it blue, below it red, on a scale symmetric around uniform
+/// (``ColourScale``) whose half-range is the largest deviation in the picture but at least
+/// ``minimumHalfRange``, so that a search that has not chosen anything (every weight within
+/// 0.001 of 1/8) stays pale instead of being stretched into a decisive-looking picture. The legend
+/// prints the range. Epochs whose alphas were frozen (warm-up) are marked by a grey bar over
+/// their columns.
 struct AlphaHeatmap {
     /// "normal" or "reduce".
     var cell: String
@@ -13,6 +20,30 @@ struct AlphaHeatmap {
     /// The epochs, in order, and for each the weights [edge][operation] (rows sum to 1).
     var epochs: [Int]
     var weights: [[[Float]]]
+    /// Per epoch (same order): whether the alphas were frozen during it; empty: none were.
+    var frozen: [Bool] = []
+
+    /// The smallest half-range of the colour scale: a deviation of 0.05 from uniform is full colour
+    /// or less; smaller deviations stay pale.
+    static let minimumHalfRange = 0.05
+
+    /// A diverging scale centred on the uniform weight: `position(w)` is 0.5 at uniform, 0 at
+    /// uniform - halfRange, 1 at uniform + halfRange (clamped).
+    struct ColourScale: Equatable {
+        var uniform: Double
+        var halfRange: Double
+
+        /// The scale of `values` (softmax weights over `operations` operations).
+        init(values: [Double], operations: Int) {
+            uniform = 1 / Double(max(1, operations))
+            let deviation = values.map { abs($0 - 1 / Double(max(1, operations))) }.max() ?? 0
+            halfRange = max(AlphaHeatmap.minimumHalfRange, deviation)
+        }
+
+        func position(_ w: Double) -> Double { 0.5 + (w - uniform) / (2 * halfRange) }
+
+        func colour(_ w: Double) -> String { redWhiteBlue(position(w)) }
+    }
 
     /// The name of state j of a cell with the DARTS numbering (0: c_{k-2}, 1: c_{k-1}, 2...: node j-2).
     static func stateName(_ j: Int) -> String { j == 0 ? "c_{k-2}" : j == 1 ? "c_{k-1}" : String(j - 2) }
@@ -41,15 +72,17 @@ struct AlphaHeatmap {
         let rowHeight = titleHeight + panelHeight + 22
         let width = max(labelWidth + Double(maxPanels) * (panelWidth + gap) + 80, 480)
         let height = top + Double(nodes) * rowHeight + 10
-        let values = weights.joined().joined().map(Double.init)
-        let vmin = values.min() ?? 0, vmax = values.max() ?? 1
-        func shade(_ w: Double) -> String { blues(vmax - vmin > 1e-9 ? (w - vmin) / (vmax - vmin) : 0.5) }
+        let scale = ColourScale(values: weights.joined().joined().map(Double.init), operations: primitives.count)
+        func shade(_ w: Double) -> String { scale.colour(w) }
+        let frozenEpochs = zip(epochs, frozen).filter(\.1).map(\.0)
 
         var doc = SVGDocument(width: width, height: height)
         let cellName = cell == "reduce" ? "reduction" : cell
         doc.text("softmax(alpha) of the \(cellName) cell per edge over \(epochs.count) epoch(s)",
                  x: 10, y: 22, size: 15, bold: true)
-        doc.text("rows: operations; columns: epochs \(epochs.first ?? 0) to \(epochs.last ?? 0)", x: 10, y: 38, size: 11, color: "#555")
+        doc.text("rows: operations; columns: epochs \(epochs.first ?? 0) to \(epochs.last ?? 0); white = uniform (1/\(primitives.count))"
+                 + (frozenEpochs.isEmpty ? "" : "; grey bar: alphas frozen (warm-up), epoch(s) \(Self.ranges(frozenEpochs))"),
+                 x: 10, y: 38, size: 11, color: "#555")
 
         var panelIndex = [Int](repeating: 0, count: nodes)
         for (e, edge) in edges.enumerated() {
@@ -64,6 +97,10 @@ struct AlphaHeatmap {
                 }
             }
             for (t, epoch) in epochs.enumerated() {
+                if t < frozen.count && frozen[t] {
+                    doc.rect(x: x0 + Double(t) * epochWidth, y: y0 - 3, width: epochWidth, height: 3, fill: "#999",
+                             className: "frozen", title: "epoch \(epoch): alphas frozen (warm-up)")
+                }
                 for (o, name) in primitives.enumerated() {
                     let w = Double(weights[t][e][o])
                     doc.rect(x: x0 + Double(t) * epochWidth, y: y0 + Double(o) * opHeight, width: epochWidth,
@@ -73,22 +110,39 @@ struct AlphaHeatmap {
             }
             doc.rect(x: x0, y: y0, width: panelWidth, height: panelHeight, fill: "none", stroke: "#888")
         }
-        // Colour scale.
-        let barX = width - 56, barY = top + titleHeight, barHeight = min(160, height - barY - 20)
-        for i in 0..<20 {
-            let f = 1 - Double(i) / 19
-            doc.rect(x: barX, y: barY + Double(i) * barHeight / 20, width: 12, height: barHeight / 20 + 0.5, fill: blues(f))
+        // Colour scale: uniform +- the half-range, uniform in the middle.
+        let barX = width - 70, barY = top + titleHeight, barHeight = min(160, height - barY - 30)
+        for i in 0..<21 {
+            let f = 1 - Double(i) / 20
+            doc.rect(x: barX, y: barY + Double(i) * barHeight / 21, width: 12, height: barHeight / 21 + 0.5, fill: redWhiteBlue(f))
         }
-        doc.text(String(format: "%.4f", vmax), x: barX + 16, y: barY + 9, size: 10)
-        doc.text(String(format: "%.4f", vmin), x: barX + 16, y: barY + barHeight, size: 10)
+        doc.text(String(format: "+%.4f", scale.halfRange), x: barX + 16, y: barY + 9, size: 10)
+        doc.text(String(format: "%.4f", scale.uniform), x: barX + 16, y: barY + barHeight / 2 + 4, size: 10)
+        doc.text(String(format: "-%.4f", scale.halfRange), x: barX + 16, y: barY + barHeight, size: 10)
+        doc.text("from uniform", x: barX - 4, y: barY + barHeight + 14, size: 10)
         return doc.xml
+    }
+
+    /// "0-2, 5" for [0, 1, 2, 5].
+    static func ranges(_ values: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < values.count {
+            var j = i
+            while j + 1 < values.count && values[j + 1] == values[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(values[i])" : "\(values[i])-\(values[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ", ")
     }
 }
 
-/// A white-to-dark-blue colour for `f` in [0, 1] (ColorBrewer's Blues, linearly interpolated).
-func blues(_ f: Double) -> String {
-    let stops: [(Double, Double, Double)] = [(247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)]
-    let t = min(1, max(0, f.isFinite ? f : 0)) * Double(stops.count - 1)
+/// A diverging colour for `f` in [0, 1]: dark red at 0, white at 0.5, dark blue at 1 (ColorBrewer's
+/// RdBu, linearly interpolated).
+func redWhiteBlue(_ f: Double) -> String {
+    let stops: [(Double, Double, Double)] = [(103, 0, 31), (214, 96, 77), (253, 219, 199), (255, 255, 255),
+                                             (209, 229, 240), (67, 147, 195), (5, 48, 97)]
+    let t = min(1, max(0, f.isFinite ? f : 0.5)) * Double(stops.count - 1)
     let i = min(stops.count - 2, Int(t)), u = t - Double(i)
     let a = stops[i], b = stops[i + 1]
     func mix(_ p: Double, _ q: Double) -> Int { Int((p + (q - p) * u).rounded()) }

@@ -22,8 +22,10 @@ struct EpochMetrics: Encodable {
     let learningRate: Float
     let trainLoss: Double
     let trainAccuracy: Double
-    /// The architect's validation-batch loss, averaged over the epoch.
-    let archLoss: Double
+    /// The architect's validation-batch cross-entropy, averaged over the epoch (without a
+    /// regularization term, docs/algorithm.md §11.2); absent (nil) in a warm-up epoch, which takes
+    /// no architecture step (§11.1).
+    let archLoss: Double?
     let validationLoss: Double
     let validationAccuracy: Double
     let seconds: Double
@@ -31,17 +33,81 @@ struct EpochMetrics: Encodable {
     let imagesPerSecond: Double
 }
 
-/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive).
+/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive), and whether
+/// the alphas were frozen during the epoch (a warm-up epoch, docs/algorithm.md §11.1).
 struct AlphaRecord: Encodable {
     let epoch: Int
     let primitives: [String]
     let normal: [[Float]]
     let reduce: [[Float]]
+    let frozen: Bool
 
-    init(epoch: Int, network: SearchNetwork) {
+    init(epoch: Int, network: SearchNetwork, frozen: Bool = false) {
         self.epoch = epoch
         primitives = Primitive.allCases.map(\.rawValue)
         normal = softmaxRows(network.alphaNormal)
         reduce = softmaxRows(network.alphaReduce)
+        self.frozen = frozen
+    }
+}
+
+/// Whether a search chose anything: the softmax weight W[edge][operation] of every edge of the
+/// final genotype (the kept operation's weight, after any cap on parameter-free edges), as its
+/// smallest and largest value per cell, against the uniform weight 1 / (number of operations)
+/// that every edge starts from. Printed at the end of a search and stored in result.json.
+public struct KeptEdgeWeights: Codable, Sendable, Equatable, CustomStringConvertible {
+    public struct Range: Codable, Sendable, Equatable {
+        public let min: Float
+        public let max: Float
+    }
+    public let normal: Range
+    public let reduce: Range
+    /// 1 / 8.
+    public let uniform: Float
+
+    public init(genotype: Genotype, weightsNormal: [[Float]], weightsReduce: [[Float]]) {
+        func range(_ w: [Float]) -> Range { Range(min: w.min() ?? 0, max: w.max() ?? 0) }
+        normal = range(genotype.keptWeights(of: .normal, weights: weightsNormal))
+        reduce = range(genotype.keptWeights(of: .reduce, weights: weightsReduce))
+        uniform = 1 / Float(weightsNormal.first?.count ?? Primitive.count)
+    }
+
+    init(genotype: Genotype, network: SearchNetwork) {
+        self.init(genotype: genotype, weightsNormal: softmaxRows(network.alphaNormal),
+                  weightsReduce: softmaxRows(network.alphaReduce))
+    }
+
+    /// "kept edges: normal softmax(alpha) 0.1310-0.2040, reduce 0.1270-0.1620 (uniform 0.1250)".
+    public var description: String {
+        String(format: "kept edges: normal softmax(alpha) %.4f-%.4f, reduce %.4f-%.4f (uniform %.4f)",
+               normal.min, normal.max, reduce.min, reduce.max, uniform)
+    }
+}
+
+/// The softmax weights of a search's newest epoch_N.alphas.json (largest N), for deriving its
+/// genotype again under another rule (`darts-dist genotype RUN_DIR --max-parameter-free M`).
+public struct LastEpochAlphas {
+    public let epoch: Int
+    public let file: URL
+    /// 14 rows of 8, in PRIMITIVES order.
+    public let normal: [[Float]]
+    public let reduce: [[Float]]
+
+    /// - Throws: an error naming the folder or file when there is no alphas file, or the newest one
+    ///   is not 14 rows of one weight per DARTS operation for each cell.
+    public init(folder: URL) throws {
+        guard let last = try RunPictures.readAlphas(folder).last else {
+            throw PictureError("\(folder.path) holds no epoch_N.alphas.json")
+        }
+        file = folder.appendingPathComponent("epoch_\(last.epoch).alphas.json")
+        let names = Primitive.allCases.map(\.rawValue)
+        guard last.primitives == names, last.normal.count == CellLayout.edgeCount, last.reduce.count == CellLayout.edgeCount,
+              (last.normal + last.reduce).allSatisfy({ $0.count == names.count && $0.allSatisfy(\.isFinite) }) else {
+            throw PictureError("\(file.path) is not \(CellLayout.edgeCount) rows of the \(names.count) DARTS operations' "
+                               + "weights per cell (\(names.joined(separator: ", ")))")
+        }
+        epoch = last.epoch
+        normal = last.normal
+        reduce = last.reduce
     }
 }

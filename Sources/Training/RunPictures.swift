@@ -6,9 +6,9 @@ import Foundation
 ///
 /// | file | shows |
 /// |---|---|
-/// | `loss.svg` | train, validation and architect (val batch) loss per epoch, from metrics.jsonl |
+/// | `loss.svg` | train, validation and architect (val batch) loss per epoch, from metrics.jsonl (no architect point in warm-up epochs) |
 /// | `accuracy.svg` | train and validation top-1 accuracy (%) per epoch, from metrics.jsonl |
-/// | `alphas_normal.svg`, `alphas_reduce.svg` | softmax(alpha) per edge over the epochs, from epoch_N.alphas.json |
+/// | `alphas_normal.svg`, `alphas_reduce.svg` | softmax(alpha) per edge over the epochs against uniform, frozen epochs marked, from epoch_N.alphas.json |
 /// | `genotype_normal.dot`, `genotype_reduce.dot` | both final cells as Graphviz graphs, from genotype.json |
 /// | `genotype_normal.svg`, `genotype_reduce.svg` | those graphs drawn by Graphviz's `dot`, when it is installed |
 ///
@@ -24,7 +24,8 @@ public enum RunPictures {
         let epoch: Int
         let trainLoss: Double
         let trainAccuracy: Double
-        let archLoss: Double
+        /// Absent in a warm-up epoch (no architecture step).
+        let archLoss: Double?
         let validationLoss: Double
         let validationAccuracy: Double
     }
@@ -45,6 +46,8 @@ public enum RunPictures {
         let primitives: [String]
         let normal: [[Float]]
         let reduce: [[Float]]
+        /// Whether the alphas were frozen in this epoch (warm-up); absent in older files.
+        let frozen: Bool?
     }
 
     /// Draws every picture its inputs allow into `run` and returns the line that lists them,
@@ -139,7 +142,8 @@ public enum RunPictures {
         let loss = LineChart(title: "loss", xLabel: "epoch", yLabel: "cross-entropy", series: [
             .init(name: "train", color: "#1f77b4", points: points(\.trainLoss)),
             .init(name: "validation", color: "#d62728", points: points(\.validationLoss)),
-            .init(name: "architect (val batches)", color: "#ff7f0e", points: points(\.archLoss)),
+            .init(name: "architect (val batches)", color: "#ff7f0e",
+                  points: lines.compactMap { line in line.archLoss.map { (Double(line.epoch), $0) } }),
         ])
         var accuracy = LineChart(title: "top-1 accuracy", xLabel: "epoch", yLabel: "accuracy (%)", series: [
             .init(name: "train", color: "#1f77b4", points: points { 100 * $0.trainAccuracy }),
@@ -173,10 +177,12 @@ public enum RunPictures {
     /// One heatmap per cell type over the epochs that have an alphas file.
     static func heatmaps(_ files: [AlphasFile]) -> [(name: String, heatmap: AlphaHeatmap)] {
         guard let first = files.first else { return [] }
-        let epochs = files.map(\.epoch)
+        let epochs = files.map(\.epoch), frozen = files.map { $0.frozen ?? false }
         return [
-            ("alphas_normal.svg", AlphaHeatmap(cell: "normal", primitives: first.primitives, epochs: epochs, weights: files.map(\.normal))),
-            ("alphas_reduce.svg", AlphaHeatmap(cell: "reduce", primitives: first.primitives, epochs: epochs, weights: files.map(\.reduce))),
+            ("alphas_normal.svg", AlphaHeatmap(cell: "normal", primitives: first.primitives, epochs: epochs,
+                                               weights: files.map(\.normal), frozen: frozen)),
+            ("alphas_reduce.svg", AlphaHeatmap(cell: "reduce", primitives: first.primitives, epochs: epochs,
+                                               weights: files.map(\.reduce), frozen: frozen)),
         ]
     }
 

@@ -43,11 +43,11 @@ extension SearchJob {
         let state = run.state, hooks = self.hooks
         var sums = TrainingSums()
         _ = try run.step.run(train: batches.train, val: batches.val, learningRate: learningRate,
-                             afterBackward: { loss in
+                             architecture: options.architectureUpdate(epoch: epoch), afterBackward: { loss in
             hooks?.afterBackward(loss: &loss, weightGradients: state.weights.grads!, step: globalStep, rank: rank)
         }, beforeUpdate: { outcome in
             sums = TrainingSums(loss: Double(outcome.loss) * local, correct: Double(outcome.correct), images: local,
-                                archLoss: Double(outcome.archLoss) * local).reduced(over: communicator)
+                                archLoss: Double(outcome.archLoss ?? 0) * local).reduced(over: communicator)
             if let what = nonFinite(sums, gradientNorm: outcome.gradientNorm, alphas: state.alphas) {
                 throw divergence(what, epoch: epoch, step: step, stepsPerEpoch: run.data.stepsPerEpoch, globalStep: globalStep)
             }
@@ -83,10 +83,11 @@ extension SearchJob {
         if options.checkEvery == nil { try checkConsistency(run.state) }
 
         let sums = run.progress.sums
-        let genotype = run.network.genotype()
+        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree)
+        let frozen = options.alphasFrozen(epoch: epoch)
         say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
                    epoch + 1, options.epochs, epochSeconds, sums.meanLoss, 100 * sums.accuracy,
-                   validation.meanLoss, 100 * validation.top1Accuracy))
+                   validation.meanLoss, 100 * validation.top1Accuracy) + (frozen ? "; alphas frozen (warm-up)" : ""))
         say("genotype = \(genotype.dartsText)")
         // The epoch's files first, its checkpoint last: a search killed in between resumes from
         // the previous checkpoint, redoes the epoch and rewrites the same files.
@@ -95,9 +96,9 @@ extension SearchJob {
             try folder.write("epoch_\(epoch).genotype.txt", text: genotype.dartsText)
             try folder.writeJSON("epoch_\(epoch).genotype.json", genotype)
             try folder.write("epoch_\(epoch).json", data: try genotype.nniJSON())   // NNI's exported architecture
-            try folder.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: run.network))
+            try folder.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: run.network, frozen: frozen))
             try folder.appendMetrics(EpochMetrics(epoch: epoch, learningRate: learningRate, trainLoss: sums.meanLoss,
-                trainAccuracy: sums.accuracy, archLoss: sums.meanArchLoss, validationLoss: validation.meanLoss,
+                trainAccuracy: sums.accuracy, archLoss: frozen ? nil : sums.meanArchLoss, validationLoss: validation.meanLoss,
                 validationAccuracy: validation.top1Accuracy, seconds: epochSeconds, steps: run.data.stepsPerEpoch,
                 imagesPerSecond: Double(run.data.stepsPerEpoch * options.batchSize) / epochSeconds))
         }

@@ -26,6 +26,8 @@ public struct SearchResult: Codable, Sendable {
     /// Every rank's "weights/alphas" checksum pair, indexed by rank, and its host.
     public let rankChecksums: [String]
     public let rankHosts: [String]
+    /// How strongly the final alphas chose the final genotype's edges (``KeptEdgeWeights``).
+    public let keptEdges: KeptEdgeWeights
 }
 
 /// A data-parallel DARTS search (the paper's Algorithm 1; docs/algorithm.md §3, §4 and §8) on
@@ -183,7 +185,8 @@ public final class SearchJob {
     /// result.json) and printed with every rank's time and the pictures.
     func finish(_ run: SearchRun, started: Date) throws -> SearchResult {
         let state = run.state, progress = run.progress, worldSize = communicator.worldSize
-        let genotype = run.network.genotype()
+        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree)
+        let keptEdges = KeptEdgeWeights(genotype: genotype, network: run.network)
         let checksums = (hexChecksum(state.weights.checksum()), hexChecksum(state.alphas.checksum()))
         let rankChecksums = communicator.allgather(checksums.0 + "/" + checksums.1)
         let result = SearchResult(genotype: genotype, genotypeText: genotype.dartsText,
@@ -191,7 +194,8 @@ public final class SearchJob {
             steps: progress.globalStep, worldSize: worldSize, seconds: Date().timeIntervalSince(started),
             stepSeconds: progress.stepSeconds,
             imagesPerSecond: Double(progress.globalStep * options.batchSize) / max(progress.stepSeconds, 1e-9),
-            weightsChecksum: checksums.0, alphasChecksum: checksums.1, rankChecksums: rankChecksums, rankHosts: run.hosts)
+            weightsChecksum: checksums.0, alphasChecksum: checksums.1, rankChecksums: rankChecksums, rankHosts: run.hosts,
+            keptEdges: keptEdges)
         try agree {
             guard let folder = run.folder else { return }
             try folder.write("genotype.txt", text: genotype.dartsText)
@@ -202,6 +206,7 @@ public final class SearchJob {
         say(String(format: "search finished in %@: final validation accuracy %.2f%%", formatDuration(result.seconds),
                    100 * result.validationAccuracy))
         say("final genotype = \(genotype.dartsText)")
+        say(keptEdges.description)
         let identical = Set(rankChecksums).count == 1
         say("weights/alphas checksums: " + (identical ? "\(rankChecksums[0]), identical on all \(worldSize) rank(s)"
                                             : "DIFFER across ranks: \(rankChecksums.joined(separator: ", "))"))

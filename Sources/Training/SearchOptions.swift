@@ -43,6 +43,20 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     public var checkpointEvery: Int?
     /// The checkpoints kept in the run folder's checkpoints/ (the newest K).
     public var keepCheckpoints: Int = 3
+    /// The first N epochs train the weights only; the alphas and their Adam state stay as they
+    /// are (PC-DARTS, Xu et al., ICLR 2020, freezes 15 of 50 epochs; NNI's `warmup_epochs`;
+    /// docs/algorithm.md §11.1). 0: the alphas move from the first step (DARTS).
+    public var warmupEpochs: Int = 0
+    /// A term added to the architecture step's validation loss (docs/algorithm.md §11.2):
+    /// none (DARTS) or beta (beta-DARTS, Ye et al., CVPR 2022).
+    public var archRegularization: ArchRegularizationKind = .none
+    /// lambda of `archRegularization` beta, ramped linearly from 0: lambda * e / epochs in the
+    /// 0-based epoch e. Given only with beta (which needs it).
+    public var archRegularizationWeight: Float?
+    /// At most M of the normal cell's 8 edges may be parameter-free in the derived genotype
+    /// (P-DARTS, Chen et al., ICCV 2019, keeps M = 2 skip_connect; docs/algorithm.md §11.3);
+    /// nil: no cap (DARTS' rule).
+    public var maxParameterFree: Int?
 
     public init() {}
 
@@ -70,7 +84,43 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         try check.require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
         try check.positive(subset, "--subset")
         try check.positive(printEvery, "--print-every")
+        try check.require(warmupEpochs >= 0 && warmupEpochs < epochs,
+                          "--warmup-epochs \(warmupEpochs) must be in 0..<--epochs (\(epochs)): "
+                          + "at least one epoch must train the alphas")
+        switch (archRegularization, archRegularizationWeight) {
+        case (.none, let weight?):
+            throw SearchError.invalidOption("--arch-regularization-weight \(weight) needs --arch-regularization beta "
+                                            + "(with --arch-regularization none there is no term to weigh)")
+        case (.beta, nil):
+            throw SearchError.invalidOption("--arch-regularization beta needs --arch-regularization-weight LAMBDA "
+                                            + "(the term's weight at the last epoch, ramped from 0)")
+        case (.beta, let weight?):
+            try check.require(weight >= 0 && weight.isFinite,
+                              "--arch-regularization-weight \(weight) must be a number, not negative")
+        case (.none, nil):
+            break
+        }
+        if let maxParameterFree {
+            try check.require((0...8).contains(maxParameterFree),
+                              "--max-parameter-free \(maxParameterFree) must be in 0...8 (the normal cell has 8 edges)")
+        }
     }
+
+    /// What the architecture step does in the 0-based `epoch`: nothing during the warm-up epochs;
+    /// afterwards an update whose loss carries the regularization at this epoch's weight.
+    func architectureUpdate(epoch: Int) -> ArchitectureUpdate {
+        guard epoch >= warmupEpochs else { return ArchitectureUpdate(updatesAlphas: false) }
+        switch archRegularization {
+        case .none:
+            return ArchitectureUpdate()
+        case .beta:
+            let lambda = ArchRegularization.rampedWeight(archRegularizationWeight ?? 0, epoch: epoch, epochs: epochs)
+            return ArchitectureUpdate(regularization: .beta(weight: lambda))
+        }
+    }
+
+    /// Whether the alphas stay frozen in the 0-based `epoch` (a warm-up epoch).
+    public func alphasFrozen(epoch: Int) -> Bool { epoch < warmupEpochs }
 }
 
 extension SearchOptions: CommandLineOptions {
@@ -97,6 +147,10 @@ extension SearchOptions: CommandLineOptions {
         OptionFlag("--seed", \.seed),
         OptionFlag("--second-order", \.secondOrder),
         OptionFlag("--recompute", \.recompute),
+        OptionFlag("--warmup-epochs", \.warmupEpochs),
+        OptionFlag("--arch-regularization", \.archRegularization),
+        OptionFlag("--arch-regularization-weight", \.archRegularizationWeight),
+        OptionFlag("--max-parameter-free", \.maxParameterFree, unset: "(no cap)"),
         OptionFlag("--out", \.out),
         OptionFlag("--print-every", \.printEvery, resumable: true),
         OptionFlag("--accumulate", \.accumulate, resumable: true),

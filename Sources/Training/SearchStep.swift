@@ -15,21 +15,31 @@ struct SearchStep {
 
     /// What a step computed on this rank, and the norm of the averaged weight gradient.
     struct Outcome {
-        var archLoss: Float
+        /// The architect's validation cross-entropy (without a regularization term); nil when the
+        /// step left the alphas alone (a warm-up epoch).
+        var archLoss: Float?
         var loss: Float
         var correct: Int
         var gradientNorm: Float
     }
 
     /// - Parameters:
+    ///   - architecture: whether the architecture step runs, and its regularization
+    ///     (``SearchOptions/architectureUpdate(epoch:)``). Without an update the alphas, their
+    ///     gradients and their Adam state are not touched, bit for bit.
     ///   - afterBackward: sees (and may change, for fault injection) the local loss before the
     ///     gradients are averaged.
     ///   - beforeUpdate: sees the outcome after averaging and clipping, before the SGD update; a
     ///     throw stops the step with the weights untouched.
     func run(train: [LabeledBatch], val: [LabeledBatch], learningRate: Float,
+             architecture: ArchitectureUpdate = ArchitectureUpdate(),
              afterBackward: (inout Float) -> Void = { _ in },
              beforeUpdate: (Outcome) throws -> Void = { _ in }) rethrows -> Outcome {
-        let archLoss = architect.step(train: train, val: val, learningRate: learningRate, secondOrder: secondOrder)
+        var archLoss: Float?
+        if architecture.updatesAlphas {
+            archLoss = architect.step(train: train, val: val, learningRate: learningRate, secondOrder: secondOrder,
+                                      regularization: architecture.regularization)
+        }
         var correct = 0
         var k = 0
         var loss = state.accumulateGradients(train, weights: true, alphas: false) { logits in
@@ -44,4 +54,12 @@ struct SearchStep {
         Profiler.measure(.optimizer) { state.weightOptimizer.step() }
         return outcome
     }
+}
+
+/// What the architecture step of a search step does (``SearchOptions/architectureUpdate(epoch:)``).
+struct ArchitectureUpdate: Equatable {
+    /// false in the warm-up epochs (docs/algorithm.md §11.1): no architecture step at all.
+    var updatesAlphas = true
+    /// The term added to the validation loss (docs/algorithm.md §11.2), at this epoch's weight.
+    var regularization: ArchRegularization = .none
 }

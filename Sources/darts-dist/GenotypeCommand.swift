@@ -1,6 +1,7 @@
 import ArgumentParser
 import DARTS
 import Foundation
+import Training
 
 struct GenotypeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +15,10 @@ struct GenotypeCommand: ParsableCommand {
             --dot PATH writes both cells to ONE Graphviz file, PATH, a cluster per cell drawn as \
             the official visualize.py draws them; when Graphviz's `dot` is on the PATH it also \
             renders PATH with its extension replaced by .png (cells.dot -> cells.png).
+
+            --max-parameter-free M derives the genotype of a search run folder again from its last \
+            epoch_N.alphas.json with at most M parameter-free edges (pools, skip_connect) in the normal \
+            cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -32,6 +37,9 @@ struct GenotypeCommand: ParsableCommand {
     @Option(help: "Print the genotype as darts (the official text), json (ours) or nni (NNI's exported architecture).")
     var format: Format = .darts
 
+    @Option(help: ArgumentHelp("Derive a search run folder's genotype again from its last epoch_N.alphas.json with at most M parameter-free edges in the normal cell (0...8).", valueName: "M"))
+    var maxParameterFree: Int?
+
     @Option(help: ArgumentHelp("Write both cells as Graphviz DOT to this one file (and a .png next to it when `dot` is installed).", valueName: "path"))
     var dot: String?
 
@@ -49,6 +57,17 @@ struct GenotypeCommand: ParsableCommand {
         }
         if random && seed == nil {
             throw ValidationError("--random needs --seed S (any integer) so the genotype can be drawn again.")
+        }
+        if let maxParameterFree {
+            guard (0...8).contains(maxParameterFree) else {
+                throw ValidationError("--max-parameter-free \(maxParameterFree) must be in 0...8 (the normal cell has 8 edges).")
+            }
+            var isFolder: ObjCBool = false
+            guard let genotype, FileManager.default.fileExists(atPath: genotype, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--max-parameter-free needs a search run folder (it derives the genotype again from "
+                                      + "the folder's last epoch_N.alphas.json)"
+                                      + (genotype.map { "; '\($0)' is not a folder" } ?? "") + ".")
+            }
         }
         if let dot {
             // Checked before anything is printed or written, so that a bad path costs nothing.
@@ -96,6 +115,16 @@ struct GenotypeCommand: ParsableCommand {
     private func load() throws -> Genotype {
         if random, let seed { return Genotype.random(seed: seed) }
         let source = genotype!
+        if let maxParameterFree {
+            let alphas: LastEpochAlphas
+            do {
+                alphas = try LastEpochAlphas(folder: URL(fileURLWithPath: source))
+            } catch {
+                throw Failure("\(source): cannot derive the genotype again: \(error)")
+            }
+            FileHandle.standardError.write(Data("derived from \(alphas.file.path) with at most \(maxParameterFree) parameter-free edge(s) in the normal cell\n".utf8))
+            return Genotype(weightsNormal: alphas.normal, weightsReduce: alphas.reduce, maxParameterFree: maxParameterFree)
+        }
         if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
         return try Genotype.load(path: source)
     }

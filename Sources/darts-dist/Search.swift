@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import DARTS
 import Logging
 import Training
 
@@ -37,6 +38,14 @@ struct Search: ParsableCommand {
     var secondOrder = false
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them: a fraction of the memory, about a third more time per step.")
     var recompute = false
+    @Option(help: "Train only the weights for the first N epochs; the alphas and their Adam state stay frozen (PC-DARTS, NNI's warmup_epochs; default: 0).")
+    var warmupEpochs: Int?
+    @Option(help: "A term added to the architecture step's validation loss: none (default) or beta (beta-DARTS, Ye et al. CVPR 2022: mean over the 28 edges of logsumexp(alpha)).")
+    var archRegularization: ArchRegularizationKind?
+    @Option(help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.")
+    var archRegularizationWeight: Float?
+    @Option(help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).")
+    var maxParameterFree: Int?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
     @Option(help: "A checkpoint every N steps as well as at the end of every epoch.") var checkpointEvery: Int?
@@ -59,3 +68,4 @@ struct Search: ParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension ArchRegularizationKind: ExpressibleByArgument {}

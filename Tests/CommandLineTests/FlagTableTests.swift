@@ -11,7 +11,7 @@ import Training
     /// and returns the options the command derives.
     static func optionsWith<Command: ParsableCommand, Options: CommandLineOptions>(
         _ command: Command.Type, _ name: String, derive: (Command) -> Options) -> (Options, String)? {
-        for arguments in [[name], [name, "7"], [name, "0.5"], [name, "fast"], [name, "second"]] {
+        for arguments in [[name], [name, "7"], [name, "0.5"], [name, "fast"], [name, "second"], [name, "beta"]] {
             if let parsed = try? Command.parseAsRoot(arguments) as? Command { return (derive(parsed), arguments.last!) }
         }
         return nil

@@ -154,3 +154,81 @@ func genotypeSurvivesAJSONRoundTrip(genotype: Genotype) throws {
         Issue.record("unexpected error \(error)")
     }
 }
+
+// MARK: The cap on parameter-free edges (P-DARTS, docs/algorithm.md §11.3)
+
+/// 14 softmax-like rows of a normal cell whose derived cell has 5 parameter-free edges, kept
+/// weights 0.40 (skip, edge 0), 0.35 (avg, edge 3), 0.30 (skip, edge 5), 0.25 (max, edge 2) and
+/// 0.20 (skip, edge 12), each with a weaker convolution on the same edge.
+private let capRows: [[Float]] = {
+    func row(_ entries: [Primitive: Float]) -> [Float] {
+        Primitive.allCases.map { entries[$0] ?? 0.05 }
+    }
+    let weak = [Float](repeating: 0.1, count: 8)
+    return [
+        row([.skipConnect: 0.40, .sepConv3x3: 0.20]),                     // 0: node 0 from 0
+        row([.sepConv3x3: 0.30]),                                         // 1: node 0 from 1
+        row([.maxPool3x3: 0.25, .dilConv3x3: 0.22, .sepConv5x5: 0.21]),   // 2: node 1 from 0
+        row([.avgPool3x3: 0.35, .sepConv5x5: 0.15, .dilConv5x5: 0.15]),   // 3: node 1 from 1
+        weak,                                                             // 4
+        row([.skipConnect: 0.30, .sepConv5x5: 0.28]),                     // 5: node 2 from 0
+        row([.dilConv3x3: 0.45]),                                         // 6: node 2 from 1
+        weak, weak, weak,                                                 // 7, 8, 9
+        row([.sepConv5x5: 0.5]),                                          // 10: node 3 from 1
+        weak,                                                             // 11
+        row([.skipConnect: 0.20, .dilConv5x5: 0.19]),                     // 12: node 3 from 3
+        weak,                                                             // 13
+    ]
+}()
+
+@Test func withoutACapTheHandMadeCellHasFiveParameterFreeEdges() {
+    let uncapped = Genotype(weightsNormal: capRows, weightsReduce: capRows)
+    #expect(uncapped.normal == edges([("skip_connect", 0), ("sep_conv_3x3", 1), ("avg_pool_3x3", 1), ("max_pool_3x3", 0),
+                                      ("dil_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_5x5", 1), ("skip_connect", 3)]))
+    #expect(uncapped.normal.filter { $0.operation.isParameterFree }.count == 5)
+    // A cap at or above the count changes nothing.
+    for m in 5...8 { #expect(Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: m) == uncapped) }
+}
+
+@Test func aCapOfTwoGivesTheThreeWeakestParameterFreeEdgesTheirBestConvolution() {
+    let capped = Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 2)
+    // 0.20 (skip from 3) -> dil_conv_5x5 0.19; 0.25 (max from 0) -> dil_conv_3x3 0.22;
+    // 0.30 (skip from 0) -> sep_conv_5x5 0.28; skip 0.40 and avg 0.35 stay. Inputs unchanged.
+    #expect(capped.normal == edges([("skip_connect", 0), ("sep_conv_3x3", 1), ("avg_pool_3x3", 1), ("dil_conv_3x3", 0),
+                                    ("dil_conv_3x3", 1), ("sep_conv_5x5", 0), ("sep_conv_5x5", 1), ("dil_conv_5x5", 3)]))
+    #expect(capped.keptWeights(of: .normal, weights: capRows) == [0.40, 0.30, 0.35, 0.22, 0.45, 0.28, 0.5, 0.19])
+    // The reduction cell is not capped.
+    #expect(capped.reduce == Genotype(weightsNormal: capRows, weightsReduce: capRows).reduce)
+    #expect(capped.reduce.filter { $0.operation.isParameterFree }.count == 5)
+}
+
+@Test func aCapOfFourReplacesOnlyTheWeakestAndACapOfZeroReplacesAll() {
+    let four = Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 4)
+    #expect(four.normal.map(\.operation.rawValue) == ["skip_connect", "sep_conv_3x3", "avg_pool_3x3", "max_pool_3x3",
+                                                      "dil_conv_3x3", "skip_connect", "sep_conv_5x5", "dil_conv_5x5"])
+    let zero = Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 0)
+    // avg (edge 3) takes sep_conv_5x5: it ties with dil_conv_5x5 at 0.15 and comes first in PRIMITIVES.
+    #expect(zero.normal == edges([("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_5x5", 1), ("dil_conv_3x3", 0),
+                                  ("dil_conv_3x3", 1), ("sep_conv_5x5", 0), ("sep_conv_5x5", 1), ("dil_conv_5x5", 3)]))
+    #expect(!zero.normal.contains { $0.operation.isParameterFree })
+}
+
+@Test func equalKeptWeightsReplaceTheLaterEdgeFirst() {
+    var rows = capRows
+    rows[12] = rows[2]   // node 3 from 3: max 0.25 like edge 2 (node 1 from 0), the two weakest
+    let capped = Genotype(weightsNormal: rows, weightsReduce: rows, maxParameterFree: 4)
+    #expect(capped.normal[3] == Genotype.Edge(.maxPool3x3, 0))
+    #expect(capped.normal[7] == Genotype.Edge(.dilConv3x3, 3))
+}
+
+@Test func theCapAppliesToTheSearchNetworksGenotype() {
+    var rng = RandomGenerator(seed: 2)
+    let network = SearchNetwork(SearchConfiguration(inputChannels: 1, imageSize: 8, channels: 2, layers: 3), rng: &rng)
+    network.alphaNormal.assign(capRows.flatMap { $0.map { logf($0) } })
+    network.alphaReduce.assign(capRows.flatMap { $0.map { logf($0) } })
+    let capped = network.genotype(maxParameterFree: 2)
+    #expect(capped == Genotype(weightsNormal: softmaxRows(network.alphaNormal), weightsReduce: softmaxRows(network.alphaReduce),
+                               maxParameterFree: 2))
+    #expect(capped.normal.filter { $0.operation.isParameterFree }.count == 2)
+    #expect(network.genotype().normal.filter { $0.operation.isParameterFree }.count == 5)
+}

@@ -7,34 +7,46 @@ import TestSupport
 /// P ranks with a global batch B take the same steps as ONE process accumulating the gradients
 /// of P micro-batches of B / P over the same data and seed, first and second order.
 @Suite(.serialized) struct EquivalenceTests {
-    static func search(_ out: URL, secondOrder: Bool, accumulate: Int = 1) -> [String] {
-        ["search", "--subset", "256", "--layers", "4", "--channels", "4", "--batch-size", "16", "--epochs", "1",
+    /// With `variants`, every search variant of docs/algorithm.md §11 on (a warm-up epoch, beta
+    /// regularization, the cap on parameter-free edges) and --recompute, over 2 epochs.
+    static func search(_ out: URL, secondOrder: Bool, accumulate: Int = 1, variants: Bool = false) -> [String] {
+        ["search", "--subset", "256", "--layers", "4", "--channels", "4", "--batch-size", "16", "--epochs", variants ? "2" : "1",
          "--print-every", "100", "--accumulate", String(accumulate), "--out", out.path]
             + (secondOrder ? ["--second-order"] : [])
+            + (variants ? ["--warmup-epochs", "1", "--arch-regularization", "beta", "--arch-regularization-weight", "5",
+                           "--max-parameter-free", "1", "--recompute"] : [])
     }
 
-    @Test(arguments: [(2, false), (2, true), (4, false), (4, true)])
-    func ranksEqualOneProcessAccumulatingMicroBatches(ranks: Int, secondOrder: Bool) throws {
+    @Test(arguments: [(2, false, false), (2, true, false), (4, false, false), (4, true, false), (2, true, true)])
+    func ranksEqualOneProcessAccumulatingMicroBatches(ranks: Int, secondOrder: Bool, variants: Bool) throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let parallel = tmp.appendingPathComponent("ranks"), single = tmp.appendingPathComponent("accumulate")
-        let a = try CommandRunner.run(Self.search(parallel, secondOrder: secondOrder), ranks: ranks)
+        let a = try CommandRunner.run(Self.search(parallel, secondOrder: secondOrder, variants: variants), ranks: ranks)
         #expect(a.status == 0, "\(a.all)")
-        let b = try CommandRunner.run(Self.search(single, secondOrder: secondOrder, accumulate: ranks))
+        let b = try CommandRunner.run(Self.search(single, secondOrder: secondOrder, accumulate: ranks, variants: variants))
         #expect(b.status == 0, "\(b.all)")
         let p = try Checkpoint(contentsOf: parallel.appendingPathComponent("checkpoint.ckpt"))
         let s = try Checkpoint(contentsOf: single.appendingPathComponent("checkpoint.ckpt"))
-        #expect(p.manifest.step == 8 && s.manifest.step == 8)
+        let epochs = variants ? 2 : 1, frozenEpochs = variants ? 1 : 0
+        #expect(p.manifest.step == 8 * epochs && s.manifest.step == 8 * epochs)
         let weightError = relativeError(p.sections["weights"]!, s.sections["weights"]!)
         let alphaError = relativeError(p.sections["alphas"]!, s.sections["alphas"]!)
-        print("equivalence \(ranks) ranks vs 1 x \(ranks) micro-batches, \(secondOrder ? "second" : "first") order: "
+        print("equivalence \(ranks) ranks vs 1 x \(ranks) micro-batches, \(secondOrder ? "second" : "first") order"
+              + (variants ? " with warm-up, beta, the cap and --recompute" : "") + ": "
               + "weights \(weightError), alphas \(alphaError)")
         #expect(weightError < 1e-5)
         #expect(alphaError < 1e-5)
         // Stronger than the 1e-5 asked: the rank-ordered allreduce makes them bit-identical.
         #expect(p.sections["weights"]! == s.sections["weights"]! && p.sections["alphas"]! == s.sections["alphas"]!)
-        // Eight architecture and weight steps were taken (the test is not vacuous).
-        #expect(p.manifest.adamStepCount == 8 && s.manifest.adamStepCount == 8)
+        // Eight architecture steps (after the warm-up) and weight steps per epoch were taken (the test is not vacuous).
+        #expect(p.manifest.adamStepCount == 8 * (epochs - frozenEpochs) && s.manifest.adamStepCount == 8 * (epochs - frozenEpochs))
+        if variants {
+            let genotypeP = try String(contentsOf: parallel.appendingPathComponent("genotype.txt"), encoding: .utf8)
+            let genotypeS = try String(contentsOf: single.appendingPathComponent("genotype.txt"), encoding: .utf8)
+            #expect(genotypeP == genotypeS)
+            #expect(p.manifest.options.archRegularization == .beta && p.manifest.options.maxParameterFree == 1)
+        }
         #expect(p.sections["sgd.momentum"]!.contains { $0 != 0 })
     }
 }

@@ -95,10 +95,9 @@ struct SVGCounts {
         #expect(map.svg().contains("reduction cell"))
     }
 
-    @Test func blueScaleRunsFromWhiteToDarkBlue() {
-        #expect(blues(0) == "#f7fbff")
-        #expect(blues(1) == "#08306b")
-        #expect(blues(-3) == blues(0) && blues(.nan) == blues(0))
+    @Test func divergingScaleRunsFromDarkRedThroughWhiteToDarkBlue() {
+        #expect(redWhiteBlue(0) == "#67001f" && redWhiteBlue(0.5) == "#ffffff" && redWhiteBlue(1) == "#053061")
+        #expect(redWhiteBlue(-3) == redWhiteBlue(0) && redWhiteBlue(4) == redWhiteBlue(1) && redWhiteBlue(.nan) == redWhiteBlue(0.5))
     }
 }
 

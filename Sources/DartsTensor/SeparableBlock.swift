@@ -130,7 +130,7 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                         // Eight samples from the even lanes of 16 floats inside the row.
                         while j + 8 <= ow && 2 * j + 16 <= w - branch {
                             let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                            store8(v.replacing(with: 0, where: v .< 0), dst + j)
+                            store(v.replacing(with: 0, where: v .< 0), dst + j)
                             j += 8
                         }
                         while j < ow { dst[j] = max(src[2 * j], 0); j += 1 }
@@ -148,7 +148,7 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                         // 16 floats of the row at a time: the gradient in the even lanes where
                         // x > 0, zero in the odd ones (stored back unchanged).
                         while j + 8 <= ow && 2 * j + 16 <= w - branch {
-                            let g = load8(tr + j)
+                            let g = Vector8(loading: tr + j)
                             let v = SIMD16<Float>(g[0], 0, g[1], 0, g[2], 0, g[3], 0, g[4], 0, g[5], 0, g[6], 0, g[7], 0)
                             let xv = UnsafeRawPointer(xr + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
                             let kept = SIMD16<Float>().replacing(with: v, where: xv .> 0)

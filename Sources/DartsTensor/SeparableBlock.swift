@@ -194,7 +194,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     var invStd: [Float] = []
     let out = Tensor.result(shape: shape, inputs: [x] + (depthwise.map { [$0] } ?? []) + branches) { out in
         // dL/dy = scale dy: a weighted sum's coefficient, folded into a, b and c below.
-        guard let (dy, scale) = out.scaledGradient() else { return }
+        guard let (dy, scale) = out.gradientMemory.scaled else { return }
         let dx = x.requiresGrad ? x.ensureGrad() : nil
         let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
         let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
@@ -273,7 +273,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
         ? moments.statistics(runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
         : runningStatistics(runningMean: runningMean, runningVar: runningVar, eps: eps)
     invStd = stats.invStd
-    out.acceptsScaledGradient = true
+    out.gradientMemory.acceptsSharing = true
     for o in 0..<cout {
         let inv = stats.invStd[o], shift = -stats.mean[o] * stats.invStd[o]
         for img in 0..<n {
@@ -317,7 +317,7 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
     let invStd = stats.invStd
     let out = Tensor.result(sharing: pooled, inputs: [x]) { out in
         // dL/dy = scale dy (a weighted sum's coefficient), folded into a, b and c0.
-        guard let (dy, scale) = out.scaledGradient() else { return }
+        guard let (dy, scale) = out.gradientMemory.scaled else { return }
         let y = out.data
         let dz = Tensor(uninitializedShape: out.shape)
         let fm = Float(n * plane)
@@ -344,6 +344,6 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
         guard x.requiresGrad else { return }
         poolBackward(x, dz.data, x.ensureGrad())
     }
-    out.acceptsScaledGradient = true
+    out.gradientMemory.acceptsSharing = true
     return out
 }

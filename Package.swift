@@ -1,10 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Kernels are plain loops over raw buffers: in release builds they are compiled without
-// overflow checks (-Ounchecked); debug builds keep every check.
+// The kernels (DartsTensor) are plain loops over raw buffers: in release builds they are compiled
+// without overflow and bounds checks (-Ounchecked). Every other module keeps its checks (-O) and is
+// compiled for the same CPU. Debug builds keep every check.
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
+]
+let checkedSettings: [SwiftSetting] = [
+    .unsafeFlags(["-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -26,17 +30,17 @@ let package = Package(
 
         // MARK: Library layers, bottom up
         .target(name: "DartsTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
-        .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: kernelSettings),
-        .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: kernelSettings),
-        .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: kernelSettings),
+        .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: checkedSettings),
+        .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: checkedSettings),
+        .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: checkedSettings),
         .target(name: "Datasets", dependencies: [
             "DartsTensor",
             .product(name: "CompressNIO", package: "compress-nio"),
-        ], swiftSettings: kernelSettings),
+        ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
             "DARTS", "Datasets", "Distributed",
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: kernelSettings),
+        ], swiftSettings: checkedSettings),
 
         // MARK: Command line
         .executableTarget(name: "darts-dist", dependencies: [

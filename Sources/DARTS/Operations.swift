@@ -1,29 +1,46 @@
 import DartsTensor
 import NN
 
+/// How a cell operation runs, decided when it is built from what it is: in the search network
+/// (BN without affine parameters) as fused DartsTensor kernels that keep only their input and
+/// output for backward; in the evaluation network (affine BN) layer by layer.
+enum Execution {
+    case fused
+    case layered
+
+    /// Fused exactly when the BN has no affine parameters and `fusable` (the fused kernel covers
+    /// the operation's geometry).
+    init(affine: Bool, fusable: Bool = true) {
+        self = !affine && fusable ? .fused : .layered
+    }
+}
+
 /// ReLU - Conv - BN (official `ReLUConvBN`): the cell's preprocessing of its inputs.
 public final class ReLUConvBN: Module {
     let op: Sequential
+    let conv: Conv2d
+    let bn: BatchNorm2d
+    /// Fused (``reluPointwiseBatchNorm(_:weight:runningMean:runningVar:training:momentum:eps:)``)
+    /// for the search cell's 1x1 stride-1 preprocessing.
+    let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
                 affine: Bool, rng: inout RandomGenerator) {
-        op = Sequential([
-            ReLU(),
-            Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                   stride: stride, padding: padding, bias: false, rng: &rng),
-            BatchNorm2d(featureCount: outputChannels, affine: affine),
-        ])
+        conv = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                      stride: stride, padding: padding, bias: false, rng: &rng)
+        bn = BatchNorm2d(featureCount: outputChannels, affine: affine)
+        op = Sequential([ReLU(), conv, bn])
+        execution = Execution(affine: affine, fusable: kernelSize == 1 && stride == 1 && padding == 0)
         super.init()
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        // The search cell's 1x1 preprocessing runs as one fused operation.
-        if let conv = op.layers[1] as? Conv2d, let bn = op.layers[2] as? BatchNorm2d, bn.weight == nil,
-           conv.bias == nil, conv.weight.shape[2] == 1, conv.weight.shape[3] == 1, conv.stride == 1,
-           conv.padding == 0, conv.groups == 1 {
+        switch execution {
+        case .fused:
             return reluPointwiseBatchNorm(x, weight: conv.weight, runningMean: bn.runningMean, runningVar: bn.runningVar,
                                           training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
+        case .layered:
+            return op(x)
         }
-        return op(x)
     }
 }
 
@@ -42,71 +59,85 @@ extension ReLUFirst {
     public var fusesReLU: Bool { false }
 }
 
-/// ReLU - depthwise conv - 1x1 conv - BN(affine: false) through the fused
+/// ReLU - depthwise kxk conv - 1x1 conv - BN, the layers of half a separable convolution: the
+/// layers listed as ``layers`` (for the official module names) and held by type for the fused
 /// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``,
-/// which keeps only its input and output for backward; nil for an affine BN (the evaluation network).
-func fusedSeparableBlock(_ x: Tensor, _ depthwise: Module, _ pointwise: Module, _ batchNorm: Module) -> Tensor? {
-    guard let dw = depthwise as? Conv2d, let pw = pointwise as? Conv2d, let bn = batchNorm as? BatchNorm2d,
-          bn.weight == nil, bn.bias == nil, dw.bias == nil, pw.bias == nil,
-          dw.groups == dw.weight.shape[0], dw.weight.shape[1] == 1,
-          pw.weight.shape[2] == 1, pw.weight.shape[3] == 1, pw.stride == 1, pw.padding == 0 else { return nil }
-    return reluSeparableBatchNorm(x, depthwise: dw.weight, pointwise: pw.weight, stride: dw.stride,
-                                  padding: dw.padding, dilation: dw.dilation, runningMean: bn.runningMean,
-                                  runningVar: bn.runningVar, training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
+/// which keeps only its input and output for backward.
+struct SeparableBlock {
+    let depthwise, pointwise: Conv2d
+    let batchNorm: BatchNorm2d
+
+    /// C -> C depthwise (stride, padding, dilation), then C -> `outputChannels` 1x1, then BN.
+    init(channels c: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, dilation: Int,
+         affine: Bool, rng: inout RandomGenerator) {
+        depthwise = Conv2d(inputChannels: c, outputChannels: c, kernelSize: kernelSize, stride: stride,
+                           padding: padding, dilation: dilation, groups: c, bias: false, rng: &rng)
+        pointwise = Conv2d(inputChannels: c, outputChannels: outputChannels, kernelSize: 1, bias: false, rng: &rng)
+        batchNorm = BatchNorm2d(featureCount: outputChannels, affine: affine)
+    }
+
+    /// ReLU and the three layers, in order.
+    var layers: [Module] { [ReLU(), depthwise, pointwise, batchNorm] }
+
+    /// The block on x (ReLU included) as one fused operation.
+    func fused(_ x: Tensor) -> Tensor {
+        reluSeparableBatchNorm(x, depthwise: depthwise.weight, pointwise: pointwise.weight, stride: depthwise.stride,
+                               padding: depthwise.padding, dilation: depthwise.dilation,
+                               runningMean: batchNorm.runningMean, runningVar: batchNorm.runningVar,
+                               training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps)
+    }
 }
 
 /// Dilated separable convolution (official `DilConv`): ReLU - depthwise kxk dilation d - 1x1 - BN.
 public final class DilConv: Module, ReLUFirst {
     let op: Sequential
+    let block: SeparableBlock
+    let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, dilation: Int,
                 affine: Bool, rng: inout RandomGenerator) {
-        op = Sequential([
-            ReLU(),
-            Conv2d(inputChannels: inputChannels, outputChannels: inputChannels, kernelSize: kernelSize, stride: stride,
-                   padding: padding, dilation: dilation, groups: inputChannels, bias: false, rng: &rng),
-            Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 1, bias: false, rng: &rng),
-            BatchNorm2d(featureCount: outputChannels, affine: affine),
-        ])
+        block = SeparableBlock(channels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                               stride: stride, padding: padding, dilation: dilation, affine: affine, rng: &rng)
+        op = Sequential(block.layers)
+        execution = Execution(affine: affine)
         super.init()
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let l = op.layers
-        return fusedSeparableBlock(x, l[1], l[2], l[3]) ?? op(x)
+        switch execution {
+        case .fused: return block.fused(x)
+        case .layered: return op(x)
+        }
     }
     public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
-    public var fusesReLU: Bool { (op.layers[3] as? BatchNorm2d)?.weight == nil }
+    public var fusesReLU: Bool { execution == .fused }
 }
 
 /// Separable convolution (official `SepConv`), the dilated separable block applied twice:
 /// ReLU - depthwise kxk (stride s) - 1x1 - BN - ReLU - depthwise kxk - 1x1 - BN.
 public final class SepConv: Module, ReLUFirst {
     let op: Sequential
+    let first, second: SeparableBlock
+    let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
                 affine: Bool, rng: inout RandomGenerator) {
         let c = inputChannels
-        op = Sequential([
-            ReLU(),
-            Conv2d(inputChannels: c, outputChannels: c, kernelSize: kernelSize, stride: stride, padding: padding,
-                   groups: c, bias: false, rng: &rng),
-            Conv2d(inputChannels: c, outputChannels: c, kernelSize: 1, bias: false, rng: &rng),
-            BatchNorm2d(featureCount: c, affine: affine),
-            ReLU(),
-            Conv2d(inputChannels: c, outputChannels: c, kernelSize: kernelSize, stride: 1, padding: padding,
-                   groups: c, bias: false, rng: &rng),
-            Conv2d(inputChannels: c, outputChannels: outputChannels, kernelSize: 1, bias: false, rng: &rng),
-            BatchNorm2d(featureCount: outputChannels, affine: affine),
-        ])
+        first = SeparableBlock(channels: c, outputChannels: c, kernelSize: kernelSize, stride: stride,
+                               padding: padding, dilation: 1, affine: affine, rng: &rng)
+        second = SeparableBlock(channels: c, outputChannels: outputChannels, kernelSize: kernelSize, stride: 1,
+                                padding: padding, dilation: 1, affine: affine, rng: &rng)
+        op = Sequential(first.layers + second.layers)
+        execution = Execution(affine: affine)
         super.init()
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        let l = op.layers
-        guard let y = fusedSeparableBlock(x, l[1], l[2], l[3]) else { return op(x) }
-        return fusedSeparableBlock(y, l[5], l[6], l[7]) ?? op.layers.dropFirst(4).reduce(y) { $1($0) }
+        switch execution {
+        case .fused: return second.fused(first.fused(x))
+        case .layered: return op(x)
+        }
     }
     public func callAsFunction(activated: Tensor) -> Tensor { op.layers.dropFirst().reduce(activated) { $1($0) } }
-    public var fusesReLU: Bool { (op.layers[3] as? BatchNorm2d)?.weight == nil }
+    public var fusesReLU: Bool { execution == .fused }
 }
 
 /// Halves the resolution without losing pixels (official `FactorizedReduce`):
@@ -115,6 +146,9 @@ public final class SepConv: Module, ReLUFirst {
 public final class FactorizedReduce: Module, ReLUFirst {
     let conv1, conv2: Conv2d
     let bn: BatchNorm2d
+    /// Fused (``reluFactorizedReduceBatchNorm(_:weight1:weight2:runningMean:runningVar:training:momentum:eps:)``)
+    /// in the search network, for even H and W.
+    let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, affine: Bool, rng: inout RandomGenerator) {
         precondition(outputChannels % 2 == 0, "FactorizedReduce needs an even number of output channels")
         conv1 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels / 2, kernelSize: 1, stride: 2,
@@ -122,6 +156,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
         conv2 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels / 2, kernelSize: 1, stride: 2,
                        bias: false, rng: &rng)
         bn = BatchNorm2d(featureCount: outputChannels, affine: affine)
+        execution = Execution(affine: affine)
         super.init()
         registerModule("relu", ReLU())
         registerModule("conv_1", conv1)
@@ -129,7 +164,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
         registerModule("bn", bn)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        if fusesReLU, x.shape[2] % 2 == 0, x.shape[3] % 2 == 0 {
+        if execution == .fused, x.shape[2] % 2 == 0, x.shape[3] % 2 == 0 {
             return reluFactorizedReduceBatchNorm(x, weight1: conv1.weight, weight2: conv2.weight,
                                                  runningMean: bn.runningMean, runningVar: bn.runningVar,
                                                  training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
@@ -140,7 +175,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
         bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
     }
     /// In the search network (BN without affine parameters) it runs as one fused operation.
-    public var fusesReLU: Bool { bn.weight == nil }
+    public var fusesReLU: Bool { execution == .fused }
 }
 
 /// A pool followed by BN(affine: false), the search network's pooling operations (the official
@@ -149,29 +184,41 @@ public final class FactorizedReduce: Module, ReLUFirst {
 /// ``pooledBatchNorm(_:runningMean:runningVar:training:momentum:eps:pool:poolBackward:)``, which keeps only
 /// its input and output for backward.
 public final class PoolBatchNorm: Module {
-    let pool: Module
+    /// The pool, by kind: its backward is chosen from it.
+    enum Pool {
+        case max(MaxPool2d)
+        case average(AvgPool2d)
+    }
+    let pool: Pool
     let batchNorm: BatchNorm2d
-    public init(pool: Module, batchNorm: BatchNorm2d) {
-        self.pool = pool
+    public convenience init(pool: MaxPool2d, batchNorm: BatchNorm2d) {
+        self.init(.max(pool), pool, batchNorm)
+    }
+    public convenience init(pool: AvgPool2d, batchNorm: BatchNorm2d) {
+        self.init(.average(pool), pool, batchNorm)
+    }
+    private init(_ kind: Pool, _ module: Module, _ batchNorm: BatchNorm2d) {
+        pool = kind
         self.batchNorm = batchNorm
         super.init()
-        registerModule("0", pool)
+        registerModule("0", module)
         registerModule("1", batchNorm)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
+        let forward: (Tensor) -> Tensor
         let backward: (Tensor, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
         switch pool {
-        case let p as MaxPool2d:
+        case .max(let p):
+            forward = { p($0) }
             backward = { maxPool2dBackward($0, $1, into: $2, kernelSize: p.kernelSize, stride: p.stride, padding: p.padding) }
-        case let p as AvgPool2d:
+        case .average(let p):
+            forward = { p($0) }
             backward = { avgPool2dBackward($0.shape, $1, into: $2, kernelSize: p.kernelSize, stride: p.stride,
                                            padding: p.padding, countIncludePad: p.countIncludePad) }
-        default:
-            return batchNorm(pool(x))
         }
         return pooledBatchNorm(x, runningMean: batchNorm.runningMean, runningVar: batchNorm.runningVar,
                                training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps,
-                               pool: { self.pool($0) }, poolBackward: backward)
+                               pool: forward, poolBackward: backward)
     }
 }
 
@@ -193,13 +240,15 @@ public final class Zero: Module {
 /// official MixedOp; `poolBatchNorm: false` gives the evaluation network's bare pools.
 public func makeOperation(_ primitive: Primitive, channels c: Int, stride: Int, affine: Bool,
                           poolBatchNorm: Bool, rng: inout RandomGenerator) -> Module {
-    func pooled(_ pool: Module) -> Module {
-        poolBatchNorm ? PoolBatchNorm(pool: pool, batchNorm: BatchNorm2d(featureCount: c, affine: false)) : pool
-    }
+    func batchNorm() -> BatchNorm2d { BatchNorm2d(featureCount: c, affine: false) }
     switch primitive {
     case .none: return Zero(stride: stride)
-    case .maxPool3x3: return pooled(MaxPool2d(kernelSize: 3, stride: stride, padding: 1))
-    case .avgPool3x3: return pooled(AvgPool2d(kernelSize: 3, stride: stride, padding: 1, countIncludePad: false))
+    case .maxPool3x3:
+        let pool = MaxPool2d(kernelSize: 3, stride: stride, padding: 1)
+        return poolBatchNorm ? PoolBatchNorm(pool: pool, batchNorm: batchNorm()) : pool
+    case .avgPool3x3:
+        let pool = AvgPool2d(kernelSize: 3, stride: stride, padding: 1, countIncludePad: false)
+        return poolBatchNorm ? PoolBatchNorm(pool: pool, batchNorm: batchNorm()) : pool
     case .skipConnect:
         return stride == 1 ? Identity() : FactorizedReduce(inputChannels: c, outputChannels: c, affine: affine, rng: &rng)
     case .sepConv3x3:

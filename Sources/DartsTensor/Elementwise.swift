@@ -61,7 +61,7 @@ public func weightedSum(_ xs: [Tensor], coefficients: Tensor, indices: [Int]) ->
         // An input whose operation folds a scale into its own backward (the fused blocks and
         // pools) shares dy with the scale c_k; the others get c_k dy written out.
         let targets = xs.enumerated().map { k, x in
-            x.requiresGrad && !out.shareGradient(with: x, scale: coefficients.data[indices[k]])
+            x.requiresGrad && !out.gradientMemory.share(into: &x.gradientMemory, scale: coefficients.data[indices[k]])
                 ? x.gradientForAccumulation() : nil
         }
         var dots = [Float](repeating: 0, count: xs.count)

@@ -38,7 +38,7 @@ private func productRows4(k: Int, p: Int, a: UnsafePointer<Float>, rowStride: In
         var c30 = SIMD8<Float>(), c31 = SIMD8<Float>(), c32 = SIMD8<Float>()
         var bp = b + j
         for kk in 0..<k {
-            let b0 = load8(bp), b1 = load8(bp + 8), b2 = load8(bp + 16)
+            let b0 = Vector8(loading: bp), b1 = Vector8(loading: bp + 8), b2 = Vector8(loading: bp + 16)
             let o = kk * columnStride
             let w0 = SIMD8<Float>(repeating: a0[o]), w1 = SIMD8<Float>(repeating: a1[o])
             let w2 = SIMD8<Float>(repeating: a2[o]), w3 = SIMD8<Float>(repeating: a3[o])
@@ -48,22 +48,22 @@ private func productRows4(k: Int, p: Int, a: UnsafePointer<Float>, rowStride: In
             c30 = c30.addingProduct(b0, w3); c31 = c31.addingProduct(b1, w3); c32 = c32.addingProduct(b2, w3)
             bp += ldb
         }
-        store8(c00, o0 + j); store8(c01, o0 + j + 8); store8(c02, o0 + j + 16)
-        store8(c10, o1 + j); store8(c11, o1 + j + 8); store8(c12, o1 + j + 16)
-        store8(c20, o2 + j); store8(c21, o2 + j + 8); store8(c22, o2 + j + 16)
-        store8(c30, o3 + j); store8(c31, o3 + j + 8); store8(c32, o3 + j + 16)
+        store(c00, o0 + j); store(c01, o0 + j + 8); store(c02, o0 + j + 16)
+        store(c10, o1 + j); store(c11, o1 + j + 8); store(c12, o1 + j + 16)
+        store(c20, o2 + j); store(c21, o2 + j + 8); store(c22, o2 + j + 16)
+        store(c30, o3 + j); store(c31, o3 + j + 8); store(c32, o3 + j + 16)
         j += 24
     }
     while j + 8 <= p {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
         var bp = b + j
         for kk in 0..<k {
-            let b0 = load8(bp), o = kk * columnStride
+            let b0 = Vector8(loading: bp), o = kk * columnStride
             c0 = c0.addingProduct(b0, SIMD8(repeating: a0[o])); c1 = c1.addingProduct(b0, SIMD8(repeating: a1[o]))
             c2 = c2.addingProduct(b0, SIMD8(repeating: a2[o])); c3 = c3.addingProduct(b0, SIMD8(repeating: a3[o]))
             bp += ldb
         }
-        store8(c0, o0 + j); store8(c1, o1 + j); store8(c2, o2 + j); store8(c3, o3 + j)
+        store(c0, o0 + j); store(c1, o1 + j); store(c2, o2 + j); store(c3, o3 + j)
         j += 8
     }
     while j < p {
@@ -84,8 +84,8 @@ private func productRow(k: Int, p: Int, a: UnsafePointer<Float>, columnStride: I
     var j = 0
     while j + 8 <= p {
         var c0 = SIMD8<Float>()
-        for kk in 0..<k { c0 = c0.addingProduct(load8(b + kk * ldb + j), SIMD8(repeating: a[kk * columnStride])) }
-        store8(c0, out + j)
+        for kk in 0..<k { c0 = c0.addingProduct(Vector8(loading: b + kk * ldb + j), SIMD8(repeating: a[kk * columnStride])) }
+        store(c0, out + j)
         j += 8
     }
     while j < p {
@@ -132,8 +132,8 @@ private func gradientBlock4x3(p: Int, d: UnsafePointer<Float>, t: UnsafePointer<
     var c30 = SIMD8<Float>(), c31 = SIMD8<Float>(), c32 = SIMD8<Float>()
     var j = 0
     while j + 8 <= p {
-        let u0 = load8(t0 + j), u1 = load8(t1 + j), u2 = load8(t2 + j)
-        let v0 = load8(d0 + j), v1 = load8(d1 + j), v2 = load8(d2 + j), v3 = load8(d3 + j)
+        let u0 = Vector8(loading: t0 + j), u1 = Vector8(loading: t1 + j), u2 = Vector8(loading: t2 + j)
+        let v0 = Vector8(loading: d0 + j), v1 = Vector8(loading: d1 + j), v2 = Vector8(loading: d2 + j), v3 = Vector8(loading: d3 + j)
         c00 = c00.addingProduct(v0, u0); c01 = c01.addingProduct(v0, u1); c02 = c02.addingProduct(v0, u2)
         c10 = c10.addingProduct(v1, u0); c11 = c11.addingProduct(v1, u1); c12 = c12.addingProduct(v1, u2)
         c20 = c20.addingProduct(v2, u0); c21 = c21.addingProduct(v2, u1); c22 = c22.addingProduct(v2, u2)

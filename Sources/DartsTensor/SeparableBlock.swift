@@ -130,7 +130,7 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                         // Eight samples from the even lanes of 16 floats inside the row.
                         while j + 8 <= ow && 2 * j + 16 <= w - branch {
                             let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                            store8(v.replacing(with: 0, where: v .< 0), dst + j)
+                            store(v.replacing(with: 0, where: v .< 0), dst + j)
                             j += 8
                         }
                         while j < ow { dst[j] = max(src[2 * j], 0); j += 1 }
@@ -148,7 +148,7 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
                         // 16 floats of the row at a time: the gradient in the even lanes where
                         // x > 0, zero in the odd ones (stored back unchanged).
                         while j + 8 <= ow && 2 * j + 16 <= w - branch {
-                            let g = load8(tr + j)
+                            let g = Vector8(loading: tr + j)
                             let v = SIMD16<Float>(g[0], 0, g[1], 0, g[2], 0, g[3], 0, g[4], 0, g[5], 0, g[6], 0, g[7], 0)
                             let xv = UnsafeRawPointer(xr + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
                             let kept = SIMD16<Float>().replacing(with: v, where: xv .> 0)
@@ -194,7 +194,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     var invStd: [Float] = []
     let out = Tensor.result(shape: shape, inputs: [x] + (depthwise.map { [$0] } ?? []) + branches) { out in
         // dL/dy = scale dy: a weighted sum's coefficient, folded into a, b and c below.
-        guard let (dy, scale) = out.scaledGradient() else { return }
+        guard let (dy, scale) = out.gradientMemory.scaled else { return }
         let dx = x.requiresGrad ? x.ensureGrad() : nil
         let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
         let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
@@ -273,7 +273,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
         ? moments.statistics(runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
         : runningStatistics(runningMean: runningMean, runningVar: runningVar, eps: eps)
     invStd = stats.invStd
-    out.acceptsScaledGradient = true
+    out.gradientMemory.acceptsSharing = true
     for o in 0..<cout {
         let inv = stats.invStd[o], shift = -stats.mean[o] * stats.invStd[o]
         for img in 0..<n {
@@ -317,7 +317,7 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
     let invStd = stats.invStd
     let out = Tensor.result(sharing: pooled, inputs: [x]) { out in
         // dL/dy = scale dy (a weighted sum's coefficient), folded into a, b and c0.
-        guard let (dy, scale) = out.scaledGradient() else { return }
+        guard let (dy, scale) = out.gradientMemory.scaled else { return }
         let y = out.data
         let dz = Tensor(uninitializedShape: out.shape)
         let fm = Float(n * plane)
@@ -344,6 +344,6 @@ public func pooledBatchNorm(_ x: Tensor, runningMean: Tensor, runningVar: Tensor
         guard x.requiresGrad else { return }
         poolBackward(x, dz.data, x.ensureGrad())
     }
-    out.acceptsScaledGradient = true
+    out.gradientMemory.acceptsSharing = true
     return out
 }

@@ -33,25 +33,14 @@ public final class Tensor {
     public private(set) var data: UnsafeMutablePointer<Float>
     private var owner: FloatBuffer?
 
-    /// The accumulated gradient, or nil before any gradient reached this tensor.
+    /// The accumulated gradient (`count` floats), or nil before any gradient reached this tensor.
     ///
-    /// Reading it turns a shared, scaled gradient (see ``scaledGradient``) into one of this
-    /// tensor's own.
-    public var grad: UnsafeMutablePointer<Float>? {
-        if gradIsScaledView { ownScaledGradient() }
-        return gradStorage
-    }
-    private var gradStorage: UnsafeMutablePointer<Float>?
-    private var gradOwner: FloatBuffer?
-    private var gradIsBound = false
-    /// When set, the gradient is `gradScale` times the memory at `gradStorage`, which belongs to
-    /// another tensor's gradient (kept alive by `gradOwner`, never written through this tensor).
-    private var gradIsScaledView = false
-    private var gradScale: Float = 1
-    /// Set by operations whose backward reads ``scaledGradient`` instead of ``grad``: their
-    /// result may then receive a weighted sum's gradient as a shared, scaled view
-    /// (``shareGradient(with:scale:)``) instead of a buffer of its own.
-    var acceptsScaledGradient = false
+    /// Also nil while the gradient is a scaled view of another tensor's (only inside
+    /// ``backward()``, for the results of operations that read `gradientMemory.scaled`);
+    /// ``gradient`` gives the values in every case.
+    public var grad: UnsafeMutablePointer<Float>? { gradientMemory.plain }
+    /// Where the gradient lives, and whether it may be shared with a scale.
+    var gradientMemory = GradientMemory()
 
     /// Whether gradients flow to (and through) this tensor. Results of operations inherit it
     /// from their inputs; leaves (parameters, inputs) set it.
@@ -118,8 +107,9 @@ public final class Tensor {
 
     /// A copy of the gradient (zeros if none has arrived).
     public var gradient: [Float] {
-        guard let g = grad else { return [Float](repeating: 0, count: count) }
-        return Array(UnsafeBufferPointer(start: g, count: count))
+        guard let (values, scale) = gradientMemory.scaled else { return [Float](repeating: 0, count: count) }
+        if scale == 1 { return Array(UnsafeBufferPointer(start: values, count: count)) }
+        return (0..<count).map { scale * values[$0] }
     }
 
     /// The single value of a one-element tensor (a loss).
@@ -141,96 +131,29 @@ public final class Tensor {
         newData.update(from: data, count: count)
         data = newData
         owner = nil
-        if let g = newGrad {
-            gradStorage = g
-            gradOwner = nil
-            gradIsBound = true
-            gradIsScaledView = false
-        }
+        if let g = newGrad { gradientMemory.bind(g) }
     }
 
     /// Makes `buffer` (count floats, owned elsewhere) this tensor's gradient: gradients are
     /// accumulated into it and never freed by this tensor.
     func bindGradient(_ buffer: UnsafeMutablePointer<Float>) {
-        gradStorage = buffer
-        gradOwner = nil
-        gradIsBound = true
-        gradIsScaledView = false
+        gradientMemory.bind(buffer)
     }
 
     /// The gradient buffer, allocated (zeroed) on first use.
     func ensureGrad() -> UnsafeMutablePointer<Float> {
-        if let g = grad { return g }
-        let buffer = FloatBuffer(count: count, zeroed: true)
-        gradOwner = buffer
-        gradStorage = buffer.pointer
-        return buffer.pointer
+        gradientMemory.writable(count: count, zeroed: true).pointer
     }
 
     /// The gradient buffer, and whether it was created by this call: then it is uninitialised,
     /// and the caller must write every element instead of adding to it.
     func gradientForAccumulation() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
-        if let g = grad { return (g, false) }
-        let buffer = FloatBuffer(count: count, zeroed: false)
-        gradOwner = buffer
-        gradStorage = buffer.pointer
-        return (buffer.pointer, true)
+        gradientMemory.writable(count: count, zeroed: false)
     }
-
-    /// The gradient as (values, scale): the gradient is scale times values. Unlike ``grad``,
-    /// it does not copy a shared gradient; for backward functions that can fold the scale into
-    /// their own arithmetic.
-    func scaledGradient() -> (values: UnsafePointer<Float>, scale: Float)? {
-        guard let g = gradStorage else { return nil }
-        return (UnsafePointer(g), gradIsScaledView ? gradScale : 1)
-    }
-
-    /// Gives `target` the gradient `scale` times this tensor's, sharing this tensor's gradient
-    /// memory instead of writing a copy, when `target` accepts that (its operation reads
-    /// ``scaledGradient``) and holds no gradient yet. Returns whether it did; the caller then
-    /// adds nothing to `target`. The memory stays alive while `target` refers to it, and
-    /// anything that adds to `target`'s gradient first gives it a buffer of its own.
-    func shareGradient(with target: Tensor, scale: Float) -> Bool {
-        guard target.acceptsScaledGradient, target.gradStorage == nil, !target.gradIsBound,
-              let owner = gradOwner, !gradIsScaledView, let g = gradStorage else { return false }
-        target.gradStorage = g
-        target.gradOwner = owner
-        target.gradScale = scale
-        target.gradIsScaledView = true
-        return true
-    }
-
-    /// Replaces a shared, scaled gradient by a buffer of this tensor's own with the same values.
-    private func ownScaledGradient() {
-        guard gradIsScaledView, let source = gradStorage else { return }
-        let buffer = FloatBuffer(count: count, zeroed: false)
-        let scale = gradScale
-        for i in 0..<count { buffer.pointer[i] = scale * source[i] }
-        gradIsScaledView = false
-        gradOwner = buffer
-        gradStorage = buffer.pointer
-    }
-
-    /// Whether any gradient has reached this tensor (without copying a shared one).
-    var hasGradient: Bool { gradStorage != nil }
 
     /// Sets the gradient to zero (keeps bound memory bound).
     public func zeroGrad() {
-        if gradIsBound, let g = gradStorage {
-            g.update(repeating: 0, count: count)
-        } else {
-            gradStorage = nil
-            gradOwner = nil
-            gradIsScaledView = false
-        }
-    }
-
-    func releaseIntermediateGrad() {
-        if !gradIsBound {
-            gradStorage = nil
-            gradOwner = nil
-            gradIsScaledView = false
-        }
+        gradientMemory.zero(count: count)
     }
 
     /// Whether this tensor was produced by an operation that recorded a backward closure.
@@ -295,10 +218,10 @@ public final class Tensor {
         // Popped, not iterated: once its backward has run, nothing needs a node's values, and
         // dropping the last reference returns them to the pool for the gradients still to come.
         while let node = order.popLast() {
-            if let fn = node.backwardFunction, node.hasGradient { fn(node) }
+            if let fn = node.backwardFunction, node.gradientMemory.exists { fn(node) }
             node.backwardFunction = nil
             node.parents = []
-            node.releaseIntermediateGrad()
+            node.gradientMemory.release()
         }
     }
 }

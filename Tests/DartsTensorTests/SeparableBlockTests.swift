@@ -159,7 +159,7 @@ func pooledBlockMatchesCentralDifferences(stride: Int) {
 }
 
 // A weighted sum hands its gradient, scaled, to the fused operations and pools that accept it
-// (Tensor.shareGradient) instead of writing c_k dy for each. The gradients must be those of the
+// (GradientMemory.share) instead of writing c_k dy for each. The gradients must be those of the
 // written-out path: with a coefficient other than 1, the same term twice in one sum, and terms
 // used again by a second sum (whose contribution makes the shared gradient a buffer of its own).
 @Test func weightedSumSharesItsGradientAsIfWrittenOut() {
@@ -174,8 +174,8 @@ func pooledBlockMatchesCentralDifferences(stride: Int) {
         let pool = pooledBatchNorm(x, runningMean: stats[2], runningVar: stats[3], training: true,
                                    pool: { maxPool2d($0, kernelSize: 3, stride: 1, padding: 1) },
                                    poolBackward: { maxPool2dBackward($0, $1, into: $2, kernelSize: 3, stride: 1, padding: 1) })
-        #expect(conv.acceptsScaledGradient && pool.acceptsScaledGradient)
-        if !share { conv.acceptsScaledGradient = false; pool.acceptsScaledGradient = false }
+        #expect(conv.gradientMemory.acceptsSharing && pool.gradientMemory.acceptsSharing)
+        if !share { conv.gradientMemory.acceptsSharing = false; pool.gradientMemory.acceptsSharing = false }
         let first = weightedSum([conv, pool, conv], coefficients: c, indices: [0, 1, 2])
         let second = weightedSum([pool, conv], coefficients: c, indices: [3, 0])
         let total = weightedSum([first, second], coefficients: Tensor(shape: [2], values: [1, 0.5]), indices: [0, 1])

@@ -31,17 +31,27 @@ struct EpochMetrics: Encodable {
     let imagesPerSecond: Double
 }
 
-/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive).
+/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive); with partial
+/// channels also the edge normalization's weights, 14 per cell type (`betas_normal`,
+/// `betas_reduce`: the softmax of each node's betas, docs/algorithm.md §11).
 struct AlphaRecord: Encodable {
     let epoch: Int
     let primitives: [String]
     let normal: [[Float]]
     let reduce: [[Float]]
+    let betasNormal: [Float]?
+    let betasReduce: [Float]?
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, primitives, normal, reduce, betasNormal = "betas_normal", betasReduce = "betas_reduce"
+    }
 
     init(epoch: Int, network: SearchNetwork) {
         self.epoch = epoch
         primitives = Primitive.allCases.map(\.rawValue)
         normal = softmaxRows(network.alphaNormal)
         reduce = softmaxRows(network.alphaReduce)
+        betasNormal = network.betaNormal.map(edgeWeights)
+        betasReduce = network.betaReduce.map(edgeWeights)
     }
 }

@@ -90,8 +90,8 @@ public final class SearchJob {
         let stepsPerEpoch = data.stepsPerEpoch
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast, or the checkpoint's.
-        let config = SearchConfiguration(inputChannels: dataset.channels, imageSize: dataset.height,
-                                         channels: options.channels, layers: options.layers, classes: dataset.classCount)
+        let config = options.searchConfiguration(inputChannels: dataset.channels, imageSize: dataset.height,
+                                                 classes: dataset.classCount)
         var rng = RandomGenerator(seed: options.seed)
         let network = SearchNetwork(config, rng: &rng)
         network.recomputesActivations = options.recompute
@@ -143,7 +143,9 @@ public final class SearchJob {
             + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(stepsPerEpoch, "step")) per epoch, "
             + (options.secondOrder ? "second order" : "first order")
-            + (options.recompute ? ", activations recomputed" : "") + "; output in \(options.out)")
+            + (options.recompute ? ", activations recomputed" : "")
+            + (options.partialChannels > 1 ? ", partial channels K=\(options.partialChannels)" : "")
+            + (options.auxiliarySkip ? ", auxiliary skip" : "") + "; output in \(options.out)")
         if let resumed {
             let m = resumed.checkpoint.manifest
             say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"
@@ -185,6 +187,7 @@ public final class SearchJob {
                 // numbers on every rank, so every rank stops together, before the update, when one
                 // of them is not finite.
                 var stepSums = [Double](repeating: 0, count: 4)
+                network.auxiliarySkipWeight = AuxiliarySkipSchedule.weight(step: globalStep - 1, steps: totalPlanned)
                 _ = try searchStep.run(train: train, val: val, learningRate: lr,
                                  afterBackward: { injectNumericFault(loss: &$0, state: state, step: globalStep) },
                                  beforeUpdate: { outcome in

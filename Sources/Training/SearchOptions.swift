@@ -29,6 +29,12 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     /// Activation recomputation on every edge (``MixedOp/recomputesActivations``): a fraction of
     /// the memory for about one more forward pass of the edges per step.
     public var recompute: Bool = false
+    /// PC-DARTS' partial channel connections with edge normalization (Xu et al., ICLR 2020;
+    /// docs/algorithm.md §11): each edge's operations see 1 / K of its channels. 1: plain DARTS.
+    public var partialChannels: Int = 1
+    /// DARTS-' auxiliary skip connection on every edge, its weight decaying linearly from 1 to 0
+    /// over the search's steps (Chu et al., ICLR 2021; docs/algorithm.md §11).
+    public var auxiliarySkip: Bool = false
     /// The run folder.
     public var out: String = "runs/search"
     /// Progress line every N steps.
@@ -58,6 +64,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         _ = try datasetKind()
         let check = OptionCheck(SearchError.invalidOption)
         try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.partialChannels(partialChannels, network: searchConfiguration(inputChannels: 1, imageSize: 4, classes: 1))
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,
                            weightDecay: weightDecay, gradClip: gradClip)
@@ -70,6 +77,17 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         try check.require(trainPortion > 0 && trainPortion < 1, "--train-portion \(trainPortion) must be between 0 and 1 (exclusive)")
         try check.positive(subset, "--subset")
         try check.positive(printEvery, "--print-every")
+    }
+}
+
+extension SearchOptions {
+    /// The search network these options define, for data of the given shape.
+    public func searchConfiguration(inputChannels: Int, imageSize: Int, classes: Int) -> SearchConfiguration {
+        var config = SearchConfiguration(inputChannels: inputChannels, imageSize: imageSize, channels: channels,
+                                         layers: layers, classes: classes)
+        config.partialChannels = partialChannels
+        config.auxiliarySkip = auxiliarySkip
+        return config
     }
 }
 
@@ -97,6 +115,8 @@ extension SearchOptions: CommandLineOptions {
         OptionFlag("--seed", \.seed),
         OptionFlag("--second-order", \.secondOrder),
         OptionFlag("--recompute", \.recompute),
+        OptionFlag("--partial-channels", \.partialChannels),
+        OptionFlag("--auxiliary-skip", \.auxiliarySkip),
         OptionFlag("--out", \.out),
         OptionFlag("--print-every", \.printEvery, resumable: true),
         OptionFlag("--accumulate", \.accumulate, resumable: true),

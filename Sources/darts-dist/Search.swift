@@ -37,6 +37,7 @@ struct Search: ParsableCommand {
     var secondOrder = false
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them: a fraction of the memory, about a third more time per step.")
     var recompute = false
+    @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
     @Option(help: "A checkpoint every N steps as well as at the end of every epoch.") var checkpointEvery: Int?

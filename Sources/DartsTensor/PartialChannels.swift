@@ -108,23 +108,9 @@ public func segmentSoftmax(_ x: Tensor, segments: [Int]) -> Tensor {
         guard let dy = out.grad else { return }
         let dx = x.ensureGrad()
         for (start, length) in zip(starts, segments) {
-            let y = out.data + start, g = dy + start, d = dx + start
-            var dot: Float = 0
-            for j in 0..<length { dot += g[j] * y[j] }
-            for j in 0..<length { d[j] += y[j] * (g[j] - dot) }
+            softmaxBackward(out.data + start, dy + start, into: dx + start, count: length)
         }
     }
-    for (start, length) in zip(starts, segments) {
-        let xp = x.data + start, yp = out.data + start
-        var m = -Float.infinity
-        for j in 0..<length { m = max(m, xp[j]) }
-        var s: Float = 0
-        for j in 0..<length { yp[j] = expf(xp[j] - m); s += yp[j] }
-        for j in 0..<length { yp[j] /= s }
-    }
+    for (start, length) in zip(starts, segments) { softmaxForward(x.data + start, into: out.data + start, count: length) }
     return out
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -232,6 +232,23 @@ def self_check(net32, state, data, momentum, cfg):
     return out
 
 
+def seeded_network_and_data(cfg, **options):
+    """The network of `cfg` (and `options`) after torch.manual_seed(cfg["seed"]), then, in this
+    order, the train batch, the val batch and the SGD momentum buffers (0.01 * randn per weight)."""
+    torch.manual_seed(cfg["seed"])
+    net = ref.Network(cfg["C"], cfg["num_classes"], cfg["layers"],
+                      input_channels=cfg["input_channels"], steps=cfg["steps"],
+                      multiplier=cfg["multiplier"], stem_multiplier=cfg["stem_multiplier"], **options)
+    assert [i for i, c in enumerate(net.cells) if c.reduction] == cfg["reduction_cells"]
+    shape = (cfg["input_channels"], cfg["height"], cfg["width"])
+    x_t = torch.randn(cfg["batch_train"], *shape)
+    y_t = torch.randint(0, cfg["num_classes"], (cfg["batch_train"],))
+    x_v = torch.randn(cfg["batch_val"], *shape)
+    y_v = torch.randint(0, cfg["num_classes"], (cfg["batch_val"],))
+    momentum = [0.01 * torch.randn_like(p) for p in net.parameters()]
+    return net, (x_t, y_t, x_v, y_v), momentum
+
+
 def full_step(net, state, momentum, data, cfg, second_order):
     ref.restore(net, state)
     w_opt = ref.make_weight_optimizer(net, cfg["weight_lr"], cfg["weight_momentum"],
@@ -276,18 +293,8 @@ def main():
     print(f"CIFAR-10 search network weights: {size} (expected {ref.CIFAR_SEARCH_WEIGHTS})")
     assert size == ref.CIFAR_SEARCH_WEIGHTS
 
-    torch.manual_seed(cfg["seed"])
-    net = ref.Network(cfg["C"], cfg["num_classes"], cfg["layers"],
-                      input_channels=cfg["input_channels"], steps=cfg["steps"],
-                      multiplier=cfg["multiplier"], stem_multiplier=cfg["stem_multiplier"])
-    assert [i for i, c in enumerate(net.cells) if c.reduction] == cfg["reduction_cells"]
-    shape = (cfg["input_channels"], cfg["height"], cfg["width"])
-    x_t = torch.randn(cfg["batch_train"], *shape)
-    y_t = torch.randint(0, cfg["num_classes"], (cfg["batch_train"],))
-    x_v = torch.randn(cfg["batch_val"], *shape)
-    y_v = torch.randint(0, cfg["num_classes"], (cfg["batch_val"],))
-    momentum = [0.01 * torch.randn_like(p) for p in net.parameters()]
-    data = (x_t, y_t, x_v, y_v)
+    net, data, momentum = seeded_network_and_data(cfg)
+    x_t, y_t, x_v, y_v = data
 
     names = [n for n, _ in net.named_parameters()]
     bnames = [n for n, _ in ref.bn_buffers(net)]
@@ -427,18 +434,10 @@ def write_options_fixture(out_dir):
     named_parameters() (named_buffers()) order; `weight_table` and `buffer_table` list the names
     and shapes once."""
     cfg = OPTIONS_CONFIG
-    torch.manual_seed(cfg["seed"])
-    net = ref.Network(cfg["C"], cfg["num_classes"], cfg["layers"], input_channels=cfg["input_channels"],
-                      partial_channels=cfg["partial_channels"], auxiliary_skip=cfg["auxiliary_skip"])
+    net, data, momentum = seeded_network_and_data(cfg, partial_channels=cfg["partial_channels"],
+                                                  auxiliary_skip=cfg["auxiliary_skip"])
     net.aux_skip_weight = cfg["aux_skip_weight"]
-    assert [i for i, c in enumerate(net.cells) if c.reduction] == cfg["reduction_cells"]
-    shape = (cfg["input_channels"], cfg["height"], cfg["width"])
-    x_t = torch.randn(cfg["batch_train"], *shape)
-    y_t = torch.randint(0, cfg["num_classes"], (cfg["batch_train"],))
-    x_v = torch.randn(cfg["batch_val"], *shape)
-    y_v = torch.randint(0, cfg["num_classes"], (cfg["batch_val"],))
-    momentum = [0.01 * torch.randn_like(p) for p in net.parameters()]
-    data = (x_t, y_t, x_v, y_v)
+    x_t, y_t, x_v, y_v = data
     names = [n for n, _ in net.named_parameters()]
     bnames = [n for n, _ in ref.bn_buffers(net)]
     s0 = ref.snapshot(net)

@@ -173,6 +173,24 @@ import TestSupport
         print("resume (second order): rank 1 killed at step 8; resumed from step 6 (mid-epoch); \(summary)")
     }
 
+    /// PC-DARTS' betas and DARTS-' decaying beta_skip (docs/algorithm.md §11) resume exactly: the
+    /// betas are checkpointed with the alphas and beta_skip follows the global step alone.
+    @Test func searchWithPartialChannelsAndAuxiliarySkipKilledMidEpochResumesExactly() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let options = ["--partial-channels", "2", "--auxiliary-skip", "--second-order"]
+        let reference = tmp.appendingPathComponent("reference"), out = tmp.appendingPathComponent("run")
+        let uninterrupted = try Self.run(ReferenceRuns.search(reference, extra: options))
+        #expect(uninterrupted.process.terminationStatus == 0, "\(uninterrupted.all)")
+        let killed = try Self.run(ReferenceRuns.search(out, extra: options), fault: "kill:0:8")
+        #expect(killed.process.terminationStatus != 0)
+        let resumed = try Self.run(["search", "--resume", out.path])
+        #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("partial channels K=2, auxiliary skip"), "\(resumed.all)")
+        let summary = try RunComparison.expectSameSearch(out, reference)
+        print("resume (partial channels, auxiliary skip, second order): killed at step 8, resumed from step 6; \(summary)")
+    }
+
     @Test func anotherWorldSizeResumesWhenRanksTimesMicroBatchesIsKeptAndIsRefusedOtherwise() throws {
         let reference = try ReferenceRuns.reference(secondOrder: false)
         let tmp = try CommandRunner.temporaryFolder()

@@ -54,14 +54,16 @@ public final class MixedOp: Module {
     ///   - skipWeight: beta_skip, when the edge has an auxiliary skip.
     /// - Returns: (N, C, H / stride, W / stride).
     public func callAsFunction(_ x: Tensor, weights: Tensor, edge: Int, skipWeight: Float? = nil) -> Tensor {
-        guard recomputesActivations else { return output(x, weights: weights, edge: edge, skipWeight: skipWeight) }
+        guard recomputesActivations else {
+            return weightedOperations(x, weights: weights, edge: edge, skipWeight: skipWeight)
+        }
         return recomputed([x, weights]) { inputs in
-            self.output(inputs[0], weights: inputs[1], edge: edge, skipWeight: skipWeight)
+            self.weightedOperations(inputs[0], weights: inputs[1], edge: edge, skipWeight: skipWeight)
         }
     }
 
     /// The edge's output, recorded as it is computed.
-    func output(_ x: Tensor, weights: Tensor, edge: Int, skipWeight: Float?) -> Tensor {
+    func weightedOperations(_ x: Tensor, weights: Tensor, edge: Int, skipWeight: Float?) -> Tensor {
         if partialChannels == 1 {
             var (outputs, indices) = terms(x, edge: edge)
             if auxiliarySkip != nil, skipWeight != nil { appendAuxiliarySkip(x, to: &outputs, &indices) }

@@ -232,6 +232,31 @@ def self_check(net32, state, data, momentum, cfg):
     return out
 
 
+def write_state_and_gradients(w, scalars, net, s0, data, momentum, arch_prefix, add_arch):
+    """Writes the inputs and the initial state S0 (weights, architecture parameters under
+    `arch_prefix` through `add_arch`, BN buffers, SGD momentum), then one train-mode forward and
+    backward on the train batch: logits.train, scalars['loss.train'], grad.weight and the
+    gradients of the architecture parameters (grad.<arch_prefix>). Leaves the BN buffers updated."""
+    x_t, y_t, x_v, _ = data
+    names = [n for n, _ in net.named_parameters()]
+    bnames = [n for n, _ in ref.bn_buffers(net)]
+    w.add("input.train", x_t)
+    w.add("input.val", x_v)
+    w.add_weights("weight", names, s0["weights"])
+    add_arch(arch_prefix, s0["alphas"])
+    w.add_weights("buffer", bnames, [b for _, b in ref.bn_buffers(net)])
+    w.add_weights("momentum", names, momentum)
+    n_arch = len(net.arch_parameters())
+    net.train()
+    logits = net(x_t)
+    loss = F.cross_entropy(logits, y_t)
+    grads = torch.autograd.grad(loss, net.weights() + net.arch_parameters())
+    w.add("logits.train", logits)
+    scalars["loss.train"] = loss.item()
+    w.add_weights("grad.weight", names, grads[:-n_arch])
+    add_arch(f"grad.{arch_prefix}", grads[-n_arch:])
+
+
 def seeded_network_and_data(cfg, **options):
     """The network of `cfg` (and `options`) after torch.manual_seed(cfg["seed"]), then, in this
     order, the train batch, the val batch and the SGD momentum buffers (0.01 * randn per weight)."""
@@ -302,22 +327,8 @@ def main():
     w = Writer()
     scalars = {}
 
-    w.add("input.train", x_t)
-    w.add("input.val", x_v)
-    w.add_weights("weight", names, s0["weights"])
-    w.add_alphas("alpha", s0["alphas"])
-    w.add_weights("buffer", bnames, [b for _, b in ref.bn_buffers(net)])
-    w.add_weights("momentum", names, momentum)
-
     # Forward / backward on the train batch, then eval forward on the val batch.
-    net.train()
-    logits = net(x_t)
-    loss = F.cross_entropy(logits, y_t)
-    grads = torch.autograd.grad(loss, net.weights() + net.arch_parameters())
-    w.add("logits.train", logits)
-    scalars["loss.train"] = loss.item()
-    w.add_weights("grad.weight", names, grads[:-2])
-    w.add_alphas("grad.alpha", grads[-2:])
+    write_state_and_gradients(w, scalars, net, s0, data, momentum, "alpha", w.add_alphas)
     w.add_weights("buffer_after", bnames, [b for _, b in ref.bn_buffers(net)])
     net.eval()
     with torch.no_grad():
@@ -453,21 +464,7 @@ def write_options_fixture(out_dir):
 
     w.add_weights = lambda prefix, _names, values: w.add(prefix, flat(values))
 
-    w.add("input.train", x_t)
-    w.add("input.val", x_v)
-    w.add_weights("weight", names, s0["weights"])
-    add_arch("arch", s0["alphas"])
-    w.add_weights("buffer", bnames, [b for _, b in ref.bn_buffers(net)])
-    w.add_weights("momentum", names, momentum)
-
-    net.train()
-    logits = net(x_t)
-    loss = F.cross_entropy(logits, y_t)
-    grads = torch.autograd.grad(loss, net.weights() + net.arch_parameters())
-    w.add("logits.train", logits)
-    scalars["loss.train"] = loss.item()
-    w.add_weights("grad.weight", names, grads[:-4])
-    add_arch("grad.arch", grads[-4:])
+    write_state_and_gradients(w, scalars, net, s0, data, momentum, "arch", add_arch)
     ref.restore(net, s0)
 
     add_arch("first_order.arch_grad", ref.first_order_alpha_grad(net, x_v, y_v))

@@ -232,6 +232,48 @@ def self_check(net32, state, data, momentum, cfg):
     return out
 
 
+def write_state_and_gradients(w, scalars, net, s0, data, momentum, arch_prefix, add_arch):
+    """Writes the inputs and the initial state S0 (weights, architecture parameters under
+    `arch_prefix` through `add_arch`, BN buffers, SGD momentum), then one train-mode forward and
+    backward on the train batch: logits.train, scalars['loss.train'], grad.weight and the
+    gradients of the architecture parameters (grad.<arch_prefix>). Leaves the BN buffers updated."""
+    x_t, y_t, x_v, _ = data
+    names = [n for n, _ in net.named_parameters()]
+    bnames = [n for n, _ in ref.bn_buffers(net)]
+    w.add("input.train", x_t)
+    w.add("input.val", x_v)
+    w.add_weights("weight", names, s0["weights"])
+    add_arch(arch_prefix, s0["alphas"])
+    w.add_weights("buffer", bnames, [b for _, b in ref.bn_buffers(net)])
+    w.add_weights("momentum", names, momentum)
+    n_arch = len(net.arch_parameters())
+    net.train()
+    logits = net(x_t)
+    loss = F.cross_entropy(logits, y_t)
+    grads = torch.autograd.grad(loss, net.weights() + net.arch_parameters())
+    w.add("logits.train", logits)
+    scalars["loss.train"] = loss.item()
+    w.add_weights("grad.weight", names, grads[:-n_arch])
+    add_arch(f"grad.{arch_prefix}", grads[-n_arch:])
+
+
+def seeded_network_and_data(cfg, **options):
+    """The network of `cfg` (and `options`) after torch.manual_seed(cfg["seed"]), then, in this
+    order, the train batch, the val batch and the SGD momentum buffers (0.01 * randn per weight)."""
+    torch.manual_seed(cfg["seed"])
+    net = ref.Network(cfg["C"], cfg["num_classes"], cfg["layers"],
+                      input_channels=cfg["input_channels"], steps=cfg["steps"],
+                      multiplier=cfg["multiplier"], stem_multiplier=cfg["stem_multiplier"], **options)
+    assert [i for i, c in enumerate(net.cells) if c.reduction] == cfg["reduction_cells"]
+    shape = (cfg["input_channels"], cfg["height"], cfg["width"])
+    x_t = torch.randn(cfg["batch_train"], *shape)
+    y_t = torch.randint(0, cfg["num_classes"], (cfg["batch_train"],))
+    x_v = torch.randn(cfg["batch_val"], *shape)
+    y_v = torch.randint(0, cfg["num_classes"], (cfg["batch_val"],))
+    momentum = [0.01 * torch.randn_like(p) for p in net.parameters()]
+    return net, (x_t, y_t, x_v, y_v), momentum
+
+
 def full_step(net, state, momentum, data, cfg, second_order):
     ref.restore(net, state)
     w_opt = ref.make_weight_optimizer(net, cfg["weight_lr"], cfg["weight_momentum"],
@@ -256,8 +298,16 @@ def main():
     parser = argparse.ArgumentParser(description="Write the DARTS golden fixtures.")
     parser.add_argument("--out", default=os.path.join(here, "..", "Tests", "DARTSTests",
                                                       "Fixtures"))
+    parser.add_argument("--options-only", action="store_true",
+                        help="write only search_options.json / .bin (partial channels, auxiliary skip)")
     args = parser.parse_args()
     out_dir = os.path.abspath(args.out)
+    if args.options_only:
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        torch.set_default_dtype(torch.float32)
+        write_options_fixture(out_dir)
+        return
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -268,18 +318,8 @@ def main():
     print(f"CIFAR-10 search network weights: {size} (expected {ref.CIFAR_SEARCH_WEIGHTS})")
     assert size == ref.CIFAR_SEARCH_WEIGHTS
 
-    torch.manual_seed(cfg["seed"])
-    net = ref.Network(cfg["C"], cfg["num_classes"], cfg["layers"],
-                      input_channels=cfg["input_channels"], steps=cfg["steps"],
-                      multiplier=cfg["multiplier"], stem_multiplier=cfg["stem_multiplier"])
-    assert [i for i, c in enumerate(net.cells) if c.reduction] == cfg["reduction_cells"]
-    shape = (cfg["input_channels"], cfg["height"], cfg["width"])
-    x_t = torch.randn(cfg["batch_train"], *shape)
-    y_t = torch.randint(0, cfg["num_classes"], (cfg["batch_train"],))
-    x_v = torch.randn(cfg["batch_val"], *shape)
-    y_v = torch.randint(0, cfg["num_classes"], (cfg["batch_val"],))
-    momentum = [0.01 * torch.randn_like(p) for p in net.parameters()]
-    data = (x_t, y_t, x_v, y_v)
+    net, data, momentum = seeded_network_and_data(cfg)
+    x_t, y_t, x_v, y_v = data
 
     names = [n for n, _ in net.named_parameters()]
     bnames = [n for n, _ in ref.bn_buffers(net)]
@@ -287,22 +327,8 @@ def main():
     w = Writer()
     scalars = {}
 
-    w.add("input.train", x_t)
-    w.add("input.val", x_v)
-    w.add_weights("weight", names, s0["weights"])
-    w.add_alphas("alpha", s0["alphas"])
-    w.add_weights("buffer", bnames, [b for _, b in ref.bn_buffers(net)])
-    w.add_weights("momentum", names, momentum)
-
     # Forward / backward on the train batch, then eval forward on the val batch.
-    net.train()
-    logits = net(x_t)
-    loss = F.cross_entropy(logits, y_t)
-    grads = torch.autograd.grad(loss, net.weights() + net.arch_parameters())
-    w.add("logits.train", logits)
-    scalars["loss.train"] = loss.item()
-    w.add_weights("grad.weight", names, grads[:-2])
-    w.add_alphas("grad.alpha", grads[-2:])
+    write_state_and_gradients(w, scalars, net, s0, data, momentum, "alpha", w.add_alphas)
     w.add_weights("buffer_after", bnames, [b for _, b in ref.bn_buffers(net)])
     net.eval()
     with torch.no_grad():
@@ -399,6 +425,100 @@ def main():
     print(f"genotype: {genotype_text}")
     print(f"wrote {out_dir}/search_small.json, search_small.bin ({w.offset} floats), "
           f"genotype_small.txt")
+
+    write_options_fixture(out_dir)
+
+
+# The fixture of the search options (docs/algorithm.md section 11): PC-DARTS partial channels
+# with edge normalization and the DARTS- auxiliary skip, both on, in a network small enough for
+# a file of a few hundred KB.
+OPTIONS_CONFIG = dict(CONFIG, C=2, layers=3, reduction_cells=[1, 2], partial_channels=2,
+                      auxiliary_skip=True, aux_skip_weight=0.7, seed=SEED + 1)
+ARCH_NAMES = ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
+
+
+def write_options_fixture(out_dir):
+    """search_options.json / .bin: the same groups as search_small for the network with
+    --partial-channels 2 --auxiliary-skip (beta_skip = aux_skip_weight), architecture tensors
+    named arch.<alphas_normal|alphas_reduce|betas_normal|betas_reduce> in arch_parameters() order.
+    To keep the file small, each group of weights (and of BN buffers) is one flat tensor in
+    named_parameters() (named_buffers()) order; `weight_table` and `buffer_table` list the names
+    and shapes once."""
+    cfg = OPTIONS_CONFIG
+    net, data, momentum = seeded_network_and_data(cfg, partial_channels=cfg["partial_channels"],
+                                                  auxiliary_skip=cfg["auxiliary_skip"])
+    net.aux_skip_weight = cfg["aux_skip_weight"]
+    x_t, y_t, x_v, y_v = data
+    names = [n for n, _ in net.named_parameters()]
+    bnames = [n for n, _ in ref.bn_buffers(net)]
+    s0 = ref.snapshot(net)
+    w = Writer()
+    scalars = {}
+
+    def add_arch(prefix, tensors):
+        for name, t in zip(ARCH_NAMES, tensors):
+            w.add(f"{prefix}.{name}", t)
+
+    def flat(tensors):
+        return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+    w.add_weights = lambda prefix, _names, values: w.add(prefix, flat(values))
+
+    write_state_and_gradients(w, scalars, net, s0, data, momentum, "arch", add_arch)
+    ref.restore(net, s0)
+
+    add_arch("first_order.arch_grad", ref.first_order_alpha_grad(net, x_v, y_v))
+    ref.restore(net, s0)
+    so, _ = ref.second_order_alpha_grad(net, x_t, y_t, x_v, y_v, cfg["eta"], momentum,
+                                        cfg["weight_momentum"], cfg["weight_decay"], cfg["hessian_r"])
+    assert same_state(net, s0)
+    add_arch("second_order.arch_grad", so)
+
+    for key, second in (("step_first_order", False), ("step_second_order", True)):
+        r = full_step(net, s0, momentum, data, cfg, second)
+        add_arch(f"{key}.arch", r["alphas"])
+        w.add_weights(f"{key}.weight", names, r["weights"])
+        w.add_weights(f"{key}.buffer", bnames, r["buffers"])
+        scalars[f"{key}.grad_norm"] = r["grad_norm"]
+    assert same_state(net, s0)
+
+    # Genotype of the initial architecture parameters times 1000 (clear winners), with the betas.
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.mul_(1000.0)
+    add_arch("genotype.arch", net.arch_parameters())
+    genotype_text = ref.format_genotype(net.genotype())
+    plain = ref.derive_genotype(net.alphas_normal, net.alphas_reduce)
+    ref.restore(net, s0)
+
+    manifest = {
+        "config": cfg,
+        "primitives": ref.PRIMITIVES,
+        "dtype": "float32", "byte_order": "little",
+        "tensors": w.tensors,
+        "labels_train": y_t.tolist(),
+        "labels_val": y_v.tolist(),
+        "scalars": scalars,
+        "notes": ["As search_small (see its notes), for the network with partial channels K = 2 "
+                  "(PC-DARTS: ops on the first C/K channels, bypass max-pooled 2x2 on reduction edges, "
+                  "channel shuffle, edge normalization by betas) and the auxiliary skip (DARTS-) with "
+                  "weight config.aux_skip_weight in every forward. Betas are drawn after the alphas; "
+                  "Adam moves alphas and betas alike.",
+                  "genotype: from genotype.arch.* (the initial architecture parameters times 1000), "
+                  "edges ranked by softmax(alpha) x edge weight; genotype_without_betas ignores the betas."],
+        "genotype": genotype_text,
+        "genotype_without_betas": ref.format_genotype(plain),
+        "weight_table": [[n, list(p.shape)] for n, p in net.named_parameters()],
+        "buffer_table": [[n, list(b.shape)] for n, b in ref.bn_buffers(net)],
+        "torch_version": torch.__version__,
+    }
+    with open(os.path.join(out_dir, "search_options.bin"), "wb") as f:
+        f.write(w.binary())
+    with open(os.path.join(out_dir, "search_options.json"), "w") as f:
+        f.write(manifest_text(manifest))
+    print(f"options network (K={cfg['partial_channels']}, auxiliary skip {cfg['aux_skip_weight']}): "
+          f"{sum(p.numel() for p in s0['weights'])} weights; genotype {genotype_text}")
+    print(f"wrote {out_dir}/search_options.json, search_options.bin ({w.offset} floats)")
 
 
 if __name__ == "__main__":

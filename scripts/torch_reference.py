@@ -11,6 +11,17 @@ Architecture parameters (`alphas_normal`, `alphas_reduce`, each 14 x 8) are plai
 tensors, not module parameters: they never appear in `named_parameters()` and never reach
 the weight optimizer.
 
+Two options of the search network (docs/algorithm.md section 11):
+- `partial_channels=K > 1`: PC-DARTS (Xu et al., ICLR 2020, official code
+  yuhuixu1993/PC-DARTS model_search.py): each MixedOp runs its operations on the first C/K
+  channels, the rest bypass them (max-pooled 2x2 on reduction edges), the two are concatenated
+  and channel-shuffled with K groups; a node weights its edges by a softmax over the betas of
+  its incoming edges (`betas_normal`, `betas_reduce`, 14 each, after the alphas in
+  `arch_parameters()`), and the genotype ranks edges by softmax(alpha) x that weight.
+- `auxiliary_skip=True`: DARTS- (Chu et al., ICLR 2021): every MixedOp adds
+  `aux_skip_weight * skip(x)` on its whole input (identity, or FactorizedReduce with its own
+  weights at stride 2); not a candidate, no alpha.
+
 Usage:
     python scripts/torch_reference.py --check-size   # prints the CIFAR-10 search network size
 """
@@ -146,20 +157,50 @@ OPS = {
 
 # --------------------------------------------------------------------------- search network
 
-class MixedOp(nn.Module):
-    """sum_k w_k * op_k(x) over the 8 primitives; pools are followed by BN(affine=False)."""
+def channel_shuffle(x, groups):
+    """PC-DARTS' channel_shuffle: view (N, groups, C / groups, H, W), swap axes 1 and 2, flatten."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
 
-    def __init__(self, C, stride):
+
+class MixedOp(nn.Module):
+    """sum_k w_k * op_k(x) over the 8 primitives; pools are followed by BN(affine=False).
+
+    With k > 1 (PC-DARTS) the ops see x[:, :C/k] and the result is
+    channel_shuffle(cat(ops, bypass), k); with `auxiliary_skip` (DARTS-) skip_weight * skip(x) is added.
+    """
+
+    def __init__(self, C, stride, k=1, auxiliary_skip=False):
         super().__init__()
+        self.k = k
         self._ops = nn.ModuleList()
         for primitive in PRIMITIVES:
-            op = OPS[primitive](C, stride, False)
+            op = OPS[primitive](C // k, stride, False)
             if "pool" in primitive:
-                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+                op = nn.Sequential(op, nn.BatchNorm2d(C // k, affine=False))
             self._ops.append(op)
+        if k > 1:
+            self.mp = nn.MaxPool2d(2, 2)
+        if auxiliary_skip:
+            self.auxiliary_skip = Identity() if stride == 1 else FactorizedReduce(C, C, affine=False)
+        else:
+            self.auxiliary_skip = None
 
-    def forward(self, x, weights):
-        return sum(w * op(x) for w, op in zip(weights, self._ops))
+    def forward(self, x, weights, skip_weight=None):
+        if self.k == 1:
+            out = sum(w * op(x) for w, op in zip(weights, self._ops))
+        else:
+            dim = x.shape[1]
+            part, bypass = x[:, :dim // self.k], x[:, dim // self.k:]
+            y = sum(w * op(part) for w, op in zip(weights, self._ops))
+            if y.shape[2] != x.shape[2]:
+                bypass = self.mp(bypass)
+            out = channel_shuffle(torch.cat([y, bypass], dim=1), self.k)
+        if self.auxiliary_skip is not None and skip_weight is not None:
+            out = out + skip_weight * self.auxiliary_skip(x)
+        return out
 
 
 class Cell(nn.Module):
@@ -169,7 +210,8 @@ class Cell(nn.Module):
     Output: channel concat of the last `multiplier` states (multiplier * C channels).
     """
 
-    def __init__(self, steps, multiplier, c_prev_prev, c_prev, C, reduction, reduction_prev):
+    def __init__(self, steps, multiplier, c_prev_prev, c_prev, C, reduction, reduction_prev,
+                 k=1, auxiliary_skip=False):
         super().__init__()
         self.reduction = reduction
         if reduction_prev:
@@ -183,15 +225,20 @@ class Cell(nn.Module):
         for i in range(steps):
             for j in range(2 + i):
                 stride = 2 if reduction and j < 2 else 1
-                self._ops.append(MixedOp(C, stride))
+                self._ops.append(MixedOp(C, stride, k, auxiliary_skip))
 
-    def forward(self, s0, s1, weights):
+    def forward(self, s0, s1, weights, weights2=None, skip_weight=None):
         s0 = self.preprocess0(s0)
         s1 = self.preprocess1(s1)
         states = [s0, s1]
         offset = 0
         for _ in range(self._steps):
-            s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
+            if weights2 is None:
+                s = sum(self._ops[offset + j](h, weights[offset + j], skip_weight)
+                        for j, h in enumerate(states))
+            else:
+                s = sum(weights2[offset + j] * self._ops[offset + j](h, weights[offset + j], skip_weight)
+                        for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
         return torch.cat(states[-self._multiplier:], dim=1)
@@ -201,7 +248,7 @@ class Network(nn.Module):
     """DARTS search network: stem, `layers` cells (reductions at layers//3 and 2*layers//3), head."""
 
     def __init__(self, C, num_classes, layers, input_channels=3, steps=4, multiplier=4,
-                 stem_multiplier=3):
+                 stem_multiplier=3, partial_channels=1, auxiliary_skip=False):
         super().__init__()
         self._C = C
         self._num_classes = num_classes
@@ -223,7 +270,8 @@ class Network(nn.Module):
                 reduction = True
             else:
                 reduction = False
-            cell = Cell(steps, multiplier, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
+            cell = Cell(steps, multiplier, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
+                        partial_channels, auxiliary_skip)
             reduction_prev = reduction
             self.cells.append(cell)
             c_prev_prev, c_prev = c_prev, multiplier * c_curr
@@ -233,9 +281,25 @@ class Network(nn.Module):
         k = sum(2 + i for i in range(steps))
         self.alphas_normal = (1e-3 * torch.randn(k, len(PRIMITIVES))).requires_grad_(True)
         self.alphas_reduce = (1e-3 * torch.randn(k, len(PRIMITIVES))).requires_grad_(True)
+        self.partial_channels = partial_channels
+        self.auxiliary_skip = auxiliary_skip
+        self.aux_skip_weight = 1.0  # DARTS-' beta_skip for the coming forwards
+        if partial_channels > 1:
+            self.betas_normal = (1e-3 * torch.randn(k)).requires_grad_(True)
+            self.betas_reduce = (1e-3 * torch.randn(k)).requires_grad_(True)
 
     def arch_parameters(self):
+        if self.partial_channels > 1:
+            return [self.alphas_normal, self.alphas_reduce, self.betas_normal, self.betas_reduce]
         return [self.alphas_normal, self.alphas_reduce]
+
+    def edge_weights(self, betas):
+        """Edge normalization: softmax over the betas of each node's incoming edges."""
+        parts, start = [], 0
+        for i in range(self._steps):
+            parts.append(F.softmax(betas[start:start + 2 + i], dim=-1))
+            start += 2 + i
+        return torch.cat(parts)
 
     def weights(self):
         return [p for _, p in self.named_parameters()]
@@ -244,8 +308,13 @@ class Network(nn.Module):
         s0 = s1 = self.stem(x)
         w_normal = F.softmax(self.alphas_normal, dim=-1)
         w_reduce = F.softmax(self.alphas_reduce, dim=-1)
+        e_normal = e_reduce = None
+        if self.partial_channels > 1:
+            e_normal, e_reduce = self.edge_weights(self.betas_normal), self.edge_weights(self.betas_reduce)
+        skip = self.aux_skip_weight if self.auxiliary_skip else None
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal)
+            s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal,
+                              e_reduce if cell.reduction else e_normal, skip)
         out = self.global_pooling(s1)
         return self.classifier(out.view(out.size(0), -1))
 
@@ -253,6 +322,9 @@ class Network(nn.Module):
         return F.cross_entropy(self(x), target)
 
     def genotype(self):
+        if self.partial_channels > 1:
+            return derive_genotype(self.alphas_normal, self.alphas_reduce, self._steps, self._multiplier,
+                                   self.edge_weights(self.betas_normal), self.edge_weights(self.betas_reduce))
         return derive_genotype(self.alphas_normal, self.alphas_reduce, self._steps,
                                self._multiplier)
 
@@ -260,8 +332,9 @@ class Network(nn.Module):
 def clone_network(net, dtype):
     """Deep copy of `net` (weights, buffers, alphas) converted to `dtype`."""
     other = copy.deepcopy(net).to(dtype)
-    other.alphas_normal = net.alphas_normal.detach().to(dtype).requires_grad_(True)
-    other.alphas_reduce = net.alphas_reduce.detach().to(dtype).requires_grad_(True)
+    names = ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
+    for name, a in zip(names, net.arch_parameters()):
+        setattr(other, name, a.detach().to(dtype).requires_grad_(True))
     return other
 
 
@@ -388,8 +461,9 @@ def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_b
     loss_val = net.loss(x_val, y_val)
     grads = average([g.detach() for g in
                      torch.autograd.grad(loss_val, net.arch_parameters() + net.weights())])
-    dalpha = [g.detach() for g in grads[:2]]
-    v = [g.detach() for g in grads[2:]]
+    n_arch = len(net.arch_parameters())
+    dalpha = [g.detach() for g in grads[:n_arch]]
+    v = [g.detach() for g in grads[n_arch:]]
     set_weights(net, state["weights"])
     hvp, R, g_plus, g_minus = finite_difference_hvp(net, x_train, y_train, v, r, average)
     restore(net, state)
@@ -466,8 +540,11 @@ def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val,
 
 # --------------------------------------------------------------------------- genotype
 
-def derive_genotype(alphas_normal, alphas_reduce, steps=4, multiplier=4):
-    """docs/algorithm.md section 5: rank edges by max softmax weight over k != none, keep the top 2."""
+def derive_genotype(alphas_normal, alphas_reduce, steps=4, multiplier=4, edges_normal=None,
+                    edges_reduce=None):
+    """docs/algorithm.md section 5: rank edges by max softmax weight over k != none, keep the top 2.
+
+    With edge normalization (section 11) each row is first scaled by its edge weight."""
     none = PRIMITIVES.index("none")
 
     def parse(weights):
@@ -487,8 +564,12 @@ def derive_genotype(alphas_normal, alphas_reduce, steps=4, multiplier=4):
             n += 1
         return gene
 
-    wn = F.softmax(alphas_normal.detach().double(), dim=-1).tolist()
-    wr = F.softmax(alphas_reduce.detach().double(), dim=-1).tolist()
+    wn = F.softmax(alphas_normal.detach().double(), dim=-1)
+    wr = F.softmax(alphas_reduce.detach().double(), dim=-1)
+    if edges_normal is not None:
+        wn = wn * edges_normal.detach().double()[:, None]
+        wr = wr * edges_reduce.detach().double()[:, None]
+    wn, wr = wn.tolist(), wr.tolist()
     concat = list(range(2 + steps - multiplier, steps + 2))
     return Genotype(normal=parse(wn), normal_concat=concat, reduce=parse(wr), reduce_concat=concat)
 

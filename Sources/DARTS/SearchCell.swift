@@ -16,7 +16,8 @@ public final class SearchCell: Module {
     let edges: ModuleList<MixedOp>
 
     public init(previousPreviousChannels cpp: Int, previousChannels cp: Int, channels c: Int,
-                reduction: Bool, previousReduction: Bool, rng: inout RandomGenerator) {
+                reduction: Bool, previousReduction: Bool, partialChannels: Int = 1, auxiliarySkip: Bool = false,
+                rng: inout RandomGenerator) {
         isReduction = reduction
         preprocess0 = previousReduction
             ? FactorizedReduce(inputChannels: cpp, outputChannels: c, affine: false, rng: &rng)
@@ -26,7 +27,8 @@ public final class SearchCell: Module {
         var ops: [MixedOp] = []
         for node in 0..<CellLayout.steps {
             for input in 0..<(2 + node) {
-                ops.append(MixedOp(channels: c, stride: reduction && input < 2 ? 2 : 1, rng: &rng))
+                ops.append(MixedOp(channels: c, stride: reduction && input < 2 ? 2 : 1, partialChannels: partialChannels,
+                                   auxiliarySkip: auxiliarySkip, rng: &rng))
             }
         }
         edges = ModuleList(ops)
@@ -36,19 +38,31 @@ public final class SearchCell: Module {
         registerModule("_ops", edges)
     }
 
-    /// - Parameters: s0, s1: the outputs of the two previous cells; weights: softmax of this cell
-    ///   type's alphas (14, 8). Returns (N, 4C, H', W').
-    public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor) -> Tensor {
+    /// - Parameters:
+    ///   - s0, s1: the outputs of the two previous cells.
+    ///   - weights: softmax of this cell type's alphas (14, 8); with the auxiliary skip and no
+    ///     partial channels, followed by beta_skip (``MixedOp/auxiliarySkipIndex``).
+    ///   - edgeWeights: with partial channels, the edge normalization's weights (14): node i sums
+    ///     its edges weighted by the softmax of the betas of its incoming edges (PC-DARTS).
+    ///   - skipWeight: beta_skip of the auxiliary skip (DARTS-), when the edges have one.
+    /// - Returns: (N, 4C, H', W').
+    public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor? = nil,
+                               skipWeight: Float? = nil) -> Tensor {
         var states = [preprocess0(s0), preprocess1(s1)]
         var edge = 0
         for _ in 0..<CellLayout.steps {
-            if edges[edge].recomputesActivations {
-                var terms: [Tensor] = []
+            if edges[edge].recomputesActivations || edgeWeights != nil {
+                var terms: [Tensor] = [], indices: [Int] = []
                 for h in states {
-                    terms.append(edges[edge](h, weights: weights, edge: edge))
+                    terms.append(edges[edge](h, weights: weights, edge: edge, skipWeight: skipWeight))
+                    indices.append(edge)
                     edge += 1
                 }
-                states.append(add(terms))
+                if let edgeWeights {
+                    states.append(weightedSum(terms, coefficients: edgeWeights, indices: indices))
+                } else {
+                    states.append(add(terms))
+                }
             } else {
                 // Every edge's terms in one weighted sum: no per-edge sum is kept for backward.
                 var outputs: [Tensor] = [], indices: [Int] = []
@@ -56,6 +70,7 @@ public final class SearchCell: Module {
                     let t = edges[edge].terms(h, edge: edge)
                     outputs += t.outputs
                     indices += t.indices
+                    if skipWeight != nil { edges[edge].appendAuxiliarySkip(h, to: &outputs, &indices) }
                     edge += 1
                 }
                 states.append(weightedSum(outputs, coefficients: weights, indices: indices))

@@ -6,22 +6,28 @@ public func softmax(_ x: Tensor) -> Tensor {
     let out = Tensor.result(shape: x.shape, inputs: [x]) { out in
         guard let dy = out.grad else { return }
         let dx = x.ensureGrad()
-        for r in 0..<rows {
-            let y = out.data + r * k, g = dy + r * k, d = dx + r * k
-            var dot: Float = 0
-            for j in 0..<k { dot += g[j] * y[j] }
-            for j in 0..<k { d[j] += y[j] * (g[j] - dot) }
-        }
+        for r in 0..<rows { softmaxBackward(out.data + r * k, dy + r * k, into: dx + r * k, count: k) }
     }
-    for r in 0..<rows {
-        let xp = x.data + r * k, yp = out.data + r * k
-        var m = -Float.infinity
-        for j in 0..<k { m = max(m, xp[j]) }
-        var s: Float = 0
-        for j in 0..<k { yp[j] = expf(xp[j] - m); s += yp[j] }
-        for j in 0..<k { yp[j] /= s }
-    }
+    for r in 0..<rows { softmaxForward(x.data + r * k, into: out.data + r * k, count: k) }
     return out
+}
+
+/// y = softmax(x) over `count` values, shifted by their maximum.
+@inline(__always)
+func softmaxForward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var m = -Float.infinity
+    for j in 0..<count { m = max(m, x[j]) }
+    var s: Float = 0
+    for j in 0..<count { y[j] = expf(x[j] - m); s += y[j] }
+    for j in 0..<count { y[j] /= s }
+}
+
+/// dx += y * (dy - sum_j dy_j y_j), the gradient through y = softmax(x) over `count` values.
+@inline(__always)
+func softmaxBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, count: Int) {
+    var dot: Float = 0
+    for j in 0..<count { dot += dy[j] * y[j] }
+    for j in 0..<count { dx[j] += y[j] * (dy[j] - dot) }
 }
 
 /// Mean cross-entropy of logits against class labels (PyTorch `cross_entropy`, reduction mean):

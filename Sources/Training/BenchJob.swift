@@ -22,8 +22,20 @@ public struct BenchOptions: Codable, Sendable {
     public var accumulate = 1
     /// Activation recomputation on every edge.
     public var recompute = false
+    /// PC-DARTS' partial channels K and DARTS-' auxiliary skip, as in the search.
+    public var partialChannels = 1
+    public var auxiliarySkip = false
     public var seed: UInt64 = 2
     public init() {}
+
+    /// The search network measured.
+    public var configuration: SearchConfiguration {
+        var config = SearchConfiguration(inputChannels: inputChannels, imageSize: imageSize, channels: channels,
+                                         layers: layers, classes: classes)
+        config.partialChannels = partialChannels
+        config.auxiliarySkip = auxiliarySkip
+        return config
+    }
 
     /// The orders measured, in this order.
     public var orders: [String] { order == "both" ? ["first", "second"] : [order] }
@@ -33,6 +45,7 @@ public struct BenchOptions: Codable, Sendable {
     public func validate(worldSize: Int) throws {
         let check = OptionCheck(SearchError.invalidOption)
         try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.partialChannels(partialChannels, network: configuration)
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.require(inputChannels > 0, "--input-channels \(inputChannels) must be positive")
         try check.require(imageSize >= 4 && imageSize % 4 == 0,
@@ -56,6 +69,8 @@ extension BenchOptions: CommandLineOptions {
         OptionFlag("--order", \.order),
         OptionFlag("--accumulate", \.accumulate),
         OptionFlag("--recompute", \.recompute),
+        OptionFlag("--partial-channels", \.partialChannels),
+        OptionFlag("--auxiliary-skip", \.auxiliarySkip),
     ]
 }
 
@@ -112,9 +127,7 @@ public final class BenchJob {
         let o = options
         let worldSize = communicator.worldSize
         var rng = RandomGenerator(seed: o.seed)
-        let config = SearchConfiguration(inputChannels: o.inputChannels, imageSize: o.imageSize, channels: o.channels,
-                                         layers: o.layers, classes: o.classes)
-        let network = SearchNetwork(config, rng: &rng)
+        let network = SearchNetwork(o.configuration, rng: &rng)
         network.recomputesActivations = o.recompute
         let state = SearchState(network: network)
         let parallel = DataParallel(communicator: communicator)
@@ -181,7 +194,9 @@ public final class BenchJob {
         let o = options
         lines.append("darts-dist bench: C=\(o.channels), \(o.layers) cells, \(o.inputChannels)x\(o.imageSize)x\(o.imageSize), "
             + "global batch \(o.batchSize), \(results.first?.worldSize ?? 1) rank(s), \(o.steps) measured step(s) after \(o.warmup) warm-up"
-            + (o.recompute ? ", activations recomputed" : ""))
+            + (o.recompute ? ", activations recomputed" : "")
+            + (o.partialChannels > 1 ? ", partial channels K=\(o.partialChannels)" : "")
+            + (o.auxiliarySkip ? ", auxiliary skip" : ""))
         let phases = Profiler.Phase.allCases.map(\.name)
         func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(width - text.count, 0)) + text }
         let header = ["order".padding(toLength: 7, withPad: " ", startingAt: 0), cell("s/step", 9), cell("img/s", 9)]

@@ -1,3 +1,4 @@
+import DARTS
 import Datasets
 
 /// The checks that the search's, the retrain's and the bench's options share, each failing with a
@@ -28,6 +29,16 @@ struct OptionCheck {
     func network(layers: Int, channels: Int, what: String) throws {
         try require(layers >= 3, "--layers \(layers): \(what) needs at least 3 cells (two of them reduction cells)")
         try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
+    }
+
+    /// `--partial-channels K`: at least 1, and dividing the channels of every cell of `network`
+    /// (PC-DARTS' edges work on C / K channels; a reduction cell's skip_connect on C / K halves them).
+    func partialChannels(_ k: Int, network: SearchConfiguration) throws {
+        try require(k >= 1, "--partial-channels \(k) must be at least 1 (1: every channel, plain DARTS)")
+        for (cell, c) in network.cellChannels.enumerated() where c % k != 0 {
+            throw error("--partial-channels \(k) does not divide the \(c) channels of cell \(cell) (--channels \(network.channels)); "
+                        + "use a K that divides --channels")
+        }
     }
 
     /// The global batch, split over `worldSize` ranks x `accumulate` micro-batches of at least 2

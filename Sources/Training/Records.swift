@@ -33,14 +33,22 @@ struct EpochMetrics: Encodable {
     let imagesPerSecond: Double
 }
 
-/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive), and whether
-/// the alphas were frozen during the epoch (a warm-up epoch, docs/algorithm.md §11.1).
+/// epoch_N.alphas.json: softmax(alpha) per edge (14 rows, one column per primitive); whether the
+/// alphas were frozen during the epoch (a warm-up epoch, docs/algorithm.md §12); with partial
+/// channels also the edge normalization's weights, 14 per cell type (`betas_normal`,
+/// `betas_reduce`: the softmax of each node's betas, docs/algorithm.md §12).
 struct AlphaRecord: Encodable {
     let epoch: Int
     let primitives: [String]
     let normal: [[Float]]
     let reduce: [[Float]]
     let frozen: Bool
+    let betasNormal: [Float]?
+    let betasReduce: [Float]?
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, primitives, normal, reduce, frozen, betasNormal = "betas_normal", betasReduce = "betas_reduce"
+    }
 
     init(epoch: Int, network: SearchNetwork, frozen: Bool = false) {
         self.epoch = epoch
@@ -48,6 +56,8 @@ struct AlphaRecord: Encodable {
         normal = softmaxRows(network.alphaNormal)
         reduce = softmaxRows(network.alphaReduce)
         self.frozen = frozen
+        betasNormal = network.betaNormal.map(edgeWeights)
+        betasReduce = network.betaReduce.map(edgeWeights)
     }
 }
 
@@ -72,9 +82,11 @@ public struct KeptEdgeWeights: Codable, Sendable, Equatable, CustomStringConvert
         uniform = 1 / Float(weightsNormal.first?.count ?? Primitive.count)
     }
 
+    /// The weights the genotype was derived from: softmax(alpha), times the edge weight with
+    /// edge normalization (``SearchNetwork/edgeOperationWeights()``).
     init(genotype: Genotype, network: SearchNetwork) {
-        self.init(genotype: genotype, weightsNormal: softmaxRows(network.alphaNormal),
-                  weightsReduce: softmaxRows(network.alphaReduce))
+        let w = network.edgeOperationWeights()
+        self.init(genotype: genotype, weightsNormal: w.normal, weightsReduce: w.reduce)
     }
 
     /// "kept edges: normal softmax(alpha) 0.1310-0.2040, reduce 0.1270-0.1620 (uniform 0.1250)".
@@ -107,7 +119,12 @@ public struct LastEpochAlphas {
                                + "weights per cell (\(names.joined(separator: ", ")))")
         }
         epoch = last.epoch
-        normal = last.normal
-        reduce = last.reduce
+        // With edge normalization the genotype ranks softmax(alpha) x the edge's weight, as the search did.
+        func scaled(_ rows: [[Float]], _ betas: [Float]?) -> [[Float]] {
+            guard let betas, betas.count == rows.count else { return rows }
+            return zip(rows, betas).map { row, e in row.map { $0 * e } }
+        }
+        normal = scaled(last.normal, last.betasNormal)
+        reduce = scaled(last.reduce, last.betasReduce)
     }
 }

@@ -48,6 +48,13 @@ public enum RunPictures {
         let reduce: [[Float]]
         /// Whether the alphas were frozen in this epoch (warm-up); absent in older files.
         let frozen: Bool?
+        /// Edge normalization's weights, 14 per cell type (partial channels only).
+        let betasNormal: [Float]?
+        let betasReduce: [Float]?
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, primitives, normal, reduce, frozen, betasNormal = "betas_normal", betasReduce = "betas_reduce"
+        }
     }
 
     /// Draws every picture its inputs allow into `run` and returns the line that lists them,

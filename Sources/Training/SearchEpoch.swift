@@ -39,6 +39,8 @@ extension SearchJob {
         let globalStep = run.progress.globalStep + 1, rank = communicator.rank
         try hooks?.beforeStep(globalStep, rank: rank)
         let batches = run.batches.fill(train: train, val: val, data: run.data, epoch: epoch)
+        run.network.auxiliarySkipWeight = AuxiliarySkipSchedule.weight(step: globalStep - 1,
+                                                                       steps: run.data.stepsPerEpoch * options.epochs)
         let local = Double(run.batches.size * run.batches.train.count)
         let state = run.state, hooks = self.hooks
         var sums = TrainingSums()

@@ -110,8 +110,8 @@ public final class SearchJob {
         try agree { data = try SearchData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast, or the checkpoint's.
-        let config = SearchConfiguration(inputChannels: data.dataset.channels, imageSize: data.dataset.height,
-                                         channels: options.channels, layers: options.layers, classes: data.dataset.classCount)
+        let config = options.searchConfiguration(inputChannels: data.dataset.channels, imageSize: data.dataset.height,
+                                                 classes: data.dataset.classCount)
         var rng = RandomGenerator(seed: options.seed)
         let network = SearchNetwork(config, rng: &rng)
         network.recomputesActivations = options.recompute
@@ -173,7 +173,9 @@ public final class SearchJob {
             + "global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), "
             + "\(counted(data.stepsPerEpoch, "step")) per epoch, " + (options.secondOrder ? "second order" : "first order")
-            + (options.recompute ? ", activations recomputed" : "") + "; output in \(options.out)")
+            + (options.recompute ? ", activations recomputed" : "")
+            + (options.partialChannels > 1 ? ", partial channels K=\(options.partialChannels)" : "")
+            + (options.auxiliarySkip ? ", auxiliary skip" : "") + "; output in \(options.out)")
         if let resumed {
             let m = resumed.checkpoint.manifest
             say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"

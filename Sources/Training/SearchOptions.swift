@@ -29,6 +29,12 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     /// Activation recomputation on every edge (``MixedOp/recomputesActivations``): a fraction of
     /// the memory for about one more forward pass of the edges per step.
     public var recompute: Bool = false
+    /// PC-DARTS' partial channel connections with edge normalization (Xu et al., ICLR 2020;
+    /// docs/algorithm.md §12): each edge's operations see 1 / K of its channels. 1: plain DARTS.
+    public var partialChannels: Int = 1
+    /// DARTS-' auxiliary skip connection on every edge, its weight decaying linearly from 1 to 0
+    /// over the search's steps (Chu et al., ICLR 2021; docs/algorithm.md §12).
+    public var auxiliarySkip: Bool = false
     /// The run folder.
     public var out: String = "runs/search"
     /// Progress line every N steps.
@@ -72,6 +78,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         _ = try datasetKind()
         let check = OptionCheck(SearchError.invalidOption)
         try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.partialChannels(partialChannels, network: searchConfiguration(inputChannels: 1, imageSize: 4, classes: 1))
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,
                            weightDecay: weightDecay, gradClip: gradClip)
@@ -123,6 +130,17 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     public func alphasFrozen(epoch: Int) -> Bool { epoch < warmupEpochs }
 }
 
+extension SearchOptions {
+    /// The search network these options define, for data of the given shape.
+    public func searchConfiguration(inputChannels: Int, imageSize: Int, classes: Int) -> SearchConfiguration {
+        var config = SearchConfiguration(inputChannels: inputChannels, imageSize: imageSize, channels: channels,
+                                         layers: layers, classes: classes)
+        config.partialChannels = partialChannels
+        config.auxiliarySkip = auxiliarySkip
+        return config
+    }
+}
+
 extension SearchOptions: CommandLineOptions {
     /// Every search flag, in `--help` order. `--resume` may set the resumable ones anew: where the
     /// data are, how each step's work is split into micro-batches (world size x --accumulate must
@@ -151,6 +169,8 @@ extension SearchOptions: CommandLineOptions {
         OptionFlag("--arch-regularization", \.archRegularization),
         OptionFlag("--arch-regularization-weight", \.archRegularizationWeight),
         OptionFlag("--max-parameter-free", \.maxParameterFree, unset: "(no cap)"),
+        OptionFlag("--partial-channels", \.partialChannels),
+        OptionFlag("--auxiliary-skip", \.auxiliarySkip),
         OptionFlag("--out", \.out),
         OptionFlag("--print-every", \.printEvery, resumable: true),
         OptionFlag("--accumulate", \.accumulate, resumable: true),

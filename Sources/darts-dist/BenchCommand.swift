@@ -20,6 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Unmeasured warm-up steps per order (default: \(defaults.warmup)).") var warmup: Int?
     @Option(help: "first, second or both (default: \(defaults.order)).") var order: String?
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them.") var recompute = false
+    @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Flag(name: .customLong("allreduce-timing"), help: .hidden) var allreduceTiming = false
     @Option(name: .customLong("allreduce-floats"), parsing: .upToNextOption, help: .hidden)

@@ -19,6 +19,14 @@ struct NetworkFlags: ParsableArguments {
     @Option(help: "Initial channels C (search and bench: 16; retrain: paper 36, fast 8).") var channels: Int?
 }
 
+/// Changes to the search network and step: `search` and `bench`.
+struct SearchSpaceFlags: ParsableArguments {
+    @Option(help: "PC-DARTS partial channel connections (Xu et al., ICLR 2020): each edge's operations see 1/K of its channels, with edge normalization; K must divide --channels (default: 1, plain DARTS).")
+    var partialChannels: Int?
+    @Flag(help: "DARTS- auxiliary skip connection (Chu et al., ICLR 2021) on every edge, its weight decaying linearly from 1 to 0 over the search's steps.")
+    var auxiliarySkip = false
+}
+
 /// How a step's batch is split: `search`, `retrain` and `bench`.
 struct BatchFlags: ParsableArguments {
     @Option(help: "Global batch size, split over the ranks (search and bench: 64; retrain: paper 96, fast 64).")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DARTS
 @testable import DartsTensor
 
@@ -53,3 +54,11 @@ struct Fixture {
     }
 }
 
+
+/// Records one row of a parity table with PyTorch (printed with the test output) and checks it.
+func expectParity(_ name: String, _ mine: [Float], _ theirs: [Float], tolerance: Float = 1e-4,
+                  sourceLocation: SourceLocation = #_sourceLocation) {
+    let error = relativeError(mine, theirs)
+    print(String(format: "parity with PyTorch: %-44@ max relative error %.2e", name as NSString, error))
+    #expect(error < tolerance, "\(name)", sourceLocation: sourceLocation)
+}

@@ -173,14 +173,14 @@ import TestSupport
         print("resume (second order): rank 1 killed at step 8; resumed from step 6 (mid-epoch); \(summary)")
     }
 
-    /// One process, every search variant on (docs/algorithm.md §11): killed at the start of step 4,
+    /// One process, every search option on (docs/algorithm.md §11, §12): killed at the start of step 4,
     /// inside the warm-up epoch, it resumes from the step-3 checkpoint with the checkpoint's
     /// options and ends as the uninterrupted search.
-    @Test func aSearchWithWarmUpBetaAndTheCapKilledInTheWarmUpResumesExactly() throws {
+    @Test func aSearchWithEverySearchOptionKilledInTheWarmUpResumesExactly() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let variants = ["--warmup-epochs", "1", "--arch-regularization", "beta", "--arch-regularization-weight", "3",
-                        "--max-parameter-free", "1"]
+                        "--max-parameter-free", "1", "--partial-channels", "2", "--auxiliary-skip"]
         let reference = tmp.appendingPathComponent("reference"), out = tmp.appendingPathComponent("run")
         let uninterrupted = try Self.run(ReferenceRuns.search(reference, extra: variants))
         #expect(uninterrupted.process.terminationStatus == 0, "\(uninterrupted.all)")
@@ -194,7 +194,7 @@ import TestSupport
         #expect(resumed.process.terminationStatus == 0, "\(resumed.all)")
         #expect(resumed.stdout.contains("epoch 1/3, step 3/4"), "\(resumed.all)")
         let summary = try RunComparison.expectSameSearch(out, reference)
-        print("resume with warm-up, beta and the cap: killed at step 4 (warm-up), resumed from step 3; \(summary)")
+        print("resume with every search option: killed at step 4 (warm-up), resumed from step 3; \(summary)")
     }
 
     @Test func anotherWorldSizeResumesWhenRanksTimesMicroBatchesIsKeptAndIsRefusedOtherwise() throws {

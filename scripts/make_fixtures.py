@@ -274,7 +274,7 @@ def seeded_network_and_data(cfg, **options):
     return net, (x_t, y_t, x_v, y_v), momentum
 
 
-def full_step(net, state, momentum, data, cfg, second_order):
+def full_step(net, state, momentum, data, cfg, second_order, arch_regularization=0.0):
     ref.restore(net, state)
     w_opt = ref.make_weight_optimizer(net, cfg["weight_lr"], cfg["weight_momentum"],
                                       cfg["weight_decay"])
@@ -282,7 +282,7 @@ def full_step(net, state, momentum, data, cfg, second_order):
     a_opt = ref.make_alpha_optimizer(net, cfg["alpha_lr"], tuple(cfg["alpha_betas"]),
                                      cfg["alpha_weight_decay"])
     out = ref.search_step(net, w_opt, a_opt, *data, second_order=second_order,
-                          grad_clip=cfg["grad_clip"])
+                          grad_clip=cfg["grad_clip"], arch_regularization=arch_regularization)
     result = {
         "alphas": [a.detach().clone() for a in net.arch_parameters()],
         "weights": [p.detach().clone() for p in net.parameters()],
@@ -433,7 +433,8 @@ def main():
 # with edge normalization and the DARTS- auxiliary skip, both on, in a network small enough for
 # a file of a few hundred KB.
 OPTIONS_CONFIG = dict(CONFIG, C=2, layers=3, reduction_cells=[1, 2], partial_channels=2,
-                      auxiliary_skip=True, aux_skip_weight=0.7, seed=SEED + 1)
+                      auxiliary_skip=True, aux_skip_weight=0.7, seed=SEED + 1,
+                      arch_regularization_weight=0.7)
 ARCH_NAMES = ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
 
 
@@ -491,6 +492,28 @@ def write_options_fixture(out_dir):
     plain = ref.derive_genotype(net.alphas_normal, net.alphas_reduce)
     ref.restore(net, s0)
 
+    # beta-DARTS (docs/algorithm.md section 11.2) at LAMBDA = arch_regularization_weight, from S0;
+    # written after every other tensor, so that their offsets stay as they were.
+    lam = cfg["arch_regularization_weight"]
+    scalars["beta_reg.term"] = ref.beta_regularization(net).item()
+    add_arch("beta_reg.first_order.arch_grad",
+             ref.first_order_alpha_grad(net, x_v, y_v, arch_regularization=lam))
+    ref.restore(net, s0)
+    so_reg, _ = ref.second_order_alpha_grad(net, x_t, y_t, x_v, y_v, cfg["eta"], momentum,
+                                            cfg["weight_momentum"], cfg["weight_decay"],
+                                            cfg["hessian_r"], arch_regularization=lam)
+    assert same_state(net, s0)
+    add_arch("beta_reg.second_order.arch_grad", so_reg)
+    # The term's gradient alone, against the closed form softmax(alpha_edge) / 28 (betas: none).
+    term_grad = [g - p for g, p in zip(so_reg, so)]
+    closed = [lam * F.softmax(a, dim=-1) / 28 for a in (net.alphas_normal, net.alphas_reduce)]
+    term_error = max(rel_err(t, c) for t, c in zip(term_grad[:2], closed))
+    assert term_error < 1e-3 and all(t.abs().max().item() == 0 for t in term_grad[2:]), term_error
+    for key, second in (("step_first_order", False), ("step_second_order", True)):
+        r = full_step(net, s0, momentum, data, cfg, second, arch_regularization=lam)
+        add_arch(f"beta_reg.{key}.arch", r["alphas"])
+    assert same_state(net, s0)
+
     manifest = {
         "config": cfg,
         "primitives": ref.PRIMITIVES,
@@ -505,7 +528,12 @@ def write_options_fixture(out_dir):
                   "weight config.aux_skip_weight in every forward. Betas are drawn after the alphas; "
                   "Adam moves alphas and betas alike.",
                   "genotype: from genotype.arch.* (the initial architecture parameters times 1000), "
-                  "edges ranked by softmax(alpha) x edge weight; genotype_without_betas ignores the betas."],
+                  "edges ranked by softmax(alpha) x edge weight; genotype_without_betas ignores the betas.",
+                  "beta_reg.*: from S0 as above, with beta-DARTS' term config.arch_regularization_weight "
+                  "* R(alpha) in the architect's loss, R = mean over the 28 alpha rows of logsumexp "
+                  "(scalars['beta_reg.term'] at S0; betas not included): the first- and second-order "
+                  "architecture gradients, and the architecture tensors after one full first- and "
+                  "second-order step (the term's gradient added after the average, before Adam)."],
         "genotype": genotype_text,
         "genotype_without_betas": ref.format_genotype(plain),
         "weight_table": [[n, list(p.shape)] for n, p in net.named_parameters()],

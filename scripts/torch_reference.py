@@ -22,6 +22,14 @@ Two options of the search network (docs/algorithm.md section 11):
   `aux_skip_weight * skip(x)` on its whole input (identity, or FactorizedReduce with its own
   weights at stride 2); not a candidate, no alpha.
 
+One option of the architect step (docs/algorithm.md section 11.2):
+- `arch_regularization=LAMBDA > 0`: beta-DARTS (Ye et al., CVPR 2022): LAMBDA * R(alpha) joins the
+  validation loss, R = the mean over the 28 edges (14 normal, 14 reduce rows) of
+  logsumexp(alpha_edge) (`beta_regularization`; the betas of partial channels do not enter). R does
+  not depend on the weights, so its gradient (by autograd) is added once to the averaged alpha
+  gradient: in first order to dL_val/dalpha, in second order to dalpha (v and the Hessian-vector
+  product unchanged).
+
 Usage:
     python scripts/torch_reference.py --check-size   # prints the CIFAR-10 search network size
 """
@@ -390,10 +398,29 @@ def local_gradients(grads):
 # Under data parallelism `average` is the mean over ranks (an all_reduce); then every gradient
 # that feeds w', v, R and the alpha update is the global one (docs/algorithm.md section 9, fault 7).
 
-def first_order_alpha_grad(net, x_val, y_val, average=local_gradients):
-    """grad_alpha = dL_val(w, alpha)/dalpha (train-mode BN). Returns [d normal, d reduce]."""
+def beta_regularization(net):
+    """beta-DARTS' R(alpha): the mean over the 28 edges (rows of alphas_normal and alphas_reduce)
+    of logsumexp(alpha_edge). The betas of partial channels are not part of it."""
+    return torch.cat([torch.logsumexp(net.alphas_normal, dim=-1),
+                      torch.logsumexp(net.alphas_reduce, dim=-1)]).mean()
+
+
+def add_arch_regularization(net, grads, weight):
+    """`grads` (one per architecture tensor) plus weight * dR/d(tensor), dR by autograd; the list
+    as it is for weight 0. Called after `average`: the term is the same on every rank."""
+    if not weight:
+        return grads
+    term = torch.autograd.grad(weight * beta_regularization(net), net.arch_parameters(),
+                               allow_unused=True)
+    return [g if t is None else g + t.detach() for g, t in zip(grads, term)]
+
+
+def first_order_alpha_grad(net, x_val, y_val, average=local_gradients, arch_regularization=0.0):
+    """grad_alpha = dL_val(w, alpha)/dalpha (train-mode BN), plus arch_regularization * dR/dalpha.
+    Returns one gradient per architecture tensor ([d normal, d reduce] without partial channels)."""
     loss = net.loss(x_val, y_val)
-    return average([g.detach() for g in torch.autograd.grad(loss, net.arch_parameters())])
+    grads = average([g.detach() for g in torch.autograd.grad(loss, net.arch_parameters())])
+    return add_arch_regularization(net, grads, arch_regularization)
 
 
 def finite_difference_hvp(net, x, y, v, r=1e-2, average=local_gradients):
@@ -443,13 +470,14 @@ def virtual_step(net, x_train, y_train, eta, momentum_buffers, weight_momentum=0
 
 def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_buffers,
                             weight_momentum=0.9, weight_decay=3e-4, r=1e-2,
-                            average=local_gradients):
+                            average=local_gradients, arch_regularization=0.0):
     """DARTS second-order architecture gradient (paper eq. 7-8; docs/algorithm.md section 3.2).
 
     1. w' = w - eta * (mu * m + dL_train(w)/dw + lambda * w)
     2. dalpha = dL_val(w', alpha)/dalpha, v = dL_val(w', alpha)/dw'
     3. R = r / ||v||; g+- = dL_train(w +- R v, alpha)/dalpha, around the ORIGINAL w; restore w
-    4. grad_alpha = dalpha - eta * (g+ - g-) / (2R)
+    4. grad_alpha = dalpha - eta * (g+ - g-) / (2R), plus arch_regularization * dR/dalpha
+       (beta-DARTS; R depends on the alphas alone, so v and the product are unchanged)
 
     Weights and BN running statistics are restored bit for bit on return.
     Returns (grad_alpha list, info dict of intermediates).
@@ -468,6 +496,7 @@ def second_order_alpha_grad(net, x_train, y_train, x_val, y_val, eta, momentum_b
     hvp, R, g_plus, g_minus = finite_difference_hvp(net, x_train, y_train, v, r, average)
     restore(net, state)
     grad_alpha = [da - eta * h for da, h in zip(dalpha, hvp)]
+    grad_alpha = add_arch_regularization(net, grad_alpha, arch_regularization)
     info = {
         "w_prime": w_prime, "v": v, "dalpha": dalpha, "hvp": hvp, "R": R,
         "g_plus": g_plus, "g_minus": g_minus,
@@ -502,12 +531,13 @@ def set_momentum_buffers(weight_optimizer, net, values):
 
 
 def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val, y_val,
-                second_order, grad_clip=5.0, average=local_gradients):
+                second_order, grad_clip=5.0, average=local_gradients, arch_regularization=0.0):
     """One DARTS search step: architecture step (val batch), then weight step (train batch).
 
     The architecture step leaves weights and BN running statistics untouched; the weight
     step's forward is the only one that updates the running statistics.
-    eta (virtual step) = the weight optimizer's current lr.
+    eta (virtual step) = the weight optimizer's current lr. `arch_regularization` is beta-DARTS'
+    LAMBDA (0: the DARTS step).
     Returns a dict with the alpha gradient and the weight-gradient norm before clipping.
     """
     eta = weight_optimizer.param_groups[0]["lr"]
@@ -517,9 +547,9 @@ def search_step(net, weight_optimizer, alpha_optimizer, x_train, y_train, x_val,
         grad_alpha, _ = second_order_alpha_grad(
             net, x_train, y_train, x_val, y_val, eta, momentum_buffers(weight_optimizer, net),
             weight_momentum=group["momentum"], weight_decay=group["weight_decay"],
-            average=average)
+            average=average, arch_regularization=arch_regularization)
     else:
-        grad_alpha = first_order_alpha_grad(net, x_val, y_val, average)
+        grad_alpha = first_order_alpha_grad(net, x_val, y_val, average, arch_regularization)
     with torch.no_grad():
         for b, v in zip(net.buffers(), state["buffers"]):
             b.copy_(v)

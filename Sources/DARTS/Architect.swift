@@ -67,7 +67,12 @@ public final class Architect {
         } else {
             loss = computeFirstOrderGradient(val: val)
         }
-        regularization.addGradient(alphas: state.alphas.values, gradient: state.alphas.grads!, rowLength: Primitive.count)
+        // The term covers the two alpha matrices, the arena's first entries; PC-DARTS' edge betas
+        // (--partial-channels) follow them and are not part of it (docs/algorithm.md §11.2).
+        let matrices = state.alphas.entries.prefix { $0.name.hasPrefix("alphas_") }.reduce(0) { $0 + $1.count }
+        regularization.addGradient(alphas: UnsafeMutableBufferPointer(rebasing: state.alphas.values[0..<matrices]),
+                                   gradient: UnsafeMutableBufferPointer(rebasing: state.alphas.grads![0..<matrices]),
+                                   rowLength: Primitive.count)
         return loss
     }
 

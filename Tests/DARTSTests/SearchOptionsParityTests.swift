@@ -9,13 +9,16 @@ import TestSupport
 /// The search network with --partial-channels 2 and --auxiliary-skip (docs/algorithm.md §12)
 /// against scripts/torch_reference.py (fixture search_options, written by make_fixtures.py):
 /// logits, every gradient (weights, alphas, betas), both architecture gradients, and the state
-/// after one full first- and second-order step, each within 1e-4.
+/// after one full first- and second-order step, each within 1e-4; and the same architecture
+/// gradients and step with beta-DARTS' term (--arch-regularization beta, docs/algorithm.md §11.2).
 @Suite struct SearchOptionsParityTests {
     let fixture: Fixture
     let state: SearchState
     let train: LabeledBatch
     let val: LabeledBatch
     let weightNames: [String]
+    /// beta-DARTS' LAMBDA of the fixture's beta_reg.* tensors.
+    let regularizationWeight: Float
     static let archNames = ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
 
     init() throws {
@@ -32,6 +35,7 @@ import TestSupport
         var rng = RandomGenerator(seed: 1)
         let network = SearchNetwork(config, rng: &rng)
         network.auxiliarySkipWeight = Float(extra["aux_skip_weight"] as! Double)
+        regularizationWeight = Float(extra["arch_regularization_weight"] as! Double)
         state = SearchState(network: network, learningRate: c.eta, momentum: c.weight_momentum, weightDecay: c.weight_decay,
                             alphaLearningRate: c.alpha_lr, alphaWeightDecay: c.alpha_weight_decay)
         weightNames = (json["weight_table"] as! [[Any]]).map { $0[0] as! String }
@@ -86,6 +90,28 @@ import TestSupport
         expectParity("alphas and betas after a \(order)-order step", state.alphas.snapshot(), arch(prefix + "arch"))
         expectParity("weights after a \(order)-order step", state.weights.snapshot(), fixture.values(prefix + "weight"))
         expectParity("BN after a \(order)-order step", state.buffers.snapshot(), fixture.values(prefix + "buffer"))
+    }
+
+    /// With the term at LAMBDA: the gradient the architect leaves (the term on the alpha matrices
+    /// only, none on the betas), and the alphas and betas after its Adam step, which a full search
+    /// step takes before the weight step.
+    @Test(arguments: [false, true])
+    func betaRegularizedArchitectureGradientAndStepMatchPyTorch(secondOrder: Bool) {
+        let architect = Architect(state: state, parallel: DataParallel(communicator: SingleProcessCommunicator()))
+        presetMomentum()
+        let term = UnsafeBufferPointer(rebasing: state.alphas.values[0..<state.alphas.entries[2].offset])
+        #expect(abs(Double(ArchRegularization.betaTerm(term, rowLength: Primitive.count))
+                    - fixture.manifest.scalars["beta_reg.term"]!) < 1e-5)
+        let order = secondOrder ? "second" : "first"
+        architect.step(train: train, val: val, learningRate: fixture.manifest.config.eta, secondOrder: secondOrder,
+                       regularization: .beta(weight: regularizationWeight))
+        expectParity("\(order)-order gradient with the beta-DARTS term", Array(state.alphas.grads!),
+                     arch("beta_reg.\(order)_order.arch_grad"))
+        expectParity("alphas and betas after it (Adam)", state.alphas.snapshot(),
+                     arch("beta_reg.step_\(order)_order.arch"))
+        // The term is visible: without it the gradient and the step differ by far more than 1e-4.
+        #expect(relativeError(arch("\(order)_order.arch_grad"), arch("beta_reg.\(order)_order.arch_grad")) > 1e-2)
+        #expect(relativeError(arch("step_\(order)_order.arch"), arch("beta_reg.step_\(order)_order.arch")) > 1e-2)
     }
 
     @Test func genotypeWeighsEdgesByTheirBetasAsPyTorch() throws {

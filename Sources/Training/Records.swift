@@ -74,25 +74,36 @@ public struct KeptEdgeWeights: Codable, Sendable, Equatable, CustomStringConvert
     public let reduce: Range
     /// 1 / 8.
     public let uniform: Float
+    /// With edge normalization (`--partial-channels`) the weights are softmax(alpha) x the edge's
+    /// weight, whose uniform value is 1/8 x 1/(inputs of the edge's node): 1/40 to 1/16.
+    public let edgeNormalized: Bool
 
-    public init(genotype: Genotype, weightsNormal: [[Float]], weightsReduce: [[Float]]) {
+    public init(genotype: Genotype, weightsNormal: [[Float]], weightsReduce: [[Float]], edgeNormalized: Bool = false) {
         func range(_ w: [Float]) -> Range { Range(min: w.min() ?? 0, max: w.max() ?? 0) }
         normal = range(genotype.keptWeights(of: .normal, weights: weightsNormal))
         reduce = range(genotype.keptWeights(of: .reduce, weights: weightsReduce))
         uniform = 1 / Float(weightsNormal.first?.count ?? Primitive.count)
+        self.edgeNormalized = edgeNormalized
     }
 
     /// The weights the genotype was derived from: softmax(alpha), times the edge weight with
     /// edge normalization (``SearchNetwork/edgeOperationWeights()``).
     init(genotype: Genotype, network: SearchNetwork) {
         let w = network.edgeOperationWeights()
-        self.init(genotype: genotype, weightsNormal: w.normal, weightsReduce: w.reduce)
+        self.init(genotype: genotype, weightsNormal: w.normal, weightsReduce: w.reduce,
+                  edgeNormalized: network.betaNormal != nil)
     }
 
-    /// "kept edges: normal softmax(alpha) 0.1310-0.2040, reduce 0.1270-0.1620 (uniform 0.1250)".
+    /// "kept edges: normal softmax(alpha) 0.1310-0.2040, reduce 0.1270-0.1620 (uniform 0.1250)";
+    /// with edge normalization the weights are named as such and compared with their own
+    /// uniform range.
     public var description: String {
-        String(format: "kept edges: normal softmax(alpha) %.4f-%.4f, reduce %.4f-%.4f (uniform %.4f)",
-               normal.min, normal.max, reduce.min, reduce.max, uniform)
+        edgeNormalized
+            ? String(format: "kept edges: normal softmax(alpha) x edge weight %.4f-%.4f, reduce %.4f-%.4f "
+                     + "(uniform %.4f x 1/(inputs of the node): %.4f-%.4f)",
+                     normal.min, normal.max, reduce.min, reduce.max, uniform, uniform / 5, uniform / 2)
+            : String(format: "kept edges: normal softmax(alpha) %.4f-%.4f, reduce %.4f-%.4f (uniform %.4f)",
+                     normal.min, normal.max, reduce.min, reduce.max, uniform)
     }
 }
 

@@ -92,7 +92,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         try check.positive(subset, "--subset")
         try check.positive(printEvery, "--print-every")
         try check.require(warmupEpochs >= 0 && warmupEpochs < epochs,
-                          "--warmup-epochs \(warmupEpochs) must be in 0..<--epochs (\(epochs)): "
+                          "--warmup-epochs \(warmupEpochs) must be at least 0 and less than --epochs (\(epochs)): "
                           + "at least one epoch must train the alphas")
         switch (archRegularization, archRegularizationWeight) {
         case (.none, let weight?):
@@ -100,7 +100,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
                                             + "(with --arch-regularization none there is no term to weigh)")
         case (.beta, nil):
             throw SearchError.invalidOption("--arch-regularization beta needs --arch-regularization-weight LAMBDA "
-                                            + "(the term's weight at the last epoch, ramped from 0)")
+                                            + "(the term's weight is LAMBDA x e / epochs in the 0-based epoch e)")
         case (.beta, let weight?):
             try check.require(weight >= 0 && weight.isFinite,
                               "--arch-regularization-weight \(weight) must be a number, not negative")

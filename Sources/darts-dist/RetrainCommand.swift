@@ -18,7 +18,9 @@ struct RetrainCommand: ParsableCommand {
             cutout 16, auxiliary 0.4, drop path 0.2); --preset fast is a Fashion-MNIST retrain of under \
             30 minutes on 2 cores with `mpirun -np 2` (C=8, 5 cells, batch 64, 10 epochs, lr 0.05, \
             flip only: no random crop, cutout, auxiliary head or drop path).
+
             --batch-size is the GLOBAL batch: each of the N ranks of `mpirun -np N` takes batch-size / N.
+
             Writes to --out: config.json, genotype.txt/.json, metrics.jsonl, checkpoint.ckpt (every \
             epoch; continue an interrupted run with --resume OUT), and at the end model.bin (for \
             `darts-dist evaluate --model`) and result.json.
@@ -26,7 +28,7 @@ struct RetrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))
     var genotype: String?
-    @Option(help: "Starting values of every flag below: paper (the default) or fast.") var preset: RetrainPreset?
+    @Option(help: "Starting values of the training flags: paper (the default) or fast; any flag given overrides its preset value.") var preset: RetrainPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
     @Option(help: "Measure on only the first N test images.") var testSubset: Int?
     @OptionGroup(title: "Network") var network: NetworkFlags

@@ -16,16 +16,13 @@ extension RetrainJob {
         run.optimizer.learningRate = learningRate
         run.network.dropPathProbability = options.dropPathProbability(epoch: epoch)
         let shards = run.data.sampler.indices(epoch: epoch)
-        let local = options.batchSize / communicator.worldSize, micro = local / options.accumulate
-        let images = (0..<options.accumulate).map { _ in
-            Tensor(shape: [micro, run.data.train.channels, run.data.train.height, run.data.train.width])
-        }
+        let local = options.batchSize / communicator.worldSize
         var sums = TrainingSums()
         let epochStart = Date()
         for step in 0..<run.data.stepsPerEpoch {
             let started = Date()
             var correct = 0
-            let loss = accumulateGradients(run, images: images, shard: shards[step], epoch: epoch) { logits, labels in
+            let loss = accumulateGradients(run, images: run.images, shard: shards[step], epoch: epoch) { logits, labels in
                 correct += topKCorrect(logits, labels: labels).top1
             }
             parallel.average(run.weights.grads!)

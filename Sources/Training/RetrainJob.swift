@@ -124,7 +124,7 @@ public final class RetrainJob {
             network = try AugmentNetwork(configuration, genotype: genotype, rng: &rng)
         }
         let run = RetrainRun(options: options, genotype: genotype, configuration: configuration, network: network,
-                             data: data, hosts: communicator.allgather(communicator.hostName))
+                             data: data, hosts: communicator.allgather(communicator.hostName), worldSize: communicator.worldSize)
         parallel.broadcastFromRoot(run.weights.values)
         parallel.broadcastFromRoot(run.buffers.values)
         if let checkpoint {

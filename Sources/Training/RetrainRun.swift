@@ -65,6 +65,8 @@ final class RetrainRun {
     let hosts: [String]
     /// Parameters of the auxiliary head (0 without one).
     let auxiliaryParameters: Int
+    /// This rank's micro-batch tensors (N, C, H, W), allocated once and refilled every step.
+    let images: [Tensor]
     /// The run folder, on rank 0 only.
     var folder: RunFolder?
     /// Completed epochs and steps when this process started, and steps since the retrain began.
@@ -82,7 +84,7 @@ final class RetrainRun {
     var processStepSeconds = 0.0
 
     init(options: RetrainOptions, genotype: Genotype, configuration: AugmentConfiguration, network: AugmentNetwork,
-         data: RetrainData, hosts: [String]) {
+         data: RetrainData, hosts: [String], worldSize: Int) {
         self.options = options
         self.genotype = genotype
         self.configuration = configuration
@@ -95,6 +97,10 @@ final class RetrainRun {
                         weightDecay: options.weightDecay)
         schedule = CosineAnnealingLR(maxLearningRate: options.learningRate, minLearningRate: options.learningRateMin,
                                      epochs: options.epochs)
+        let micro = options.batchSize / worldSize / options.accumulate
+        images = (0..<options.accumulate).map { _ in
+            Tensor(shape: [micro, data.train.channels, data.train.height, data.train.width])
+        }
         auxiliaryParameters = network.namedParameters().filter { $0.name.hasPrefix("auxiliary_head.") }
             .map(\.tensor.count).reduce(0, +)
     }

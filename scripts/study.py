@@ -266,6 +266,9 @@ def parse_args(argv):
     p.add_argument("--binary", default=os.path.join(REPO, ".build/release/darts-dist"),
                    help="the darts-dist binary (.build/release/darts-dist)")
     p.add_argument("--dry-run", action="store_true", help="print every command it would run; run and write nothing")
+    p.add_argument("--report", action="store_true",
+                   help="run nothing: write study.md, study.json and study.svg from the runs finished so far "
+                        "(marked partial), e.g. while the study runs")
     # A value that starts with "-" ("--search-args --second-order") is taken as the flag's value.
     joined, i = [], 0
     while i < len(argv):
@@ -279,8 +282,10 @@ def parse_args(argv):
     for flag in ("seeds", "random_cells", "darts_v2_retrains", "retrain_seeds"):
         if getattr(args, flag) < 0:
             raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 0 or more")
-    if args.retrain_seeds < 1:
-        raise SystemExit("study.py: --retrain-seeds must be 1 or more")
+    for flag in ("seeds", "random_cells", "retrain_seeds"):
+        if getattr(args, flag) < 1:
+            raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 1 or more: the study compares searched "
+                             "cells with random cells, each retrained at least once")
     args.configs = load_configs(args)
     check_flags("--search-args", args.search_args, ("--seed", "--out", "--resume"))
     check_flags("--retrain-args", args.retrain_args, ("--seed", "--out", "--resume", "--genotype"))
@@ -346,6 +351,35 @@ def plan(args):
                                 [binary, "retrain", "--genotype", cell["file"]] + retrain_common + ["--seed", str(j), "--out", folder],
                                 [binary, "retrain", "--resume", folder], cell=cell, seed=j, group=cell["group"]))
     return searches, cells, retrains
+
+
+def schedule(args, searches, cells, retrains):
+    """The order of the work, in rounds: round k runs every configuration's search with seed k and
+    retrains its cell, then random cell k, then DARTS_V2's k-th retrain. A study stopped early (or
+    reported with --report) thus holds comparable groups, not all searches and no retrain."""
+    steps = []
+    rounds = max(args.seeds, args.random_cells, args.darts_v2_retrains)
+    made = set()
+
+    def cell_steps(cell, runs):
+        if id(cell) not in made:
+            made.add(id(cell))
+            steps.append(("cell", cell))
+        steps.extend(("run", r) for r in runs)
+
+    for k in range(1, rounds + 1):
+        round_searches = [r for r in searches if r.seed == k]
+        steps.extend(("run", r) for r in round_searches)
+        for r in round_searches:
+            cell = next(c for c in cells if c.get("source") == r.folder)
+            cell_steps(cell, [t for t in retrains if t.cell is cell])
+        random_cell = next((c for c in cells if c["name"] == f"random_{k}"), None)
+        if random_cell is not None:
+            cell_steps(random_cell, [t for t in retrains if t.cell is random_cell])
+        v2 = [t for t in retrains if t.group == "DARTS_V2"]
+        if k <= len(v2):
+            cell_steps(v2[k - 1].cell, [v2[k - 1]])
+    return steps
 
 
 def state(run):
@@ -558,13 +592,17 @@ def parameter_free(genotype):
     return sum(1 for op, _ in genotype["normal"] if op in PARAMETER_FREE)
 
 
-def collect(args, searches, cells, retrains):
-    """Per cell: its genotype facts, search and retrain results; per group: the values compared."""
-    search_results = {r.folder: load_json(os.path.join(r.folder, "result.json")) for r in searches}
+def collect(args, searches, cells, retrains, partial=False):
+    """Per cell: its genotype facts, search and retrain results; per group: the values compared.
+    With partial, only finished runs count, and a cell without a finished retrain is left out."""
+    search_results = {r.folder: load_json(os.path.join(r.folder, "result.json")) for r in searches
+                      if not partial or state(r) == "done"}
     rows = []
     for cell in cells:
+        runs = [r for r in retrains if r.cell is cell and (not partial or state(r) == "done")]
+        if partial and (not runs or not os.path.exists(cell["file"])):
+            continue
         genotype = load_json(cell["file"])
-        runs = [r for r in retrains if r.cell is cell]
         results = [load_json(os.path.join(r.folder, "result.json")) for r in runs]
         row = {
             "name": cell["name"], "group": cell["group"],
@@ -625,8 +663,11 @@ def fmt(x, spec=".2f", suffix=""):
     return format(x, spec) + suffix
 
 
-def markdown(args, groups, rows):
-    lines = ["# Study: searched cells against random cells", "",
+def markdown(args, groups, rows, progress=None):
+    lines = ["# Study: searched cells against random cells", ""]
+    if progress:
+        lines += [f"**Partial report:** {progress}. Every figure below is over the finished runs only.", ""]
+    lines += [
              f"Every cell retrained with `{shlex.join(['retrain'] + shlex.split(args.retrain_args))}`, retrain seed "
              f"{args.retrain_seed}" + (f" to {args.retrain_seed + args.retrain_seeds - 1}" if args.retrain_seeds > 1 else "")
              + f"; searches with `{args.search_args}` plus each configuration's flags, seeds 1 to {args.seeds}. "
@@ -719,10 +760,14 @@ def svg(groups, rows):
     return "\n".join(out) + "\n"
 
 
-def report(args, searches, cells, retrains):
-    rows = collect(args, searches, cells, retrains)
+def report(args, searches, cells, retrains, partial=False):
+    rows = collect(args, searches, cells, retrains, partial)
     groups = summarize(args, rows)
-    text = markdown(args, groups, rows)
+    progress = None
+    if partial:
+        done = sum(state(r) == "done" for r in searches), sum(state(r) == "done" for r in retrains)
+        progress = f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
+    text = markdown(args, groups, rows, progress)
     write_atomic(os.path.join(args.out, "study.md"), text)
     write_atomic(os.path.join(args.out, "study.svg"), svg(groups, rows))
 
@@ -735,7 +780,8 @@ def report(args, searches, cells, retrains):
             return [clean(v) for v in o]
         return o
     write_atomic(os.path.join(args.out, "study.json"),
-                 json.dumps(clean({"arguments": study_arguments(args), "complete": True, "groups": groups, "cells": rows}),
+                 json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
+                                   "progress": progress, "groups": groups, "cells": rows}),
                             indent=2) + "\n")
     print(text, end="", flush=True)
 
@@ -744,18 +790,22 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if not args.dry_run and not os.access(args.binary, os.X_OK):
         raise SystemExit(f"study.py: {args.binary} is not an executable; build it (swift build -c release) or give --binary")
+    if args.report and not os.path.exists(os.path.join(args.out, "study.json")):
+        raise SystemExit(f"study.py: {args.out} holds no study.json: nothing to report; start the study first")
     open_study(args)
     searches, cells, retrains = plan(args)
     runner = Runner(args)
     runner.install_handlers()
     started = time.time()
+    if args.report:
+        report(args, searches, cells, retrains, partial=True)
+        return 0
     try:
-        for run in searches:
-            runner.run(run)
-        for cell in cells:
-            runner.make_cell(cell)
-        for run in retrains:
-            runner.run(run)
+        for kind, item in schedule(args, searches, cells, retrains):
+            if kind == "cell":
+                runner.make_cell(item)
+            else:
+                runner.run(item)
     except Interrupted as stop:
         name = signal.Signals(stop.signum).name
         print(f"study: interrupted ({name}); {args.out} keeps every finished run and checkpoint: "

@@ -206,19 +206,19 @@ class Bookkeeping(unittest.TestCase):
             return f.read().splitlines()
 
     def test_interrupted_run_resumes_and_finished_runs_are_kept(self):
-        first = self.study(env={"FAKE_INTERRUPT_AT": "3"})     # the first search of "robust"
+        first = self.study(env={"FAKE_INTERRUPT_AT": "2"})     # the first search of "robust"
         self.assertEqual(first.returncode, 128 + 15, first.stderr)
         self.assertIn("run the same command again", first.stderr)
         robust1 = os.path.join(self.out, "searches", "robust", "seed_1")
         self.assertTrue(os.path.exists(os.path.join(robust1, "checkpoint.ckpt")))
         self.assertFalse(os.path.exists(os.path.join(robust1, "result.json")))
-        self.assertEqual(len(self.calls()), 3)
+        self.assertEqual(len(self.calls()), 2)
 
         second = self.study()
         self.assertEqual(second.returncode, 0, second.stderr)
-        calls = self.calls()[3:]
+        calls = self.calls()[2:]
         self.assertIn(f"search --resume {robust1}  [launched]", calls)
-        self.assertFalse(any("searches/plain" in c for c in calls), calls)          # finished: not run again
+        self.assertFalse(any("searches/plain/seed_1" in c for c in calls), calls)   # finished: not run again
         # 4 searches, 2 random + 1 DARTS_V2 genotypes, 4 + 2 cells x 1 seed + DARTS_V2 x 2 seeds = 8 retrains
         self.assertEqual(sum(c.startswith("search") for c in self.calls()), 5)
         self.assertEqual(sum(c.startswith("retrain") for c in calls), 8)
@@ -256,11 +256,11 @@ class Bookkeeping(unittest.TestCase):
         # Run again: nothing runs, the report is written again.
         third = self.study()
         self.assertEqual(third.returncode, 0, third.stderr)
-        self.assertEqual(len(self.calls()), 3 + len(calls))
+        self.assertEqual(len(self.calls()), 2 + len(calls))
         self.assertIn("finished before, kept", third.stdout)
 
     def test_folder_without_checkpoint_is_moved_aside_and_started_again(self):
-        first = self.study(env={"FAKE_INTERRUPT_AT": "5", "FAKE_INTERRUPT_EMPTY": "1"})   # the first retrain
+        first = self.study(env={"FAKE_INTERRUPT_AT": "3", "FAKE_INTERRUPT_EMPTY": "1"})   # the first retrain
         self.assertEqual(first.returncode, 128 + 15, first.stderr)
         started = [c for c in self.calls() if c.startswith("retrain")]
         self.assertEqual(len(started), 1)
@@ -275,6 +275,39 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual(len(again), 2)
         self.assertNotIn("--resume", again[1])
         self.assertTrue(os.path.exists(os.path.join(folder, "result.json")))
+
+    def test_rounds_and_partial_report(self):
+        # Round 1: both searches of seed 1, their retrains, random_1, DARTS_V2's first retrain (jobs 1-6).
+        dry = self.study("--dry-run")
+        jobs = [l for l in dry.stdout.splitlines() if " search " in l or " retrain " in l]
+        self.assertIn("searches/plain/seed_1", jobs[0])
+        self.assertIn("searches/robust/seed_1", jobs[1])
+        self.assertIn("retrains/plain-seed_1/seed_0", jobs[2])
+        self.assertIn("retrains/robust-seed_1/seed_0", jobs[3])
+        self.assertIn("retrains/random_1/seed_0", jobs[4])
+        self.assertIn("retrains/darts_v2/seed_0", jobs[5])
+        self.assertIn("searches/plain/seed_2", jobs[6])
+
+        refused = self.study("--report")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("nothing to report", refused.stderr)
+        self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "8"}).returncode, 128 + 15)  # the second robust search
+        ran = len(self.calls())
+        partial = self.study("--report")
+        self.assertEqual(partial.returncode, 0, partial.stderr)
+        self.assertEqual(len(self.calls()), ran)     # --report runs nothing
+        with open(os.path.join(self.out, "study.json")) as f:
+            result = json.load(f)
+        self.assertFalse(result["complete"])
+        self.assertEqual(result["progress"], "3 of 4 searches and 4 of 8 retrains finished")
+        self.assertEqual([(g["name"], g["n"]) for g in result["groups"]],
+                         [("plain", 1), ("robust", 1), ("random", 1), ("DARTS_V2", 1)])
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertIn("**Partial report:** 3 of 4 searches and 4 of 8 retrains finished", f.read())
+        done = self.study()                          # the same study continues after a report
+        self.assertEqual(done.returncode, 0, done.stderr)
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertTrue(json.load(f)["complete"])
 
     def test_other_arguments_are_refused(self):
         self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "2"}).returncode, 128 + 15)
@@ -300,7 +333,7 @@ class Bookkeeping(unittest.TestCase):
     def test_flag_values_starting_with_a_dash(self):
         dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",
                               "--search-args", "--second-order", "--retrain-args", "--epochs", "--seeds", "1",
-                              "--random-cells", "0", "--darts-v2-retrains", "0", "--dry-run"],
+                              "--random-cells", "1", "--darts-v2-retrains", "0", "--dry-run"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assertEqual(dry.returncode, 0, dry.stderr)
         self.assertIn(f"{self.fake} search --second-order --seed 1 --out {self.out}/searches/plain/seed_1", dry.stdout)
@@ -311,6 +344,12 @@ class Bookkeeping(unittest.TestCase):
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("--seed", bad.stderr)
         self.assertFalse(os.path.exists(self.out))
+        for flag in ("--seeds", "--random-cells", "--retrain-seeds"):
+            zero = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, flag, "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertNotEqual(zero.returncode, 0)
+            self.assertIn(f"{flag} must be 1 or more", zero.stderr)
+            self.assertFalse(os.path.exists(self.out))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,11 @@ struct BenchCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: json, isDirectory: &isFolder), isFolder.boolValue {
                 throw ValidationError("--json \(json) is a folder; give a file path")
             }
+            do {
+                try AtomicFile.checkReplaceable(json, name: "--json \(json)")
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
     }
 
@@ -51,7 +56,7 @@ struct BenchCommand: ParsableCommand {
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try (try encoder.encode(results) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+                try AtomicFile.write(try encoder.encode(results) + Data("\n".utf8), to: URL(fileURLWithPath: json))
             }
         }
     }
@@ -68,7 +73,7 @@ struct BenchCommand: ParsableCommand {
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try (try encoder.encode(timing) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+                try AtomicFile.write(try encoder.encode(timing) + Data("\n".utf8), to: URL(fileURLWithPath: json))
             }
         }
     }

@@ -34,8 +34,8 @@ struct RetrainCommand: ParsableCommand {
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
     @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
-    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).") var auxWeight: Float?
-    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).") var dropPathProb: Float?
+    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).", transform: finiteNumber) var auxWeight: Float?
+    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).", transform: finiteNumber) var dropPathProb: Float?
     @Option(help: "Cutout length in pixels, 0 for none (paper 16).") var cutout: Int?
     @Option(help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags

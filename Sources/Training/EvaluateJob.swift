@@ -88,6 +88,11 @@ public final class EvaluateJob {
         try communicator.agree { built = try model.makeNetwork(path: modelPath) }
         let result = evaluate(built.network, weights: built.weights, on: test, classNames: kind.classNames,
                               communicator: communicator, chunk: batchSize)
+        if let problem = result.nonFiniteOutputs {
+            // Reduced sums, the same on every rank.
+            throw RetrainError.model("\(modelPath): \(problem), so its accuracy and loss mean nothing: its weights or "
+                + "batch-norm statistics hold NaN or infinity; retrain the model (with a lower --lr if its training diverged)")
+        }
         let auxiliary = built.network.namedParameters().filter { $0.name.hasPrefix("auxiliary_head.") }.map(\.tensor.count).reduce(0, +)
         return EvaluationReport(model: modelPath, genotypeText: model.manifest.genotypeText,
                                 configuration: model.manifest.configuration, parameters: built.weights.count - auxiliary,

@@ -102,6 +102,14 @@ extension RetrainJob {
         let result = evaluate(run.network, weights: run.weights, on: run.data.test, classNames: run.data.kind.classNames,
                               communicator: communicator)
         let seconds = Date().timeIntervalSince(evaluationStart)
+        if let problem = result.nonFiniteOutputs {
+            // Reduced sums, the same on every rank: every rank stops here together.
+            throw RetrainError.diverged("\(problem) after epoch \(epoch + 1)/\(options.epochs): its weights or batch-norm "
+                + "statistics hold NaN or infinity; the retrain stopped before writing the epoch's metrics and checkpoint. "
+                + (epoch > 0
+                   ? "The checkpoint of the last finished epoch is intact (darts-dist retrain --resume \(options.out)); "
+                   : "") + "start a new retrain with a lower --lr")
+        }
         try checkConsistency(run)
 
         let record = RetrainEpochMetrics(epoch: epoch, learningRate: run.schedule.learningRate(epoch: epoch),

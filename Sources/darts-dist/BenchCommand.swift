@@ -50,6 +50,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if allreduceTiming { return try runAllreduceTiming() }
         try runDistributed { communicator in
+            Diagnostics.bootstrap(level: .warning, rank: communicator.rank, host: communicator.hostName)
+            Diagnostics.reportStart(communicator)   // warns when ranks share a host without OPENBLAS_NUM_THREADS
             let results = try BenchJob(options: options, communicator: communicator).run()
             guard communicator.rank == 0 else { return }
             print(BenchJob.table(results, options: options))

@@ -45,6 +45,8 @@ struct RetrainCommand: ParsableCommand {
         let given = givenFlags(of: self)
         let options = RetrainOptions.fromCommandLine(given)
         try runDistributed { communicator in
+            Diagnostics.bootstrap(level: .warning, rank: communicator.rank, host: communicator.hostName)
+            Diagnostics.reportStart(communicator)   // warns when ranks share a host without OPENBLAS_NUM_THREADS
             // Checked on every rank alike, so that rank 0 alone reports it (``CollectiveError``).
             if let stopAfterEpochs, stopAfterEpochs <= 0 {
                 throw RetrainError.invalidOption("--stop-after-epochs \(stopAfterEpochs) must be positive")

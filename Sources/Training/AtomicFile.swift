@@ -121,8 +121,12 @@ public struct OutputPathError: Error, CustomStringConvertible {
         self.kind = kind
     }
 
-    public var description: String {
-        "\(name) is \(kind), not a regular file; darts-dist writes its outputs as regular files and never replaces "
+    public var description: String { "\(name) is \(reason)" }
+
+    /// "a FIFO (named pipe), not a regular file; ...": what is there and the fix, for messages
+    /// that name the path themselves.
+    public var reason: String {
+        "\(kind), not a regular file; darts-dist writes its outputs as regular files and never replaces "
             + "anything else there: remove it or give another path"
     }
 }

@@ -35,8 +35,8 @@ import Foundation
 /// - **baseline**: the process itself (Swift runtime, OpenMPI, OpenBLAS): 32 MB.
 ///
 /// Checked against the peak resident memory of short runs on Fashion-MNIST (docs/failures.md,
-/// "Flags, outputs and ranks"): the estimate is within -5% and +25% of the measured peaks
-/// (``MemoryEstimateTests``).
+/// "Flags, outputs and ranks"): the estimate is within -4% and +19% of the measured peaks
+/// (`MemoryEstimateMeasurementTests` keeps each within -10% and +30%).
 public struct MemoryEstimate: Equatable, Sendable {
     public var parameters: Double
     public var weightBytes: Double
@@ -212,7 +212,7 @@ public struct MemoryEstimate: Equatable, Sendable {
     /// that a million cells cost a few steps. `multiplier(reduction)`: the nodes a cell concatenates.
     static func cellRuns(layers: Int, channels: Int, stemMultiplier: Int, imageSize: Int,
                          multiplier: (Bool) -> Double) -> [CellRun] {
-        let reductions = [layers / 3, 2 * layers / 3]
+        let reductions = [layers / 3, 2 * (layers / 3) + 2 * (layers % 3) / 3]   // 2 layers / 3, without overflow
         var runs: [CellRun] = []
         var c = Double(channels), side = Double(imageSize)
         var cpp = Double(stemMultiplier) * c, cp = cpp

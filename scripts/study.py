@@ -589,21 +589,19 @@ def load_json(path):
 
 
 def run_minutes(folder, result):
-    """Wall minutes of a run: result.json's seconds, which count only the last invocation; for a
-    resumed run, the sum of the epochs' seconds in metrics.jsonl (each epoch's last record)."""
-    if result.get("resumed"):
+    """Wall minutes of a run: result.json's seconds, or the sum of the epochs' seconds in
+    metrics.jsonl (each epoch's last record) when that is more: a search's result.json counts
+    only its last invocation when it was resumed."""
+    epochs = {}
+    try:
+        with open(os.path.join(folder, "metrics.jsonl")) as f:
+            for line in f:
+                record = json.loads(line)
+                if isinstance(record.get("epoch"), int) and isinstance(record.get("seconds"), (int, float)):
+                    epochs[record["epoch"]] = record["seconds"]
+    except (OSError, ValueError):
         epochs = {}
-        try:
-            with open(os.path.join(folder, "metrics.jsonl")) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if isinstance(record.get("epoch"), int) and isinstance(record.get("seconds"), (int, float)):
-                        epochs[record["epoch"]] = record["seconds"]
-        except (OSError, ValueError):
-            epochs = {}
-        if epochs:
-            return sum(epochs.values()) / 60
-    return result["seconds"] / 60
+    return max(result["seconds"], sum(epochs.values())) / 60
 
 
 def parameter_free(genotype):

@@ -184,10 +184,10 @@ class Minutes(unittest.TestCase):
             with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
                 for epoch, seconds in [(0, 120.0), (1, 150.0), (1, 160.0), (2, 130.0)]:   # epoch 1 written twice
                     f.write(json.dumps({"epoch": epoch, "seconds": seconds}) + "\n")
-            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0, "resumed": True}), (120 + 160 + 130) / 60)
-            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0, "resumed": False}), 0.5)
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0}), (120 + 160 + 130) / 60)   # resumed
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 500.0}), 500 / 60)                # whole run
             os.remove(os.path.join(folder, "metrics.jsonl"))
-            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0, "resumed": True}), 0.5)
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0}), 0.5)
         finally:
             shutil.rmtree(folder)
 

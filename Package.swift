@@ -1,14 +1,46 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// The x86-64 level release builds are compiled for: DARTS_DIST_CPU=x86-64-v2, x86-64-v3 (AVX2, FMA),
+// x86-64-v4 (AVX-512 F/BW/CD/DQ/VL), or host (the default: the build machine's own level, read from
+// /proc/cpuinfo). A binary started on a CPU below its level stops at start-up with a message saying
+// which build to make (Sources/CPUCheck). Builds on other architectures get no CPU flag. README,
+// "Clusters whose nodes differ".
+let targetLevel: String? = {
+    #if arch(x86_64)
+    let requested = ProcessInfo.processInfo.environment["DARTS_DIST_CPU"] ?? "host"
+    if requested != "host" {
+        guard ["x86-64-v2", "x86-64-v3", "x86-64-v4"].contains(requested) else {
+            fatalError("DARTS_DIST_CPU=\(requested): give x86-64-v2, x86-64-v3 (AVX2), x86-64-v4 (AVX-512) or host")
+        }
+        return requested
+    }
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let flags = Set((cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? "").split(separator: " ").map(String.init))
+    if ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "x86-64-v4" }
+    if ["avx2", "fma", "bmi2", "movbe"].allSatisfy(flags.contains) { return "x86-64-v3" }
+    return "x86-64-v2"
+    #else
+    return nil
+    #endif
+}()
+// Swift's -target-cpu takes CPU names, not psABI levels: each level's oldest CPU that has all of it.
+let levelCPU = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]
+let cpuFlags = targetLevel.map { ["-target-cpu", levelCPU[$0] ?? $0] } ?? []
 
 // The kernels (DartsTensor) are plain loops over raw buffers: in release builds they are compiled
 // without overflow and bounds checks (-Ounchecked). Every other module keeps its checks (-O) and is
 // compiled for the same CPU. Debug builds keep every check.
 let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release)),
 ]
 let checkedSettings: [SwiftSetting] = [
-    .unsafeFlags(["-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
+    .unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release)),
+]
+// The start-up check itself is compiled for the baseline, so that it runs on any x86-64 CPU.
+let cpuCheckSettings: [CSetting] = [
+    .define("DARTS_DIST_CPU_LEVEL", to: "\"\(targetLevel ?? "")\"", .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -28,6 +60,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
 
+        // MARK: The CPU check that runs before main (Sources/CPUCheck)
+        .target(name: "CPUCheck", cSettings: cpuCheckSettings),
+
         // MARK: Library layers, bottom up
         .target(name: "DartsTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
         .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: checkedSettings),
@@ -44,7 +79,7 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "darts-dist", dependencies: [
-            "Training",
+            "Training", "CPUCheck",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -59,7 +94,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training", "CPUCheck"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -99,7 +99,7 @@ struct ResumeState {
         }
         let bytes: Data
         do {
-            bytes = try Data(contentsOf: newest)
+            bytes = try SectionFile.contents(of: newest)
             _ = try Checkpoint(data: bytes, path: newest.path)
         } catch {
             let intact = candidates.dropLast().reversed().compactMap { file -> String? in

@@ -116,7 +116,7 @@ struct GenotypeLiteralParser {
             }
             if peek.kind == .punctuation("="), let inner = open.last, inner.kind != .punctuation("(") {
                 throw error(at: token, "\(GenotypeError.quote(name + "=")) inside the '\(Self.bracket(inner))' opened at line \(inner.line), "
-                    + "column \(inner.column); close that bracket before the keyword argument")
+                    + "column \(inner.column); close that bracket before \(GenotypeError.quote(name + "="))")
             }
             guard peek.kind == .punctuation("(") else {
                 throw error(at: token, "unknown name \(GenotypeError.quote(name)); a genotype holds only literals "

@@ -92,6 +92,7 @@ func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
 
 /// A tick value with as many decimals as its step needs.
 func tickLabel(_ value: Double, step: Double) -> String {
-    let decimals = max(0, Int((-log10(step)).rounded(.up)))
+    guard step.isFinite, step > 0 else { return String(format: "%g", value) }
+    let decimals = min(20, max(0, Int((-log10(step)).rounded(.up))))
     return String(format: "%.\(decimals)f", value)
 }

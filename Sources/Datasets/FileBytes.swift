@@ -106,12 +106,6 @@ enum FileBytes {
         return bytes
     }
 
-    /// The bytes of the file at `path` with no header check and no bound but the file's own size.
-    static func read(_ path: String) throws -> [UInt8] {
-        try read(path, rule: SizeRule(headerBytes: 0, limit: { _ in Int.max }, tooLong: { limit, _ in
-            .wrongSize(path: path, expectedBytes: limit, actualBytes: limit) }))
-    }
-
     /// Decompresses the gzip members of `file` (whose first bytes, already read, are `pending`),
     /// checking `rule` on the first decompressed bytes and stopping past its limit. zlib checks
     /// each member's CRC-32 and length (RFC 1952, section 2.3.1).
@@ -195,17 +189,6 @@ enum FileBytes {
                 throw DatasetError.corruptGzip(path: path, reason: "zlib error \(result)")
             }
         }
-    }
-
-    /// Whether `path` names an existing directory.
-    static func isDirectory(_ path: String) -> Bool {
-        FileStatus.of(path) == .directory
-    }
-
-    /// Whether `path` names a regular file.
-    static func isFile(_ path: String) -> Bool {
-        if case .regular = FileStatus.of(path) { return true }
-        return false
     }
 }
 

@@ -51,14 +51,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
-        // MARK: System libraries (with inline C getters for OpenMPI's macro handles)
+        // MARK: System libraries (with inline C getters for OpenMPI's macro handles; zlib for gzip data files)
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: The CPU check that runs before main (Sources/CPUCheck)
         .target(name: "CPUCheck", cSettings: cpuCheckSettings),
@@ -68,10 +69,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: checkedSettings),
-        .target(name: "Datasets", dependencies: [
-            "DartsTensor",
-            .product(name: "CompressNIO", package: "compress-nio"),
-        ], swiftSettings: checkedSettings),
+        .target(name: "Datasets", dependencies: ["DartsTensor", "CZlib"], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
             "DARTS", "Datasets", "Distributed",
             .product(name: "Logging", package: "swift-log"),
@@ -92,7 +90,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "DARTSTests", dependencies: ["DARTS", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training", "CPUCheck"]),
     ],

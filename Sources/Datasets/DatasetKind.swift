@@ -19,6 +19,15 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// The name in messages: "Fashion-MNIST", "MNIST", "CIFAR-10".
+    public var displayName: String {
+        switch self {
+        case .fashionMNIST: return "Fashion-MNIST"
+        case .mnist: return "MNIST"
+        case .cifar10: return "CIFAR-10"
+        }
+    }
+
     /// C.
     public var channels: Int { self == .cifar10 ? 3 : 1 }
     /// H, in pixels.

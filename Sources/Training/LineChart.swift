@@ -44,7 +44,7 @@ struct LineChart {
             doc.text(tickLabel(tick, step: yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1),
                      x: left - 6, y: py(tick) + 4, size: 11, anchor: .end)
         }
-        // x ticks: whole epochs, at most about 10 labels.
+        // x ticks: whole epochs, at most about 10 labels (epochs are in 0...RunPictures.maximumEpoch).
         let span = Int(xHigh - xLow)
         let every = max(1, Int((Double(span) / 10).rounded(.up)))
         for x in stride(from: Int(xLow.rounded(.up)), through: Int(xHigh), by: every) {
@@ -74,7 +74,9 @@ struct LineChart {
     }
 }
 
-/// Round tick values (steps of 1, 2 or 5 times a power of ten) covering [low, high], about `count` of them.
+/// Round tick values (steps of 1, 2 or 5 times a power of ten) covering [low, high], about `count`
+/// of them; just the two ends when the range is too wide or too narrow for doubles to step
+/// through (±1e308, or two neighbouring doubles).
 func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
     guard low.isFinite, high.isFinite, high > low else { return [low.isFinite ? low : 0, (low.isFinite ? low : 0) + 1] }
     let raw = (high - low) / Double(max(1, count))
@@ -82,11 +84,15 @@ func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
     let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
     let first = (low / step).rounded(.down) * step
     let last = (high / step).rounded(.up) * step
-    return stride(from: first, through: last + step / 2, by: step).map { ($0 / step).rounded() * step }
+    let steps = ((last - first) / step).rounded()
+    guard raw.isFinite, raw > 0, step.isFinite, step > 0, first.isFinite, last.isFinite, steps.isFinite,
+          steps >= 1, steps <= Double(4 * max(1, count)), first + step > first else { return [low, high] }
+    return (0...Int(steps)).map { ((first + Double($0) * step) / step).rounded() * step }
 }
 
 /// A tick value with as many decimals as its step needs.
 func tickLabel(_ value: Double, step: Double) -> String {
-    let decimals = max(0, Int((-log10(step)).rounded(.up)))
+    guard step.isFinite, step > 0 else { return String(format: "%g", value) }
+    let decimals = min(20, max(0, Int((-log10(step)).rounded(.up))))
     return String(format: "%.\(decimals)f", value)
 }

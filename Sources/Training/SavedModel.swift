@@ -64,9 +64,25 @@ public struct SavedModel {
         }
         (manifest, sections) = try SectionFile.read(Manifest.self, from: url, magic: Self.magic, what: Self.what,
                                                     sectionsOf: \.sections)
+        try check(path: url.path)
+    }
+
+    /// Decodes and verifies the bytes of a model read from `path`.
+    /// - Parameter checksum: false skips the checksum check (for fuzzing the fields behind it).
+    /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
+    public init(data: Data, path: String, checksum: Bool = true) throws {
+        (manifest, sections) = try SectionFile.decode(Manifest.self, data: data, path: path, magic: Self.magic,
+                                                      what: Self.what, checksum: checksum, sectionsOf: \.sections)
+        try check(path: path)
+    }
+
+    /// - Throws: ``SectionFileError/corrupt(_:_:_:)`` when a section is missing or a field is out
+    ///   of range or at odds with another (``Manifest/problem(sections:)``).
+    private func check(path: String) throws {
         for name in ["weights", "buffers"] where sections[name] == nil {
-            throw SectionFileError.corrupt(Self.what, url.path, "section \(name) is missing")
+            throw SectionFileError.corrupt(Self.what, path, "section \(name) is missing")
         }
+        if let problem = manifest.problem(sections: sections) { throw SectionFileError.corrupt(Self.what, path, problem) }
     }
 
     /// Writes the model to `url` atomically.

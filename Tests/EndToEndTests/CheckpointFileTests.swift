@@ -24,8 +24,9 @@ import Testing
 
     static func checkpoint(_ state: SearchState, step: Int = 6, rankBuffers: [[Float]]? = nil) -> Checkpoint {
         var progress = SearchProgress()
-        progress.epoch = 1
-        progress.stepInEpoch = 2
+        // Steps per epoch 4: step 6 is step 2 of epoch 2.
+        progress.epoch = step / 4
+        progress.stepInEpoch = step % 4
         progress.globalStep = step
         progress.epochSums = [12.5, 9, 32, 13.25]
         progress.epochSeconds = 1.5

@@ -147,7 +147,7 @@ public final class AugmentNetwork: Module {
         return main + scaled(crossEntropy(auxiliaryLogits, labels: labels), by: auxiliaryWeight)
     }
 
-    static func validate(_ config: AugmentConfiguration, genotype: Genotype) throws {
+    public static func validate(_ config: AugmentConfiguration, genotype: Genotype) throws {
         for (name, value) in [("inputChannels", config.inputChannels), ("channels", config.channels),
                               ("layers", config.layers), ("classes", config.classes),
                               ("stemMultiplier", config.stemMultiplier)] where value < 1 {

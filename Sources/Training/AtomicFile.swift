@@ -3,7 +3,38 @@ import Foundation
 /// Whole-file writes that a reader, a crash or a killed job never sees half done: the bytes go to
 /// a temporary file in the same folder (`.NAME.tmp-PID`), which is flushed to the disk (fsync),
 /// renamed over the target (atomic on POSIX file systems) and the folder flushed in turn.
-enum AtomicFile {
+///
+/// Only a regular file is ever replaced: a target that exists and is anything else (a device
+/// node, a FIFO, a socket, a folder, a symbolic link) is refused with ``OutputPathError`` and left
+/// as it is, since a rename would put a regular file in its place (`--dot /dev/null` as root
+/// would replace the device).
+public enum AtomicFile {
+    /// Refuses `path` as an output when something other than a regular file is there (lstat(2):
+    /// a symbolic link is refused whatever it points to). A missing path, or one whose folder
+    /// cannot be read, passes: the write itself then reports what is wrong.
+    /// - Parameter name: how messages name the path ("--dot cells.dot"); the path by default.
+    /// - Throws: ``OutputPathError`` naming the path and what is there.
+    public static func checkReplaceable(_ path: String, name: String? = nil) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        let kind: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: kind = "a folder"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFSOCK: kind = "a socket"
+        case S_IFLNK:
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(path, &target, target.count - 1)
+            kind = n >= 0 ? "a symbolic link to \(String(cString: Array(target.prefix(n)) + [0]))" : "a symbolic link"
+        default: kind = "a special file"
+        }
+        throw OutputPathError(name: name ?? path, kind: kind)
+    }
+
+
     /// The prefix and infix of the temporary files, so a resumed run can remove stale ones.
     static func temporaryName(for name: String) -> String { ".\(name).tmp-\(getpid())" }
 
@@ -13,13 +44,17 @@ enum AtomicFile {
     /// Writes `data` to `url` atomically.
     /// - Parameter midway: called after the first half of the bytes are written (a test hook that
     ///   simulates a kill in the middle of a write).
-    /// - Throws: ``AtomicFileError`` with the path and the system's reason (`No space left on
-    ///   device`, `File too large`, `Permission denied`...); the temporary file is removed and an
-    ///   existing file at `url` is left as it was.
-    static func write(_ data: Data, to url: URL, midway: (() -> Void)? = nil) throws {
+    /// - Throws: ``OutputPathError`` when `url` exists and is not a regular file
+    ///   (``checkReplaceable(_:name:)``); ``AtomicFileError`` with the path and the system's reason
+    ///   (`No space left on device`, `File too large`, `Permission denied`...). The temporary file is
+    ///   removed and an existing file at `url` is left as it was.
+    public static func write(_ data: Data, to url: URL, midway: (() -> Void)? = nil) throws {
+        try checkReplaceable(url.path)
         let folder = url.deletingLastPathComponent()
         let temporary = folder.appendingPathComponent(temporaryName(for: url.lastPathComponent))
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A leftover of this process id (a FIFO or a link planted there) is removed, never opened.
+        unlink(temporary.path)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw AtomicFileError(path: temporary.path, reason: systemError()) }
         var failure: String?
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
@@ -48,7 +83,9 @@ enum AtomicFile {
 
     /// Makes `link` name the same file as `target` (a hard link, replaced atomically), or an atomic
     /// copy of `data()` (the target's bytes) where the file system has no hard links.
+    /// - Throws: ``OutputPathError`` when `link` exists and is not a regular file, ``AtomicFileError``.
     static func link(_ link: URL, to target: URL, data: () throws -> Data) throws {
+        try checkReplaceable(link.path)
         let temporary = link.deletingLastPathComponent().appendingPathComponent(temporaryName(for: link.lastPathComponent))
         unlink(temporary.path)
         if Glibc.link(target.path, temporary.path) == 0 {
@@ -70,6 +107,24 @@ enum AtomicFile {
     }
 
     static func systemError() -> String { String(cString: strerror(errno)) }
+}
+
+/// An output path where something other than a regular file exists: it is never replaced.
+public struct OutputPathError: Error, CustomStringConvertible {
+    /// The path as messages name it ("--dot cells.dot", "runs/x/loss.svg").
+    public let name: String
+    /// What is there: "a character device", "a symbolic link to /etc/passwd", ...
+    public let kind: String
+
+    public init(name: String, kind: String) {
+        self.name = name
+        self.kind = kind
+    }
+
+    public var description: String {
+        "\(name) is \(kind), not a regular file; darts-dist writes its outputs as regular files and never replaces "
+            + "anything else there: remove it or give another path"
+    }
 }
 
 /// A file that could not be written, and the system's reason.

@@ -116,6 +116,15 @@ public final class BenchJob {
         let worldSize = communicator.worldSize
         try communicator.agree { try options.validate(worldSize: worldSize) }
         let hosts = communicator.allgather(communicator.hostName)
+        try communicator.agree {
+            let microBatch = options.batchSize / worldSize / max(1, options.accumulate)
+            try MemoryEstimate.search(options.configuration, microBatch: microBatch, secondOrder: options.orders.contains("second"),
+                                      recompute: options.recompute, evaluationChunk: 0, images: 0)
+                .check(ranksOnHost: MemoryEstimate.ranksOnThisHost(hosts, rank: communicator.rank), host: communicator.hostName,
+                       what: "the search network (C=\(options.channels), \(options.layers) cells, \(microBatch) images per micro-batch)",
+                       fix: "lower --channels, --layers or --batch-size, or add --recompute or --partial-channels",
+                       error: SearchError.invalidOption)
+        }
         var results: [BenchResult] = []
         for order in options.orders {
             results.append(measure(secondOrder: order == "second", hosts: hosts))

@@ -84,10 +84,24 @@ public final class EvaluateJob {
                     + "but \(folder) holds \(test.channels)x\(test.height)x\(test.width) images of \(test.classCount); give the --data it was trained on")
             }
         }
+        try checkSameDataOnEveryRank(communicator, sets: [("test images", test)], folder: folder, error: RetrainError.invalidOption)
         var built: (network: AugmentNetwork, weights: ParameterArena, buffers: ParameterArena)!
+        let hosts = communicator.allgather(communicator.hostName)
+        try communicator.agree {
+            try MemoryEstimate.retrain(model.manifest.configuration, genotype: model.manifest.genotype, microBatch: 0,
+                                       evaluationChunk: min(batchSize, test.count), images: test.count, trains: false)
+                .check(ranksOnHost: MemoryEstimate.ranksOnThisHost(hosts, rank: communicator.rank), host: communicator.hostName,
+                       what: "the network of \(modelPath) measured \(min(batchSize, test.count)) images at a time",
+                       fix: "lower --batch-size (images per forward pass)", error: RetrainError.invalidOption)
+        }
         try communicator.agree { built = try model.makeNetwork(path: modelPath) }
         let result = evaluate(built.network, weights: built.weights, on: test, classNames: kind.classNames,
                               communicator: communicator, chunk: batchSize)
+        if let problem = result.nonFiniteOutputs {
+            // Reduced sums, the same on every rank.
+            throw RetrainError.model("\(modelPath): \(problem), so its accuracy and loss mean nothing: its weights or "
+                + "batch-norm statistics hold NaN or infinity; retrain the model (with a lower --lr if its training diverged)")
+        }
         let auxiliary = built.network.namedParameters().filter { $0.name.hasPrefix("auxiliary_head.") }.map(\.tensor.count).reduce(0, +)
         return EvaluationReport(model: modelPath, genotypeText: model.manifest.genotypeText,
                                 configuration: model.manifest.configuration, parameters: built.weights.count - auxiliary,

@@ -34,8 +34,9 @@ struct LineChart {
         }
         let yLow = min(yRange?.lowerBound ?? yTicks.first!, yTicks.first!)
         let yHigh = max(yRange?.upperBound ?? yTicks.last!, yTicks.last!)
-        func px(_ x: Double) -> Double { left + (x - xLow) / (xHigh - xLow) * plotWidth }
-        func py(_ y: Double) -> Double { top + (1 - (y - yLow) / (yHigh - yLow)) * plotHeight }
+        // Halves first, so that a range as wide as -1e308...1e308 does not overflow to infinity.
+        func px(_ x: Double) -> Double { left + (x / 2 - xLow / 2) / (xHigh / 2 - xLow / 2) * plotWidth }
+        func py(_ y: Double) -> Double { top + (1 - (y / 2 - yLow / 2) / (yHigh / 2 - yLow / 2)) * plotHeight }
 
         doc.text(title, x: width / 2, y: 24, size: 16, anchor: .middle, bold: true)
         // Grid and y ticks.
@@ -44,12 +45,15 @@ struct LineChart {
             doc.text(tickLabel(tick, step: yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1),
                      x: left - 6, y: py(tick) + 4, size: 11, anchor: .end)
         }
-        // x ticks: whole epochs, at most about 10 labels (epochs are in 0...RunPictures.maximumEpoch).
-        let span = Int(xHigh - xLow)
-        let every = max(1, Int((Double(span) / 10).rounded(.up)))
-        for x in stride(from: Int(xLow.rounded(.up)), through: Int(xHigh), by: every) {
-            doc.line(x1: px(Double(x)), y1: top + plotHeight, x2: px(Double(x)), y2: top + plotHeight + 4, stroke: "#444")
-            doc.text(String(x), x: px(Double(x)), y: top + plotHeight + 18, size: 11, anchor: .middle)
+        // x ticks: whole epochs, at most about 10 labels.
+        // (Epochs read from a file may be anything: far apart, only the two ends are labelled.)
+        let span = (xHigh / 2 - xLow / 2) * 2
+        let xTicks = span.isFinite && span <= 1e6
+            ? Array(stride(from: xLow.rounded(.up), through: xHigh, by: max(1, (span / 10).rounded(.up)))) : [xLow, xHigh]
+        for x in xTicks {
+            doc.line(x1: px(x), y1: top + plotHeight, x2: px(x), y2: top + plotHeight + 4, stroke: "#444")
+            doc.text(abs(x) < 1e15 ? String(format: "%.0f", x) : String(format: "%.3g", x), x: px(x), y: top + plotHeight + 18,
+                     size: 11, anchor: .middle)
         }
         doc.line(x1: left, y1: top + plotHeight, x2: left + plotWidth, y2: top + plotHeight, stroke: "#444")
         doc.line(x1: left, y1: top, x2: left, y2: top + plotHeight, stroke: "#444")
@@ -75,24 +79,24 @@ struct LineChart {
 }
 
 /// Round tick values (steps of 1, 2 or 5 times a power of ten) covering [low, high], about `count`
-/// of them; just the two ends when the range is too wide or too narrow for doubles to step
-/// through (±1e308, or two neighbouring doubles).
+/// of them. Where no such steps exist in floating point (a range wider than the largest double,
+/// as -1e308...1e308, or one too narrow for its magnitude) the ticks are the two ends.
 func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
     guard low.isFinite, high.isFinite, high > low else { return [low.isFinite ? low : 0, (low.isFinite ? low : 0) + 1] }
-    let raw = (high - low) / Double(max(1, count))
+    let raw = (high / 2 - low / 2) / Double(max(1, count)) * 2
     let magnitude = pow(10, (log10(raw)).rounded(.down))
     let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
     let first = (low / step).rounded(.down) * step
     let last = (high / step).rounded(.up) * step
-    let steps = ((last - first) / step).rounded()
-    guard raw.isFinite, raw > 0, step.isFinite, step > 0, first.isFinite, last.isFinite, steps.isFinite,
-          steps >= 1, steps <= Double(4 * max(1, count)), first + step > first else { return [low, high] }
-    return (0...Int(steps)).map { ((first + Double($0) * step) / step).rounded() * step }
+    guard step.isFinite, step > 0, first.isFinite, last.isFinite, (last - first) / step <= Double(4 * max(1, count)),
+          first + step > first else { return [low, high] }
+    return stride(from: first, through: last + step / 2, by: step).map { ($0 / step).rounded() * step }
 }
 
-/// A tick value with as many decimals as its step needs.
+/// A tick value with as many decimals as its step needs (at most 12); values of a million and
+/// more, or steps that are not a positive finite number, in three significant digits ("1e+308").
 func tickLabel(_ value: Double, step: Double) -> String {
-    guard step.isFinite, step > 0 else { return String(format: "%g", value) }
-    let decimals = min(20, max(0, Int((-log10(step)).rounded(.up))))
+    guard step.isFinite, step > 0, abs(value) < 1e6 else { return String(format: "%.3g", value) }
+    let decimals = min(12, max(0, Int((-log10(step)).rounded(.up))))
     return String(format: "%.\(decimals)f", value)
 }

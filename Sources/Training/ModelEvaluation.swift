@@ -24,6 +24,28 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public let top1: Double
     public let top5: Double
     public let classes: [ClassAccuracy]
+    /// Images for which the network produced a NaN or an infinity among its outputs (never counted
+    /// correct); 0 for a sound network.
+    public let nonFiniteImages: Int
+    /// The sentence that says the network produced non-finite outputs, nil when it did not.
+    let nonFiniteOutputs: String?
+
+    enum CodingKeys: String, CodingKey { case images, loss, top1, top5, classes, nonFiniteImages }
+
+    init(images: Int, loss: Double, top1: Double, top5: Double, classes: [ClassAccuracy], nonFiniteImages: Int,
+         nonFiniteOutputs: String?) {
+        (self.images, self.loss, self.top1, self.top5, self.classes) = (images, loss, top1, top5, classes)
+        self.nonFiniteImages = nonFiniteImages
+        self.nonFiniteOutputs = nonFiniteOutputs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(images: try c.decode(Int.self, forKey: .images), loss: try c.decode(Double.self, forKey: .loss),
+                  top1: try c.decode(Double.self, forKey: .top1), top5: try c.decode(Double.self, forKey: .top5),
+                  classes: try c.decode([ClassAccuracy].self, forKey: .classes),
+                  nonFiniteImages: try c.decodeIfPresent(Int.self, forKey: .nonFiniteImages) ?? 0, nonFiniteOutputs: nil)
+    }
 }
 
 /// Measures `network` on every image of `dataset` in evaluation mode (running batch-norm
@@ -63,5 +85,6 @@ public func evaluate(_ network: AugmentNetwork, weights: ParameterArena, on data
                              correct: correct, accuracy: images > 0 ? Double(correct) / Double(images) : 0)
     }
     return EvaluationResult(images: Int(sums.images), loss: sums.meanLoss, top1: sums.top1Accuracy,
-                            top5: sums.top5Accuracy, classes: perClass)
+                            top5: sums.top5Accuracy, classes: perClass, nonFiniteImages: Int(sums.nonFinite),
+                            nonFiniteOutputs: sums.nonFiniteOutputs("the network", images: "test images"))
 }

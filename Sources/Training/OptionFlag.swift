@@ -17,6 +17,9 @@ public struct OptionFlag<Options> {
     let assign: (inout Options, Any) -> Bool
     /// Copies the field from other options.
     let copy: (inout Options, Options) -> Void
+    /// Whether the field holds a number (an integer or a floating-point value, optional or not):
+    /// the flags whose text must parse as a finite number.
+    public let isNumber: Bool
 
     /// - Parameters:
     ///   - name: the flag, "--lr".
@@ -34,6 +37,9 @@ public struct OptionFlag<Options> {
             return true
         }
         copy = { options, other in options[keyPath: field] = other[keyPath: field] }
+        let numbers: [Any.Type] = [Int.self, Int?.self, UInt64.self, UInt64?.self, Float.self, Float?.self,
+                                   Double.self, Double?.self]
+        isNumber = numbers.contains { $0 == Value.self }
     }
 }
 

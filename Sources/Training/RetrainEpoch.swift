@@ -102,6 +102,14 @@ extension RetrainJob {
         let result = evaluate(run.network, weights: run.weights, on: run.data.test, classNames: run.data.kind.classNames,
                               communicator: communicator)
         let seconds = Date().timeIntervalSince(evaluationStart)
+        if let problem = result.nonFiniteOutputs {
+            // Reduced sums, the same on every rank: every rank stops here together.
+            throw RetrainError.diverged("\(problem) after epoch \(epoch + 1)/\(options.epochs): its weights or batch-norm "
+                + "statistics hold NaN or infinity; the retrain stopped before writing the epoch's metrics and checkpoint. "
+                + (epoch > 0
+                   ? "The checkpoint of the last finished epoch is intact (darts-dist retrain --resume \(options.out)); "
+                   : "") + "start a new retrain with a lower --lr")
+        }
         try checkConsistency(run)
 
         let record = RetrainEpochMetrics(epoch: epoch, learningRate: run.schedule.learningRate(epoch: epoch),
@@ -135,7 +143,7 @@ extension RetrainJob {
         let rankChecksums = communicator.allgather(checksum)
         let seconds = run.priorSeconds + Date().timeIntervalSince(started)
         let result = RetrainResult(genotypeText: run.genotype.dartsText, testTop1: last.testTop1, testTop5: last.testTop5,
-            testLoss: last.testLoss, bestTestTop1: best.testTop1, bestEpoch: best.epoch, epochs: options.epochs,
+            testLoss: last.testLoss, bestTestTop1: best.testTop1, bestEpoch: best.epoch + 1, epochs: options.epochs,
             steps: run.totalSteps, worldSize: worldSize, parameters: run.weights.count - run.auxiliaryParameters, seconds: seconds,
             stepSeconds: run.stepSeconds, imagesPerSecond: Double(run.totalSteps * options.batchSize) / max(run.stepSeconds, 1e-9),
             weightsChecksum: checksum, rankChecksums: rankChecksums, model: SavedModel.fileName)
@@ -150,7 +158,7 @@ extension RetrainJob {
         InterruptNotice.remove()   // finished: nothing to resume
         say(String(format: "retrain finished in %@: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (best top-1 %.2f%% after epoch %d); model in %@",
                    formatDuration(seconds), 100 * last.testTop1, 100 * last.testTop5, last.testLoss, 100 * best.testTop1,
-                   best.epoch + 1, URL(fileURLWithPath: options.out).appendingPathComponent(SavedModel.fileName).path))
+                   result.bestEpoch, URL(fileURLWithPath: options.out).appendingPathComponent(SavedModel.fileName).path))
         let identical = Set(rankChecksums).count == 1
         say("checksum of the weights and batch-norm statistics: " + (identical ? "\(checksum), identical on all \(worldSize) rank(s)"
                                     : "DIFFERS across ranks: \(rankChecksums.joined(separator: ", "))"))

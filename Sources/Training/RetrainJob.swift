@@ -113,18 +113,31 @@ public final class RetrainJob {
         try agree { genotype = try checkpoint?.manifest.genotype ?? resolveGenotype(options.genotype) }
         var data: RetrainData!
         try agree { data = try RetrainData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
+        try checkSameDataOnEveryRank(communicator, sets: [("training images", data.train), ("test images", data.test)],
+                                     folder: data.folder, error: RetrainError.invalidOption)
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast.
         let configuration = AugmentConfiguration(inputChannels: data.train.channels, imageSize: data.train.height,
                                                  channels: options.channels, layers: options.layers,
                                                  classes: data.train.classCount, auxiliary: options.auxWeight > 0)
+        let hosts = communicator.allgather(communicator.hostName)
+        try agree {
+            try AugmentNetwork.validate(configuration, genotype: genotype)
+            let microBatch = options.batchSize / communicator.worldSize / max(1, options.accumulate)
+            try MemoryEstimate.retrain(configuration, genotype: genotype, microBatch: microBatch, evaluationChunk: min(100, data.test.count),
+                                       images: data.train.count + data.test.count)
+                .check(ranksOnHost: MemoryEstimate.ranksOnThisHost(hosts, rank: communicator.rank), host: communicator.hostName,
+                       what: "the evaluation network (C=\(options.channels), \(options.layers) cells, \(microBatch) images per micro-batch)",
+                       fix: "lower --channels, --layers or the per-rank batch (--batch-size, more ranks, --accumulate)",
+                       error: RetrainError.invalidOption)
+        }
         var network: AugmentNetwork!
         try agree {
             var rng = RandomGenerator(seed: options.seed)
             network = try AugmentNetwork(configuration, genotype: genotype, rng: &rng)
         }
         let run = RetrainRun(options: options, genotype: genotype, configuration: configuration, network: network,
-                             data: data, hosts: communicator.allgather(communicator.hostName), worldSize: communicator.worldSize)
+                             data: data, hosts: hosts, worldSize: communicator.worldSize)
         parallel.broadcastFromRoot(run.weights.values)
         parallel.broadcastFromRoot(run.buffers.values)
         if let checkpoint {
@@ -141,6 +154,8 @@ public final class RetrainJob {
             } else {
                 noteCheckpoint(folder: options.out)
             }
+        } else {
+            InterruptNotice.deferOtherRanksExit()
         }
         announce(run)
         return run

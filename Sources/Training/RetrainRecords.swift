@@ -47,7 +47,9 @@ public struct RetrainResult: Codable, Sendable {
     public let testTop1: Double
     public let testTop5: Double
     public let testLoss: Double
-    /// The best test top-1 of any epoch, and that epoch (0-based); reported, never selected on.
+    /// The best test top-1 of any epoch, and that epoch counted from 1 as the console counts it
+    /// ("epoch 9/10 done", "best top-1 ... after epoch 9"): the line with `"epoch": bestEpoch - 1`
+    /// in metrics.jsonl, which counts from 0 as NNI does. Reported, never selected on.
     public let bestTestTop1: Double
     public let bestEpoch: Int
     public let epochs: Int

@@ -1,10 +1,13 @@
 import Distributed
 import Foundation
 
-/// The output folder of a run, written by rank 0 only. Every file is written atomically
-/// (a temporary file in the same folder, fsync, then rename), so a reader or a killed job never
-/// sees half a file; metrics are JSON lines appended one whole line at a time, and a resumed run
-/// drops the lines of epochs its checkpoint had not finished.
+/// The output folder of a run, written by rank 0 only. Every file but metrics.jsonl is written
+/// atomically (a temporary file in the same folder, fsync, then rename), so a reader or a killed
+/// job never sees half a file; metrics.jsonl is appended one whole line at a time, each line
+/// flushed to the disk (fsync) before the run goes on, and a resumed run drops the lines of epochs
+/// its checkpoint had not finished (and a line cut short by a kill). Only regular files are
+/// written or replaced: anything else at a file's path (a device, a FIFO, a socket, a symbolic
+/// link) is refused with ``OutputPathError`` and left as it is.
 ///
 /// Checkpoints go to `checkpoints/step_NNNNNNNN.ckpt` (N = steps taken), the newest
 /// `keepCheckpoints` of them are kept, and `checkpoint.ckpt` names the newest (a hard link).
@@ -73,12 +76,12 @@ public final class RunFolder {
             try fm.createDirectory(at: url, withIntermediateDirectories: true)
             lock = try Self.lock(url)
             let metricsURL = url.appendingPathComponent("metrics.jsonl")
-            guard fm.createFile(atPath: metricsURL.path, contents: nil) else {
-                throw RunFolderError("cannot create \(metricsURL.path); check that --out is writable")
-            }
-            metrics = try FileHandle(forWritingTo: metricsURL)
+            try AtomicFile.write(Data(), to: metricsURL)
+            metrics = try Self.openForAppending(metricsURL)
         } catch let error as RunFolderError {
             throw error
+        } catch let error as OutputPathError {
+            throw RunFolderError("\(error)")
         } catch {
             throw RunFolderError("cannot create the run folder --out \(path): \(error.localizedDescription); "
                 + "check that the parent folder exists and is writable")
@@ -106,10 +109,12 @@ public final class RunFolder {
         do {
             try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
             var text = ""
+            do {
+                try AtomicFile.checkReplaceable(metricsURL.path)
+            } catch {
+                throw RunFolderError("\(error)")
+            }
             if fm.fileExists(atPath: metricsURL.path) {
-                guard (try fm.attributesOfItem(atPath: metricsURL.path)[.type] as? FileAttributeType) == .typeRegular else {
-                    throw RunFolderError("\(metricsURL.path) is not a regular file; move it away and resume again")
-                }
                 text = try String(contentsOf: metricsURL, encoding: .utf8)
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -120,12 +125,15 @@ public final class RunFolder {
                 kept.append(line)
             }
             let keptText = kept.map { $0 + "\n" }.joined()
-            if keptText != text { try AtomicFile.write(Data(keptText.utf8), to: metricsURL) }
-            metrics = try FileHandle(forWritingTo: metricsURL)
-            try metrics.seekToEnd()
+            if keptText != text || !fm.fileExists(atPath: metricsURL.path) {
+                try AtomicFile.write(Data(keptText.utf8), to: metricsURL)
+            }
+            metrics = try Self.openForAppending(metricsURL)
         } catch let error as RunFolderError {
+            close(lock)
             throw error
         } catch {
+            close(lock)
             throw RunFolderError("cannot reopen \(metricsURL.path) to resume: \(error); "
                 + "check that the run folder is writable")
         }
@@ -136,16 +144,43 @@ public final class RunFolder {
         close(lock)
     }
 
+    /// Opens the regular file `url` (it exists) to append to it: never through a symbolic link
+    /// (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK), and only if it is a regular file.
+    /// - Throws: ``OutputPathError`` when something else is there, ``AtomicFileError`` when it
+    ///   cannot be opened.
+    static func openForAppending(_ url: URL) throws -> FileHandle {
+        try AtomicFile.checkReplaceable(url.path)
+        let fd = open(url.path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw AtomicFileError(path: url.path, reason: AtomicFile.systemError()) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw OutputPathError(name: url.path, kind: "not a regular file any more")
+        }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
     /// Locks the run folder for this process (flock on `.lock`, released when the process ends,
     /// even by kill -9), so two searches never write one folder: a job resumed while the ranks of
-    /// the killed one still run is refused until they have ended.
+    /// the killed one still run is refused until they have ended. `.lock` is opened without
+    /// following a symbolic link or blocking on a FIFO, and must be a regular file.
     /// - Returns: the open, locked file.
-    /// - Throws: ``RunFolderError`` when another process holds the lock.
+    /// - Throws: ``RunFolderError`` when another process holds the lock, or `.lock` is not a regular file.
     static func lock(_ url: URL) throws -> Int32 {
         let path = url.appendingPathComponent(".lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        do {
+            try AtomicFile.checkReplaceable(path)
+        } catch {
+            throw RunFolderError("\(error)")
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw RunFolderError("cannot create \(path): \(AtomicFile.systemError()); check that the run folder is writable")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw RunFolderError("\(OutputPathError(name: path, kind: "not a regular file"))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
@@ -190,11 +225,14 @@ public final class RunFolder {
         lock = try Self.lock(url)
         let metricsURL = url.appendingPathComponent("metrics.jsonl")
         do {
-            try metricsLines.write(to: metricsURL, options: .atomic)
-            metrics = try FileHandle(forWritingTo: metricsURL)
-            try metrics.seekToEnd()
+            try AtomicFile.write(metricsLines, to: metricsURL)
+            metrics = try Self.openForAppending(metricsURL)
+        } catch let error as OutputPathError {
+            close(lock)
+            throw RunFolderError("\(error)")
         } catch {
-            throw RunFolderError("cannot rewrite \(metricsURL.path): \(error.localizedDescription); check that the run folder is writable")
+            close(lock)
+            throw RunFolderError("cannot rewrite \(metricsURL.path): \(error); check that the run folder is writable")
         }
     }
 
@@ -204,6 +242,8 @@ public final class RunFolder {
         let target = url.appendingPathComponent(name)
         do {
             try AtomicFile.write(data, to: target)
+        } catch let error as OutputPathError {
+            throw RunFolderError("\(error)")
         } catch {
             throw RunFolderError("\(error); check free space and permissions of the run folder")
         }
@@ -221,12 +261,21 @@ public final class RunFolder {
         try write(name, data: try encoder.encode(value) + Data("\n".utf8))
     }
 
-    /// Appends one JSON object as one line of metrics.jsonl.
+    /// Appends one JSON object as one line of metrics.jsonl (one write, then fsync).
+    /// - Throws: ``RunFolderError`` when the record holds a value JSON cannot hold (NaN or an
+    ///   infinity: the run should have stopped before), or the line cannot be written.
     public func appendMetrics<T: Encodable>(_ record: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let line: Data
         do {
-            try metrics.write(contentsOf: try encoder.encode(record) + Data("\n".utf8))
+            line = try encoder.encode(record) + Data("\n".utf8)
+        } catch {
+            throw RunFolderError("cannot write the metrics line \(record) to \(url.appendingPathComponent("metrics.jsonl").path): "
+                + "a value is not a finite number (\(error)); nothing was appended")
+        }
+        do {
+            try metrics.write(contentsOf: line)
             try metrics.synchronize()
         } catch {
             throw RunFolderError("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): "

@@ -60,6 +60,17 @@ public enum RunPictures {
         }
     }
 
+    /// Every file the pictures of a run folder may be written to.
+    public static let outputNames = ["loss.svg", "accuracy.svg", "alphas_normal.svg", "alphas_reduce.svg",
+                                     "genotype_normal.dot", "genotype_normal.svg", "genotype_reduce.dot", "genotype_reduce.svg"]
+
+    /// Refuses a run folder where one of ``outputNames`` exists and is not a regular file (a
+    /// device, a FIFO, a socket, a symbolic link), before anything is drawn.
+    /// - Throws: ``OutputPathError`` naming the first such path.
+    public static func checkOutputs(in folder: URL) throws {
+        for name in outputNames { try AtomicFile.checkReplaceable(folder.appendingPathComponent(name).path) }
+    }
+
     /// Draws every picture its inputs allow into `run` and returns the line that lists them,
     /// "pictures in FOLDER: loss.svg, ...".
     public static func draw(in run: RunFolder) -> String {
@@ -70,10 +81,11 @@ public enum RunPictures {
     }
 
     /// Draws (again) the pictures of an existing run folder, a finished one or one still running,
-    /// replacing earlier pictures (each file written atomically).
+    /// replacing earlier pictures (each file written atomically; a path where something other than
+    /// a regular file is found is left alone, with a warning).
     /// - Returns: the names of the files written.
     public static func draw(folder: URL) -> [String] {
-        draw(folder: folder) { name, data in try data.write(to: folder.appendingPathComponent(name), options: .atomic) }
+        draw(folder: folder) { name, data in try AtomicFile.write(data, to: folder.appendingPathComponent(name)) }
     }
 
     /// Draws the pictures of the run folder at `folder`, writing each through `write(name, bytes)`.

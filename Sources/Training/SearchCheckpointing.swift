@@ -51,8 +51,21 @@ extension SearchJob {
     /// The message for a search that stopped on a loss or gradient that is not finite: where it
     /// happened, the last good checkpoint (left intact) and how to resume.
     func divergence(_ what: String, epoch: Int, step: Int, stepsPerEpoch: Int, globalStep: Int) -> SearchError {
-        var message = "\(what) at epoch \(epoch + 1)/\(options.epochs), step \(step + 1)/\(stepsPerEpoch) "
-            + "(step \(globalStep) of the search); the search stopped before applying it. "
+        divergence("\(what) at epoch \(epoch + 1)/\(options.epochs), step \(step + 1)/\(stepsPerEpoch) "
+            + "(step \(globalStep) of the search); the search stopped before applying it. ")
+    }
+
+    /// The same for a validation pass whose outputs are not finite (`what`: "the search network
+    /// produced non-finite outputs ... for 3 of 64 validation images") at the end of `epoch`:
+    /// nothing of the epoch (files, metrics line, checkpoint) is written.
+    func validationDivergence(_ what: String, epoch: Int, globalStep: Int) -> SearchError {
+        divergence("\(what) at the end of epoch \(epoch + 1)/\(options.epochs) (after step \(globalStep) of the search): "
+            + "its weights or batch-norm statistics hold NaN or infinity; the search stopped before writing the epoch's files. ")
+    }
+
+    /// `start`, then the last good checkpoint and how to resume, or that there is none yet.
+    private func divergence(_ start: String) -> SearchError {
+        var message = start
         if let (checkpointStep, position) = lastCheckpoint {
             let file = URL(fileURLWithPath: options.out).appendingPathComponent("checkpoints")
                 .appendingPathComponent(RunFolder.checkpointName(step: checkpointStep))

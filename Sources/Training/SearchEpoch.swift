@@ -82,6 +82,10 @@ extension SearchJob {
         // so that every rank validates, and later checkpoints, the same network.
         parallel.average(run.state.buffers.values)
         let validation = validate(run)
+        if let problem = validation.nonFiniteOutputs("the search network", images: "validation images") {
+            // The same sums on every rank (reduced), so every rank stops here together.
+            throw validationDivergence(problem, epoch: epoch, globalStep: run.progress.globalStep)
+        }
         if options.checkEvery == nil { try checkConsistency(run.state) }
 
         let sums = run.progress.sums

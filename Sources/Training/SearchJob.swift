@@ -108,10 +108,14 @@ public final class SearchJob {
         }
         var data: SearchData!
         try agree { data = try SearchData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
+        try checkSameDataOnEveryRank(communicator, sets: [("training images", data.dataset)], folder: data.folder,
+                                     error: SearchError.invalidOption)
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast, or the checkpoint's.
         let config = options.searchConfiguration(inputChannels: data.dataset.channels, imageSize: data.dataset.height,
                                                  classes: data.dataset.classCount)
+        let hosts = communicator.allgather(communicator.hostName)
+        try agree { try checkMemory(config, images: data.dataset.count, validationImages: data.valIndices.count, hosts: hosts) }
         var rng = RandomGenerator(seed: options.seed)
         let network = SearchNetwork(config, rng: &rng)
         network.recomputesActivations = options.recompute
@@ -126,7 +130,6 @@ public final class SearchJob {
         } else {
             for arena in [state.weights, state.alphas, state.buffers] { parallel.broadcastFromRoot(arena.values) }
         }
-        let hosts = communicator.allgather(communicator.hostName)
         let folder = try openRunFolder(resumed: resumed, completedEpochs: progress.epoch, data: data, state: state, hosts: hosts)
         let step = SearchStep(state: state, architect: Architect(state: state, parallel: parallel), parallel: parallel,
                               gradClip: options.gradClip, secondOrder: options.secondOrder)
@@ -138,9 +141,25 @@ public final class SearchJob {
             } else {
                 noteCheckpoint()
             }
+        } else {
+            InterruptNotice.deferOtherRanksExit()
         }
         announce(run, resumed: resumed)
         return run
+    }
+
+    /// Refuses a network this host cannot hold (``MemoryEstimate``), before it is built.
+    /// - Throws: ``SearchError/invalidOption(_:)`` with the figure and the host's memory.
+    func checkMemory(_ config: SearchConfiguration, images: Int, validationImages: Int, hosts: [String]) throws {
+        let microBatch = options.batchSize / communicator.worldSize / max(1, options.accumulate)
+        let estimate = MemoryEstimate.search(config, microBatch: microBatch, secondOrder: options.secondOrder,
+                                             recompute: options.recompute, evaluationChunk: min(256, validationImages),
+                                             images: images)
+        try estimate.check(ranksOnHost: MemoryEstimate.ranksOnThisHost(hosts, rank: communicator.rank),
+                           host: communicator.hostName,
+                           what: "the search network (C=\(options.channels), \(options.layers) cells, \(microBatch) images per micro-batch)",
+                           fix: "lower --channels, --layers or the per-rank batch (--batch-size, more ranks, --accumulate), "
+                               + "or add --recompute or --partial-channels", error: SearchError.invalidOption)
     }
 
     /// Rank 0 creates the run folder and writes config.json, or reopens a resumed search's folder

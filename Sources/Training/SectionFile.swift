@@ -170,24 +170,15 @@ enum SectionFile {
         return offset == floats ? nil : "its \(arena) tensors hold \(offset) floats, their section \(floats)"
     }
 
-    /// Writes `data` to `url` atomically: a temporary file in the same folder, fsync, rename.
+    /// Writes `data` to `url` atomically (``AtomicFile``): a temporary file in the same folder,
+    /// fsync, rename, fsync of the folder.
+    /// - Throws: ``OutputPathError`` when something other than a regular file is at `url`;
+    ///   ``SectionFileError/unwritable(_:_:_:)`` with the system's reason otherwise.
     static func write(_ data: Data, to url: URL, what: String) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw SectionFileError.unwritable(what, temporary.path, "cannot create the file; check that its folder exists and is writable")
-        }
         do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else {
-                throw SectionFileError.unwritable(what, url.path, String(cString: strerror(errno)))
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            if let e = error as? SectionFileError { throw e }
-            throw SectionFileError.unwritable(what, url.path, error.localizedDescription + "; check free space and permissions")
+            try AtomicFile.write(data, to: url)
+        } catch let error as AtomicFileError {
+            throw SectionFileError.unwritable(what, url.path, error.reason + "; check free space and permissions")
         }
     }
 }

@@ -39,19 +39,26 @@ struct BenchCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: json, isDirectory: &isFolder), isFolder.boolValue {
                 throw ValidationError("--json \(json) is a folder; give a file path")
             }
+            do {
+                try AtomicFile.checkReplaceable(json, name: "--json \(json)")
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
     }
 
     func run() throws {
         if allreduceTiming { return try runAllreduceTiming() }
         try runDistributed { communicator in
+            Diagnostics.bootstrap(level: .warning, rank: communicator.rank, host: communicator.hostName)
+            Diagnostics.reportStart(communicator)   // warns when ranks share a host without OPENBLAS_NUM_THREADS
             let results = try BenchJob(options: options, communicator: communicator).run()
             guard communicator.rank == 0 else { return }
             print(BenchJob.table(results, options: options))
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try (try encoder.encode(results) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+                try AtomicFile.write(try encoder.encode(results) + Data("\n".utf8), to: URL(fileURLWithPath: json))
             }
         }
     }
@@ -68,7 +75,7 @@ struct BenchCommand: ParsableCommand {
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try (try encoder.encode(timing) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json), options: .atomic)
+                try AtomicFile.write(try encoder.encode(timing) + Data("\n".utf8), to: URL(fileURLWithPath: json))
             }
         }
     }

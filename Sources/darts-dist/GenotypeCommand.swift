@@ -83,6 +83,15 @@ struct GenotypeCommand: ParsableCommand {
             if access(folder, W_OK) != 0 {
                 throw ValidationError("--dot \(dot): the folder \(folder) is not writable; give another path")
             }
+            do {
+                try AtomicFile.checkReplaceable(dot, name: "--dot \(dot)")
+                if Self.executable(named: "dot") != nil {
+                    let png = Self.pngPath(dot)
+                    try AtomicFile.checkReplaceable(png, name: "\(png) (the PNG drawn from --dot \(dot))")
+                }
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
     }
 
@@ -129,33 +138,52 @@ struct GenotypeCommand: ParsableCommand {
         return try Genotype.load(path: source)
     }
 
-    /// Writes the DOT file and, when Graphviz is installed, renders it to PNG.
+    /// PATH with its extension replaced by .png (cells.dot -> cells.png; cells -> cells.png).
+    static func pngPath(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return (url.pathExtension.isEmpty ? url.appendingPathExtension("png") : url.deletingPathExtension().appendingPathExtension("png")).path
+    }
+
+    /// Writes the DOT file and, when Graphviz is installed, renders it to PNG; both written
+    /// atomically (``AtomicFile``), neither replacing anything but a regular file.
     private func draw(_ genotype: Genotype, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         do {
-            try Data(genotype.dot().utf8).write(to: url, options: .atomic)
+            try AtomicFile.write(Data(genotype.dot().utf8), to: url)
+        } catch let error as OutputPathError {
+            throw Failure("\(OutputPathError(name: "--dot \(path)", kind: error.kind))")
         } catch {
-            throw Failure("cannot write --dot \(path) (\(error.localizedDescription)); check that its folder exists and is writable")
+            throw Failure("cannot write --dot \(path) (\(error)); check that its folder exists and is writable")
         }
         FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
         guard let graphviz = Self.executable(named: "dot") else {
             FileHandle.standardError.write(Data("note: Graphviz's dot is not installed, so no PNG; render with `dot -Tpng \(path)`\n".utf8))
             return
         }
-        let png = url.pathExtension.isEmpty ? url.appendingPathExtension("png") : url.deletingPathExtension().appendingPathExtension("png")
+        let png = Self.pngPath(path)
+        // dot writes the PNG to a pipe, and the bytes are put in place here, so that dot never
+        // opens the output path itself.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: graphviz)
-        process.arguments = ["-Tpng", url.path, "-o", png.path]
-        let stderr = Pipe()
+        process.arguments = ["-Tpng", url.path]
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
+        // dot's messages are a few lines at most, far below a pipe's buffer: stdout can be read first.
+        let image = stdout.fileHandleForReading.readDataToEndOfFile()
         let message = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard process.terminationStatus == 0, !image.isEmpty else {
             throw Failure("\(graphviz) -Tpng \(path) failed (exit \(process.terminationStatus)): "
                 + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        FileHandle.standardError.write(Data("wrote \(png.path)\n".utf8))
+        do {
+            try AtomicFile.write(image, to: URL(fileURLWithPath: png))
+        } catch {
+            throw Failure("cannot write the PNG \(png): \(error)")
+        }
+        FileHandle.standardError.write(Data("wrote \(png)\n".utf8))
     }
 
     /// A failure of the command, with a sentence for the user.

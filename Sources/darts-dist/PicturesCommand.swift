@@ -44,6 +44,8 @@ struct PicturesCommand: ParsableCommand {
             throw PicturesError(description: "no epoch of the \(kind.rawValue) in \(folder) has finished yet (its metrics.jsonl "
                 + "is empty); the pictures show finished epochs: draw them after the first epoch ends")
         }
+        // Only regular files are replaced: anything else at a picture's path stops the command first.
+        try RunPictures.checkOutputs(in: url)
         // A folder with none of the files is refused before drawing, without a warning per file.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         let drawable = names.contains { $0 == "genotype.json" || $0.hasSuffix(".alphas.json") }

@@ -35,8 +35,8 @@ struct RetrainCommand: ParsableCommand {
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
     @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
-    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).") var auxWeight: Float?
-    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).") var dropPathProb: Float?
+    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).", transform: finiteNumber) var auxWeight: Float?
+    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).", transform: finiteNumber) var dropPathProb: Float?
     @Option(help: "Cutout length in pixels, 0 for none (paper 16).") var cutout: Int?
     @Option(help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
@@ -46,6 +46,8 @@ struct RetrainCommand: ParsableCommand {
         let given = givenFlags(of: self)
         let options = RetrainOptions.fromCommandLine(given)
         try runDistributed { communicator in
+            Diagnostics.bootstrap(level: .warning, rank: communicator.rank, host: communicator.hostName)
+            Diagnostics.reportStart(communicator)   // warns when ranks share a host without OPENBLAS_NUM_THREADS
             // Checked on every rank alike, so that rank 0 alone reports it (``CollectiveError``).
             if let stopAfterEpochs, stopAfterEpochs <= 0 {
                 throw RetrainError.invalidOption("--stop-after-epochs \(stopAfterEpochs) must be positive")

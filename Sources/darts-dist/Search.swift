@@ -33,9 +33,10 @@ struct Search: ParsableCommand {
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
     @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
-    @Option(help: "Adam learning rate of the alphas (default: \(defaults.archLearningRate)).") var archLr: Float?
-    @Option(help: "Weight decay of the alphas (default: \(defaults.archWeightDecay)).") var archWeightDecay: Float?
-    @Option(help: "Fraction of the training images that train the weights; the rest train the alphas (default: \(defaults.trainPortion)).")
+    @Option(help: "Adam learning rate of the alphas (default: \(defaults.archLearningRate)).", transform: finiteNumber) var archLr: Float?
+    @Option(help: "Weight decay of the alphas (default: \(defaults.archWeightDecay)).", transform: finiteNumber) var archWeightDecay: Float?
+    @Option(help: "Fraction of the training images that train the weights; the rest train the alphas (default: \(defaults.trainPortion)).",
+            transform: finiteNumber)
     var trainPortion: Double?
     @Flag(name: [.customLong("second-order"), .customLong("unrolled")], help: "Second-order (unrolled) architecture gradient.")
     var secondOrder = false
@@ -45,7 +46,8 @@ struct Search: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "A term added to the architecture step's validation loss: none (default) or beta (beta-DARTS, Ye et al. CVPR 2022: mean over the 28 edges of logsumexp(alpha)).")
     var archRegularization: ArchRegularizationKind?
-    @Option(help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.")
+    @Option(help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.",
+            transform: finiteNumber)
     var archRegularizationWeight: Float?
     @Option(help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).")
     var maxParameterFree: Int?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Training
 
 // The flags that several commands share, each declared once. A command's flags are read into its
@@ -38,11 +39,11 @@ struct BatchFlags: ParsableArguments {
 /// The weights' SGD and its schedule: `search` and `retrain`.
 struct WeightTrainingFlags: ParsableArguments {
     @Option(help: "Epochs (search: 50; retrain: paper 600, fast 10).") var epochs: Int?
-    @Option(help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).") var lr: Float?
-    @Option(help: "Final weight learning rate (search: 0.001; retrain: 0).") var lrMin: Float?
-    @Option(help: "SGD momentum (default: 0.9).") var momentum: Float?
-    @Option(help: "Weight decay of the weights (default: 3e-4).") var weightDecay: Float?
-    @Option(help: "Clip the weight gradients to this global L2 norm (default: 5).") var gradClip: Float?
+    @Option(help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).", transform: finiteNumber) var lr: Float?
+    @Option(help: "Final weight learning rate (search: 0.001; retrain: 0).", transform: finiteNumber) var lrMin: Float?
+    @Option(help: "SGD momentum (default: 0.9).", transform: finiteNumber) var momentum: Float?
+    @Option(help: "Weight decay of the weights (default: 3e-4).", transform: finiteNumber) var weightDecay: Float?
+    @Option(help: "Clip the weight gradients to this global L2 norm (default: 5).", transform: finiteNumber) var gradClip: Float?
     @Option(help: "Random seed, the same on every rank (search: 2; retrain: 0).") var seed: UInt64?
 }
 
@@ -52,6 +53,34 @@ struct RunFlags: ParsableArguments {
     @Option(help: "A progress line every N steps (search: 10; retrain: paper 50, fast 100).") var printEvery: Int?
     @Option(help: ArgumentHelp("Continue the stopped run in this run folder, with its saved options.", valueName: "run-dir"))
     var resume: String?
+}
+
+/// The value of a floating-point flag (Float or Double), as `transform:` of its `@Option`: a
+/// finite number within the type's range. argument-parser reports a refusal with the value as
+/// typed: "The value '1e40' is invalid for '--lr <lr>': 1e40 is outside the range of a 32-bit
+/// float (...)".
+/// - Throws: ``NumberFlagError`` for text that is not a number, `inf`, `nan`, a value that
+///   overflows the type (1e40 for a Float) or a non-zero value that underflows to 0 (1e-50).
+func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) throws -> Value {
+    guard let value = Value(text) else { throw NumberFlagError("'\(text)' is not a number") }
+    let bits = Value.significandBitCount == Float.significandBitCount ? "32-bit float" : "64-bit double"
+    let name = text.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
+    if !value.isFinite {
+        if name.hasPrefix("inf") || name.hasPrefix("nan") {
+            throw NumberFlagError("\(text) is not a finite number; give a number such as 0.025")
+        }
+        throw NumberFlagError("\(text) is outside the range of a \(bits) (at most \(Value.greatestFiniteMagnitude) in magnitude)")
+    }
+    if value == 0, let wide = Double(text), wide != 0 {
+        throw NumberFlagError("\(text) is too small for a \(bits): it would be 0 (the smallest is about \(Value.leastNonzeroMagnitude))")
+    }
+    return value
+}
+
+/// Why the text of a floating-point flag was refused.
+struct NumberFlagError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// The parsed values of a command's arguments, by flag name.

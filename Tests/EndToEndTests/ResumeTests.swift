@@ -62,7 +62,9 @@ import TestSupport
         #expect(job.waitForExit() != 0)
         #expect(BackgroundJob.waitUntilEnded(ranks) != nil, "ranks \(ranks) still run after SIGTERM")
         let hint = "darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: "
-            + "continue with `mpirun -np 2 -x OPENBLAS_NUM_THREADS=1 \(CommandRunner.binary.path) search --resume \(out.path)`"
+            + "continue with `mpirun -np 2 --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none "
+            + "-x OPENBLAS_NUM_THREADS=1 \(CommandRunner.binary.path) search --resume \(out.path)` (and your other mpirun flags, "
+            + "such as --hostfile or -x VARIABLE, which cannot be read back)"
         #expect(job.stderr.components(separatedBy: hint).count == 2, "the hint once (rank 0's): \(job.all)")
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("result.json").path))
         let resumed = try Self.run(["search", "--resume", out.path], ranks: 2)

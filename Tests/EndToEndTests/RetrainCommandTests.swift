@@ -50,6 +50,12 @@ import TestSupport
         let summary = try readJSON(RetrainResult.self, out.appendingPathComponent("result.json"))
         #expect(summary.epochs == 2 && summary.steps == 32 && summary.worldSize == 1)
         #expect(summary.testTop1 == metrics[1].testTop1 && summary.testTop5 == metrics[1].testTop5)
+        // The best epoch counts from 1 in result.json as on the console; metrics.jsonl counts from 0.
+        let best = metrics.max { $0.testTop1 < $1.testTop1 }!
+        #expect(summary.bestEpoch == best.epoch + 1)
+        #expect(result.stdout.contains(String(format: "(best top-1 %.2f%% after epoch %d)", 100 * best.testTop1, summary.bestEpoch)),
+                "\(result.stdout)")
+        #expect(result.stdout.contains(String(format: "epoch %d/2 done", summary.bestEpoch)))
         #expect(try Genotype.load(path: out.path) == .dartsV2)   // the run folder's genotype.json
 
         // The saved model holds the genotype and configuration, and measures the same on the same images.

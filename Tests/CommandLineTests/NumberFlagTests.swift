@@ -1,0 +1,96 @@
+import ArgumentParser
+import Testing
+import Training
+@testable import darts_dist
+
+/// Every numeric flag of every command refuses `inf`, `nan` and values outside its type's range
+/// when the command line is parsed, before anything is read or written, with the value as typed.
+@Suite struct NumberFlagTests {
+    /// Texts no numeric flag may take, each given as `--flag=TEXT` (so that "-inf" is a value).
+    static let nonFinite = ["inf", "-inf", "+inf", "infinity", "Inf", "nan", "NaN", "-nan"]
+
+    /// The message argument-parser prints for `arguments`, nil when they parse.
+    static func refusal<Command: ParsableCommand>(_ command: Command.Type, _ arguments: [String]) -> String? {
+        do {
+            _ = try Command.parseAsRoot(arguments)
+            return nil
+        } catch {
+            return Command.message(for: error)
+        }
+    }
+
+    /// Walks the numeric rows of `Options.flags` on `command` and expects every non-finite text
+    /// refused with a message that quotes it; returns the number of rows walked.
+    static func walk<Command: ParsableCommand, Options: CommandLineOptions>(
+        _ command: Command.Type, _ options: Options.Type, before: [String] = []) -> Int {
+        var rows = 0
+        for row in Options.flags where row.isNumber {
+            rows += 1
+            for text in nonFinite {
+                let message = refusal(command, before + ["\(row.name)=\(text)"])
+                #expect(message != nil, "\(Command.self) accepted \(row.name)=\(text)")
+                #expect(message?.contains("'\(text)'") == true, "\(row.name)=\(text): \(message ?? "")")
+            }
+        }
+        return rows
+    }
+
+    @Test func everyNumericSearchFlagRefusesInfAndNaN() {
+        // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --arch-lr
+        // --arch-weight-decay --grad-clip --train-portion --subset --seed --warmup-epochs
+        // --arch-regularization-weight --max-parameter-free --partial-channels --print-every
+        // --accumulate --check-every --checkpoint-every --keep-checkpoints
+        #expect(Self.walk(Search.self, SearchOptions.self) == 23)
+    }
+
+    @Test func everyNumericRetrainFlagRefusesInfAndNaN() {
+        // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --aux-weight
+        // --drop-path-prob --cutout --crop-padding --grad-clip --seed --subset --test-subset --print-every --accumulate
+        #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 18)
+    }
+
+    @Test func everyNumericBenchFlagRefusesInfAndNaN() {
+        #expect(Self.walk(BenchCommand.self, BenchOptions.self) == 9)
+    }
+
+    @Test func theNumericFlagsOfEvaluateAndGenotypeRefuseInfAndNaN() {
+        for text in Self.nonFinite {
+            for flag in ["--batch-size", "--test-subset"] {
+                let message = Self.refusal(EvaluateCommand.self, ["--model", "m.bin", "\(flag)=\(text)"])
+                #expect(message?.contains("'\(text)'") == true, "evaluate \(flag)=\(text): \(message ?? "accepted")")
+            }
+            let seed = Self.refusal(GenotypeCommand.self, ["--random", "--seed=\(text)"])
+            #expect(seed?.contains("'\(text)'") == true, "genotype --seed=\(text): \(seed ?? "accepted")")
+            let cap = Self.refusal(GenotypeCommand.self, ["runs/x", "--max-parameter-free=\(text)"])
+            #expect(cap?.contains("'\(text)'") == true, "genotype --max-parameter-free=\(text): \(cap ?? "accepted")")
+        }
+        #expect(Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "inf"])?.contains("'inf'") == true)
+    }
+
+    @Test func aValueOutsideFloat32IsReportedAsTypedNotAsInf() throws {
+        let large = try #require(Self.refusal(Search.self, ["--lr", "1e40"]))
+        #expect(large.contains("'1e40'") && large.contains("1e40 is outside the range of a 32-bit float"), "\(large)")
+        #expect(!large.contains("inf"), "\(large)")
+        let small = try #require(Self.refusal(RetrainCommand.self, ["--weight-decay", "1e-50"]))
+        #expect(small.contains("1e-50 is too small for a 32-bit float: it would be 0"), "\(small)")
+        let double = try #require(Self.refusal(Search.self, ["--train-portion", "1e400"]))
+        #expect(double.contains("1e400 is outside the range of a 64-bit double"), "\(double)")
+        let word = try #require(Self.refusal(Search.self, ["--grad-clip", "five"]))
+        #expect(word.contains("'five' is not a number"), "\(word)")
+    }
+
+    @Test func finiteValuesStillParseToTheirNumbers() throws {
+        let parsed = try #require(try Search.parseAsRoot(["--lr", "3e38", "--weight-decay", "1e-40", "--train-portion=0.25",
+                                                           "--arch-lr=-0"]) as? Search)
+        let options = SearchOptions().applying(givenFlags(of: parsed))
+        #expect(options.learningRate == 3e38 && options.weightDecay == Float("1e-40")! && options.trainPortion == 0.25)
+        #expect(options.archLearningRate == 0)
+    }
+
+    @Test func theRowsThatAreNotNumbersAreTheTextAndSwitchFlags() {
+        #expect(Set(SearchOptions.flags.filter { !$0.isNumber }.map(\.name))
+                == ["--dataset", "--data", "--second-order", "--recompute", "--arch-regularization", "--auxiliary-skip", "--out"])
+        #expect(Set(RetrainOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--genotype", "--preset", "--dataset", "--data", "--out"])
+        #expect(Set(BenchOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--order", "--recompute", "--auxiliary-skip"])
+    }
+}

@@ -89,7 +89,7 @@ import Training
 
     @Test func theRowsThatAreNotNumbersAreTheTextAndSwitchFlags() {
         #expect(Set(SearchOptions.flags.filter { !$0.isNumber }.map(\.name))
-                == ["--dataset", "--data", "--second-order", "--recompute", "--arch-regularization", "--auxiliary-skip", "--out"])
+                == ["--preset", "--dataset", "--data", "--second-order", "--recompute", "--arch-regularization", "--auxiliary-skip", "--out"])
         #expect(Set(RetrainOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--genotype", "--preset", "--dataset", "--data", "--out"])
         #expect(Set(BenchOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--order", "--recompute", "--auxiliary-skip"])
     }

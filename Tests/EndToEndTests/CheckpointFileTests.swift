@@ -98,8 +98,9 @@ import Testing
         // A target whose name is a folder cannot be replaced by the rename.
         let folder = tmp.appendingPathComponent("folder.ckpt")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("inside"), withIntermediateDirectories: true)
-        let error = #expect(throws: CheckpointError.self) { try Self.checkpoint(Self.state()).write(to: folder) }
-        #expect("\(error!)".contains("cannot write checkpoint \(folder.path)"))
+        // Refused before anything is written: a path that is not a regular file is never replaced.
+        let error = #expect(throws: OutputPathError.self) { try Self.checkpoint(Self.state()).write(to: folder) }
+        #expect(error.map { "\($0)" }?.contains("\(folder.path) is a folder, not a regular file") == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted() == ["checkpoint.ckpt", "folder.ckpt"])
         #expect(try Data(contentsOf: file) == Data("earlier".utf8))
     }

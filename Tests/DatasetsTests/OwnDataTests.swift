@@ -54,7 +54,7 @@ import TestSupport
         var version = good
         version[6] = 4
         #expect(message { _ = try NPYFile.decode(version, path: "v.npy") }.contains("format version 4.0"))
-        #expect(message { _ = try NPYFile.decode(Array(good.dropLast()), path: "t.npy") }.contains("t.npy is 67 bytes, but its header"))
+        #expect(message { _ = try NPYFile.decode(Array(good.dropLast()), path: "t.npy") }.contains("t.npy is \(good.count - 1) bytes, but its header"))
         #expect(message { _ = try NPYFile.decode(good + [0], path: "e.npy") }.contains("followed by extra bytes"))
         let code = OwnDataSamples.npy(header: "{'descr': __import__('os').system('true'), 'fortran_order': False, 'shape': (4,), }", data: [1, 2, 3, 4])
         #expect(message { _ = try NPYFile.decode(code, path: "c.npy") }.contains("has a key or string without quotes"))
@@ -92,9 +92,16 @@ import TestSupport
         #expect(abs(train.images[((1 * 3 + 2) * 4 + 3) * 4 + 1] - (raw - n.mean[2]) / n.std[2]) < 1e-6)
         // Normalized training images have mean 0 and std 1 per channel.
         for c in 0..<3 {
-            let values = (0..<6).flatMap { i in train.images[((i * 3 + c) * 16)..<((i * 3 + c) * 16 + 16)] }
-            let mean = values.reduce(0, +) / Float(values.count)
-            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)
+            var values: [Float] = []
+            for i in 0..<6 {
+                let start: Int = (i * 3 + c) * 16
+                values += train.images[start..<(start + 16)]
+            }
+            let count = Float(values.count)
+            let mean: Float = values.reduce(0, +) / count
+            var variance: Float = 0
+            for v in values { variance += (v - mean) * (v - mean) }
+            variance /= count
             #expect(abs(mean) < 1e-5 && abs(variance - 1) < 1e-4)
         }
         let test = try loadDataset(.numpy, folder: folder.path, split: .test)
@@ -169,10 +176,10 @@ import TestSupport
         try ImageCodecs.writePNG(pixels, width: 8, height: 8, channels: 1, to: folder.file("a.png"))
         let png = try ImageCodecs.decode(try FileBytes.readPlain(folder.file("a.png")), path: "a.png")
         #expect(png.channels == 1 && png.width == 8 && png.pixels == pixels)
-        let smooth = (0..<192).map { UInt8(($0 % 24) * 8) }
+        let smooth = (0..<192).map { i -> UInt8 in let p = i / 3; return UInt8(100 + 4 * (p % 8) + 2 * (p / 8) + 10 * (i % 3)) }
         let jpeg = try ImageCodecs.decode(ImageCodecs.encodeJPEG(smooth, width: 8, height: 8, channels: 3, quality: 100), path: "b.jpg")
         #expect(jpeg.channels == 3 && jpeg.width == 8 && jpeg.height == 8)
-        #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 12 })
+        #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 8 })
     }
 
     @Test func imageSizeResizesBilinearly() throws {

@@ -20,8 +20,9 @@ import TestSupport
         return root
     }
 
-    static func retrain(_ tmp: URL, data: URL, dataset: String = "folder", _ extra: [String] = []) -> [String] {
-        ["retrain", "--dataset", dataset, "--data", data.path, "--preset", "fast", "--layers", "3", "--channels", "4",
+    static func retrain(_ tmp: URL, data: URL, dataset: String = "folder", genotype: String = "DARTS_V2",
+                        _ extra: [String] = []) -> [String] {
+        ["retrain", "--genotype", genotype, "--dataset", dataset, "--data", data.path, "--preset", "fast", "--layers", "3", "--channels", "4",
          "--batch-size", "8", "--epochs", "1", "--out", tmp.appendingPathComponent("retrain").path] + extra
     }
 
@@ -35,8 +36,8 @@ import TestSupport
         let searchConfig = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("run/config.json"))) as? [String: Any])
         #expect(searchConfig["classNames"] as? [String] == Self.classes)
         let out = tmp.appendingPathComponent("retrain")
-        let retrain = try CommandRunner.run(Self.retrain(tmp, data: data, ["--genotype", tmp.appendingPathComponent("run").path,
-                                                                           "--image-size", "8"]))
+        let retrain = try CommandRunner.run(Self.retrain(tmp, data: data, genotype: tmp.appendingPathComponent("run").path,
+                                                           ["--image-size", "8"]))
         try #require(retrain.status == 0, "\(retrain.all)")
         let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
         #expect(config["classNames"] as? [String] == Self.classes)
@@ -75,7 +76,7 @@ import TestSupport
         var checksums: [String] = []
         for (name, data) in [("a", "npy"), ("b", "data.npz")] {
             let out = tmp.appendingPathComponent(name)
-            let run = try CommandRunner.run(["retrain", "--dataset", "numpy", "--data", tmp.appendingPathComponent(data).path,
+            let run = try CommandRunner.run(["retrain", "--genotype", "DARTS_V2", "--dataset", "numpy", "--data", tmp.appendingPathComponent(data).path,
                                              "--preset", "fast", "--layers", "3", "--channels", "4", "--batch-size", "8",
                                              "--epochs", "1", "--out", out.path])
             try #require(run.status == 0, "\(run.all)")

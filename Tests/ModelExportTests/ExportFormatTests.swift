@@ -14,7 +14,9 @@ import Training
 /// generated types). The numeric check against PyTorch and onnxruntime is scripts/check_export.py.
 @Suite struct ExportFormatTests {
     /// A small trained-looking model (random weights, non-trivial batch-norm statistics) saved to `folder`.
-    static func savedModel(in folder: TemporaryFolder, auxiliary: Bool = true, channels: Int = 3) throws -> (path: String, network: AugmentNetwork) {
+    /// The arenas are returned with the network: they own its tensors' storage.
+    static func savedModel(in folder: TemporaryFolder, auxiliary: Bool = true, channels: Int = 3) throws
+        -> (path: String, network: AugmentNetwork, arenas: [ParameterArena]) {
         let configuration = AugmentConfiguration(inputChannels: channels, imageSize: 16, channels: 4, layers: 3, classes: 5,
                                                  auxiliary: auxiliary)
         var rng = RandomGenerator(seed: 7)
@@ -28,7 +30,7 @@ import Training
                                classNames: ["a", "b", "c", "d", "e"])
         let path = folder.file("model.bin")
         try model.write(to: URL(fileURLWithPath: path))
-        return (path, network)
+        return (path, network, [weights, buffers])
     }
 
     /// Every (name, shape) of the network's state_dict: parameters, buffers, num_batches_tracked.
@@ -45,7 +47,8 @@ import Training
     @Test func safetensorsHoldsEveryTensorWithItsShapeAndTheMetadata() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let (path, network) = try Self.savedModel(in: folder)
+        let (path, network, arenas) = try Self.savedModel(in: folder)
+        defer { withExtendedLifetime(arenas) {} }
         let out = folder.file("model.safetensors")
         _ = try exportModel(modelPath: path, format: .safetensors, out: out, producerVersion: "test")
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
@@ -82,7 +85,8 @@ import Training
     @Test func onnxParsesAndHoldsEveryInferenceWeight() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let (path, network) = try Self.savedModel(in: folder)
+        let (path, network, arenas) = try Self.savedModel(in: folder)
+        defer { withExtendedLifetime(arenas) {} }
         let out = folder.file("model.onnx")
         _ = try exportModel(modelPath: path, format: .onnx, out: out, producerVersion: "test")
         let model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: out)))
@@ -92,7 +96,8 @@ import Training
         // Every weight and statistic but the auxiliary head's (not in the inference graph).
         var expected = Self.expectedShapes(network).filter { !$0.key.hasPrefix("auxiliary_head.") && !$0.key.hasSuffix("num_batches_tracked") }
         for initializer in graph.initializer where !initializer.name.hasPrefix("const_") {
-            let shape = try #require(expected.removeValue(forKey: initializer.name), "unexpected \(initializer.name)")
+            let removed = expected.removeValue(forKey: initializer.name)
+            let shape = try #require(removed, "unexpected \(initializer.name)")
             #expect(initializer.dims == shape.map(Int64.init), "\(initializer.name)")
             #expect(initializer.rawData.count == 4 * shape.reduce(1, *))
         }

@@ -51,6 +51,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: System libraries (with inline C getters for OpenMPI's macro handles; zlib for gzip data files)
@@ -63,21 +65,35 @@ let package = Package(
 
         // MARK: The CPU check that runs before main (Sources/CPUCheck)
         .target(name: "CPUCheck", cSettings: cpuCheckSettings),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // MARK: Library layers, bottom up
         .target(name: "DartsTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
         .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: checkedSettings),
-        .target(name: "Datasets", dependencies: ["DartsTensor", "CZlib"], swiftSettings: checkedSettings),
+        .target(name: "Datasets", dependencies: [
+            "DartsTensor", "CZlib", "CPNG", "CJPEG",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
             "DARTS", "Datasets", "Distributed",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: checkedSettings),
 
+        // A trained network written as safetensors or ONNX (its protobuf types generated once from
+        // onnx.proto by protoc-gen-swift and committed: Sources/ModelExport/onnx.pb.swift).
+        .target(name: "ModelExport", dependencies: [
+            "Training", "DARTS",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], swiftSettings: checkedSettings),
+
         // MARK: Command line
         .executableTarget(name: "darts-dist", dependencies: [
-            "Training", "CPUCheck",
+            "Training", "CPUCheck", "ModelExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -85,7 +101,8 @@ let package = Package(
         // MARK: Tests
         // Helpers the test targets share: numeric comparisons, temporary folders, sample data
         // and JSON files, module trees, a background process runner.
-        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["NN", "Datasets", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "DARTSTests", dependencies: ["DARTS", "TestSupport"], resources: [.copy("Fixtures")]),
@@ -93,6 +110,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training", "CPUCheck"]),
+        .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "Training", "TestSupport",
+                                                             .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -20,7 +20,18 @@ public enum DatasetSplit: String, Sendable, CaseIterable {
 ///   or corrupt gzip stream, a wrong IDX magic number, wrong image dimensions, a file whose size
 ///   disagrees with its header or is not a whole number of CIFAR-10 records, image and label
 ///   counts that differ, a label out of range, or an empty data set.
-public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit) throws -> ImageDataset {
+///
+/// Own data (`kind.isOwnData`: folder, numpy) is loaded by `loadOwnDataset`, which takes
+/// `imageSize` and `reference` (see there); the built-in data sets refuse `imageSize`.
+public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit, imageSize: Int? = nil,
+                        reference: DatasetReference? = nil) throws -> ImageDataset {
+    if kind.isOwnData {
+        return try loadOwnDataset(kind, at: folder, split: split, imageSize: imageSize, reference: reference)
+    }
+    if let imageSize {
+        throw DatasetError.invalidParameters("--image-size \(imageSize) applies to --dataset folder only; "
+            + "\(kind.rawValue) images are \(kind.height)x\(kind.width): drop --image-size")
+    }
     switch FileStatus.of(folder) {
     case .directory: break
     case .missing: throw DatasetError.missingFolder(path: folder, hint: kind.installHint)
@@ -76,6 +87,8 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
             name: name, images: images, labels: labels,
             channels: kind.channels, height: kind.height, width: kind.width,
             classCount: kind.classCount, normalization: kind.normalization)
+    case .folder, .numpy:
+        preconditionFailure("own data is loaded by loadOwnDataset")
     }
 }
 

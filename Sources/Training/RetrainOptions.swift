@@ -13,6 +13,9 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
     public var dataset: String = DatasetKind.fashionMNIST.rawValue
     /// The data folder; nil means the dataset's default folder.
     public var data: String?
+    /// `--dataset folder` (and numpy): resize every image to S x S (bilinear); nil: the images'
+    /// own size, which must be one and square.
+    public var imageSize: Int?
     /// Cells in the evaluation network.
     public var layers: Int = 20
     /// Initial channels C (official `init_channels`).
@@ -126,6 +129,7 @@ extension RetrainOptions: CommandLineOptions {
         OptionFlag("--preset", \.preset),
         OptionFlag("--dataset", \.dataset),
         OptionFlag("--data", \.data, unset: "(the dataset's default)"),
+        OptionFlag("--image-size", \.imageSize, unset: "(the images')"),
         OptionFlag("--layers", \.layers),
         OptionFlag("--channels", \.channels),
         OptionFlag("--batch-size", \.batchSize),

@@ -8,6 +8,9 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     public var dataset: String = DatasetKind.fashionMNIST.rawValue
     /// The data folder; nil means the dataset's default folder.
     public var data: String?
+    /// `--dataset folder` (and numpy): resize every image to S x S (bilinear); nil: the images'
+    /// own size, which must be one and square.
+    public var imageSize: Int?
     public var layers: Int = 8
     public var channels: Int = 16
     /// The global batch size, split evenly over the ranks.
@@ -178,6 +181,7 @@ extension SearchOptions: CommandLineOptions {
         OptionFlag("--preset", \.preset, unset: "paper"),
         OptionFlag("--dataset", \.dataset),
         OptionFlag("--data", \.data, resumable: true, unset: "(the dataset's default)"),
+        OptionFlag("--image-size", \.imageSize, unset: "(the images')"),
         OptionFlag("--layers", \.layers),
         OptionFlag("--channels", \.channels),
         OptionFlag("--batch-size", \.batchSize),

@@ -20,6 +20,6 @@ struct DartsDist: ParsableCommand {
             every rank holds a replica of the supernet and gradients are averaged by allreduce.
             """,
         version: versionLine,
-        subcommands: [Search.self, RetrainCommand.self, EvaluateCommand.self, BenchCommand.self, GenotypeCommand.self,
+        subcommands: [Search.self, RetrainCommand.self, EvaluateCommand.self, ExportCommand.self, BenchCommand.self, GenotypeCommand.self,
                       PicturesCommand.self])
 }

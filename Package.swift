@@ -60,7 +60,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+        .systemLibrary(name: "SystemZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: The CPU check that runs before main (Sources/CPUCheck)
@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: checkedSettings),
         .target(name: "Datasets", dependencies: [
-            "DartsTensor", "CZlib", "CPNG", "CJPEG",
+            "DartsTensor", "SystemZlib", "CPNG", "CJPEG",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "DARTSTests", dependencies: ["DARTS", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SystemZlib", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["darts-dist", "Training", "CPUCheck"]),
         .testTarget(name: "ModelExportTests", dependencies: ["ModelExport", "Training", "TestSupport",

@@ -46,7 +46,7 @@ for name in "${harnesses[@]}"; do
     bin=$build/bin/$(source_of "$name")
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ -n "$(find "$build/debug/Modules" -newer "$bin" -name '*.swiftmodule' | head -1)" ]; then
         swiftc -sanitize=fuzzer,address -parse-as-library -g -I "$build/debug/Modules" \
-            -I Sources/CMPI -I Sources/CBLAS -I Sources/CZlib "${xcc[@]}" \
+            -I Sources/CMPI -I Sources/CBLAS -I Sources/SystemZlib "${xcc[@]}" \
             "$src" "${objects[@]}" "${libs[@]}" -o "$bin" 2>&1 | { grep -v "Cannot export local symbol" || true; }
         [ -x "$bin" ] || { echo "cannot link $bin" >&2; exit 2; }
     fi

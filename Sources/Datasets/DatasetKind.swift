@@ -37,6 +37,8 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .fashionMNIST: return "Fashion-MNIST"
         case .mnist: return "MNIST"
         case .cifar10: return "CIFAR-10"
+        case .folder: return "an image folder"
+        case .numpy: return "NumPy arrays"
         }
     }
 

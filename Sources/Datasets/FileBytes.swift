@@ -1,4 +1,4 @@
-import CZlib
+import SystemZlib
 import Foundation
 
 /// What the first bytes of a data file say about its length, so that a reader never holds more
@@ -16,6 +16,17 @@ struct SizeRule {
 }
 
 /// What a path names, after following symbolic links.
+extension FileBytes {
+    /// Whether `path` is a folder (following symbolic links).
+    static func isDirectory(_ path: String) -> Bool { FileStatus.of(path) == .directory }
+
+    /// Whether `path` is a regular file (following symbolic links).
+    static func isFile(_ path: String) -> Bool {
+        if case .regular = FileStatus.of(path) { return true }
+        return false
+    }
+}
+
 enum FileStatus: Equatable {
     /// Nothing at the path (not even a dangling link).
     case missing

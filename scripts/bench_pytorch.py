@@ -7,23 +7,34 @@ a val batch (first or second order), then the weight step on a train batch, on s
 are imported from torch_reference.py, not rewritten here.
 
 Each setup runs in fresh processes, one per rank, so that every peak RSS is that of one order
-alone. A setup is P processes x T threads:
+alone. A setup is P processes x T threads in one memory format:
   - P = 1: one process computes the whole global batch with T intra-op threads;
   - P > 1: torch.distributed over gloo, each rank computes its shard of the global batch and every
     gradient list (weights and alphas, including the virtual step's and the finite-difference
     ones) is averaged with one dist.all_reduce of a flat buffer before it is used. This is the
     data parallelism DARTS needs; DistributedDataParallel's hooks do not see torch.autograd.grad,
     so DDP would silently use local gradients in the architect step (docs/algorithm.md section 9, fault 7).
+  - memory format `contiguous` (NCHW) or `channels_last` (NHWC: the model and the images are
+    converted with `.to(memory_format=torch.channels_last)`, PyTorch's advice for CNNs on CPU,
+    which runs oneDNN's NHWC kernels); `--memory-format both` measures each.
+
+`--partial-channels K` times PC-DARTS' step instead (partial channel connections with channel
+shuffle and edge normalization, the `partial_channels` option of torch_reference.py's Network).
+PyTorch picks its kernels for the CPU it runs on; ATEN_CPU_CAPABILITY=avx2 and
+ONEDNN_MAX_CPU_ISA=AVX2 in the environment make it run as on an AVX2-only CPU (each result
+records the capability PyTorch used, `cpuCapability`).
 
 Reported per order and setup: seconds per step (mean of the measured steps after the warm-up,
 each step between two barriers), the fastest step, images/s, the seconds per step in all_reduce
 (rank 0), and the peak resident memory of every process (getrusage ru_maxrss). The run fails if
-the ranks end with different weights or alphas.
+the ranks end with different weights or alphas. The fastest result per order is `best` in the
+JSON.
 
 Usage:
-    .venv-torch/bin/python scripts/bench_pytorch.py                            # paper config, 2x1 and 1x2
+    .venv-torch/bin/python scripts/bench_pytorch.py      # paper config, 2x1 and 1x2, both formats
     .venv-torch/bin/python scripts/bench_pytorch.py --channels 8 --layers 5 --batch-size 16 \\
-        --order first --setups 2x1 --json /tmp/torch.json
+        --order first --setups 2x1 --memory-format channels_last --json /tmp/torch.json
+    .venv-torch/bin/python scripts/bench_pytorch.py --partial-channels 4   # PC-DARTS' step
 """
 
 import argparse
@@ -43,6 +54,9 @@ import torch.multiprocessing as mp
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_reference as ref  # noqa: E402
 
+MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
 
 def parse_setup(text):
     """'2x1' -> (2 processes, 1 thread each)."""
@@ -53,6 +67,24 @@ def parse_setup(text):
     if processes < 1 or threads < 1:
         raise argparse.ArgumentTypeError(f"setup {text!r}: processes and threads must be at least 1")
     return processes, threads
+
+
+def channels_last_hazard(args):
+    """Why channels_last cannot run at this configuration, or None.
+
+    PyTorch 2.15 on CPU corrupts the heap (SIGABRT or SIGSEGV within a few steps) in a 1x1
+    convolution at stride 2 on fewer than 8 input channels in channels_last; FactorizedReduce has
+    such convolutions on the edges of reduction cells, with 2C/K input channels.
+    """
+    net = ref.Network(C=args.channels, num_classes=args.classes, layers=args.layers,
+                      input_channels=args.input_channels, partial_channels=args.partial_channels)
+    small = sorted({m.in_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)
+                    and m.kernel_size == (1, 1) and m.stride == (2, 2) and m.in_channels < 8})
+    if small:
+        return (f"its 1x1 stride-2 convolutions on {small[0]} input channels crash PyTorch in "
+                "channels_last (fewer than 8 input channels; raise --channels or lower "
+                "--partial-channels)")
+    return None
 
 
 def free_port():
@@ -84,7 +116,7 @@ def make_average(world_size, seconds):
     return average
 
 
-def worker(rank, args, setup, order, port, queue):
+def worker(rank, args, setup, order, memory_format, port, queue):
     """One rank: build the network, run warm-up + measured steps, report to rank 0's queue."""
     world_size, threads = setup
     torch.set_num_threads(threads)
@@ -94,18 +126,21 @@ def worker(rank, args, setup, order, port, queue):
                                 rank=rank, world_size=world_size)
     torch.manual_seed(args.seed)
     net = ref.Network(C=args.channels, num_classes=args.classes, layers=args.layers,
-                      input_channels=args.input_channels)
+                      input_channels=args.input_channels, partial_channels=args.partial_channels)
     if world_size > 1:  # the same start on every rank
         with torch.no_grad():
             for t in list(net.parameters()) + net.arch_parameters():
                 dist.broadcast(t, 0)
+    layout = MEMORY_FORMATS[memory_format]
+    net.to(memory_format=layout)  # the 4-d weights, in place (the parameters stay the same tensors)
     weight_optimizer = ref.make_weight_optimizer(net)
     alpha_optimizer = ref.make_alpha_optimizer(net)
 
     micro = args.batch_size // world_size
     generator = torch.Generator().manual_seed(args.seed + rank)
     shape = (micro, args.input_channels, args.image_size, args.image_size)
-    x_train, x_val = (torch.randn(shape, generator=generator) for _ in range(2))
+    x_train, x_val = (torch.randn(shape, generator=generator).contiguous(memory_format=layout)
+                      for _ in range(2))
     y_train, y_val = (torch.randint(0, args.classes, (micro,), generator=generator)
                       for _ in range(2))
 
@@ -141,6 +176,9 @@ def worker(rank, args, setup, order, port, queue):
         queue.put({
             "framework": "pytorch", "torchVersion": torch.__version__,
             "order": order, "worldSize": world_size, "threadsPerRank": threads,
+            "memoryFormat": memory_format, "partialChannels": args.partial_channels,
+            "cpuCapability": torch.backends.cpu.get_cpu_capability(),
+            "isaEnvironment": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ},
             "globalBatch": args.batch_size, "secondsPerStep": mean, "fastestStep": min(times),
             "stepSeconds": times, "imagesPerSecond": args.batch_size / mean,
             "phaseSeconds": {"allreduce": comm[0] / len(times)},
@@ -149,23 +187,25 @@ def worker(rank, args, setup, order, port, queue):
         })
 
 
-def measure(args, setup, order):
+def measure(args, setup, order, memory_format):
     context = mp.get_context("spawn")
     queue = context.SimpleQueue()
-    mp.start_processes(worker, args=(args, setup, order, free_port(), queue),
+    mp.start_processes(worker, args=(args, setup, order, memory_format, free_port(), queue),
                        nprocs=setup[0], join=True, start_method="spawn")
     return queue.get()
 
 
 def table(results, args):
-    lines = [f"PyTorch {torch.__version__} search step: C={args.channels}, {args.layers} cells, "
+    pc = f", partial channels 1/{args.partial_channels}" if args.partial_channels > 1 else ""
+    lines = [f"PyTorch {torch.__version__} search step{pc}: C={args.channels}, {args.layers} cells, "
              f"{args.input_channels}x{args.image_size}x{args.image_size}, global batch "
-             f"{args.batch_size}, {args.steps} measured step(s) after {args.warmup} warm-up",
-             f"{'order':<7} {'setup':>6} {'s/step':>9} {'fastest':>9} {'img/s':>8} "
+             f"{args.batch_size}, {args.steps} measured step(s) after {args.warmup} warm-up; "
+             f"CPU capability {results[0]['cpuCapability']}",
+             f"{'order':<7} {'setup':>6} {'format':<14} {'s/step':>9} {'fastest':>9} {'img/s':>8} "
              f"{'allreduce':>10} {'peak RSS/process':>17} {'total RSS':>10}"]
     for r in results:
         gb = 1024 ** 3
-        lines.append(f"{r['order']:<7} {r['worldSize']:>4}x{r['threadsPerRank']} "
+        lines.append(f"{r['order']:<7} {r['worldSize']:>4}x{r['threadsPerRank']} {r['memoryFormat']:<14} "
                      f"{r['secondsPerStep']:>9.3f} {r['fastestStep']:>9.3f} "
                      f"{r['imagesPerSecond']:>8.2f} {r['phaseSeconds']['allreduce']:>10.4f} "
                      f"{max(r['peakResidentBytes']) / gb:>14.2f} GB "
@@ -189,6 +229,10 @@ def main():
     parser.add_argument("--order", choices=["first", "second", "both"], default="both")
     parser.add_argument("--setups", default="2x1,1x2",
                         help="comma-separated PROCESSESxTHREADS setups to measure, e.g. 2x1,1x2")
+    parser.add_argument("--memory-format", choices=["contiguous", "channels_last", "both"],
+                        default="both", help="NCHW (contiguous), NHWC (channels_last) or each")
+    parser.add_argument("--partial-channels", type=int, default=1, metavar="K",
+                        help="PC-DARTS: each edge's operations see 1/K of its channels (1: DARTS)")
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--json", help="write every result (and the best per order) to this file")
     args = parser.parse_args()
@@ -205,26 +249,41 @@ def main():
         parser.error("--steps must be at least 1 and --warmup at least 0")
     if args.layers < 3 or args.channels < 2 or args.channels % 2 or args.image_size % 4:
         parser.error("--layers must be at least 3, --channels even, --image-size a multiple of 4")
+    if args.partial_channels < 1 or args.channels % args.partial_channels:
+        parser.error(f"--partial-channels {args.partial_channels} must be at least 1 and divide "
+                     f"--channels {args.channels}")
+    formats = ["contiguous", "channels_last"] if args.memory_format == "both" else [args.memory_format]
+    hazard = channels_last_hazard(args) if "channels_last" in formats else None
+    if hazard and args.memory_format == "channels_last":
+        parser.error(f"channels_last at this configuration: {hazard}")
+    elif hazard:
+        print(f"note: channels_last left out: {hazard}", file=sys.stderr)
+        formats = ["contiguous"]
 
     orders = ["first", "second"] if args.order == "both" else [args.order]
     results = []
     for order in orders:
-        for setup in setups:
-            results.append(measure(args, setup, order))
-            print(f"  {order} order, {setup[0]}x{setup[1]}: "
-                  f"{results[-1]['secondsPerStep']:.3f} s/step", file=sys.stderr, flush=True)
-            if not results[-1]["ranksIdentical"]:
-                sys.exit(f"error: {order} order, {setup[0]}x{setup[1]}: the ranks ended with "
-                         "different weights or alphas")
+        for memory_format in formats:
+            for setup in setups:
+                results.append(measure(args, setup, order, memory_format))
+                print(f"  {order} order, {setup[0]}x{setup[1]}, {memory_format}: "
+                      f"{results[-1]['secondsPerStep']:.3f} s/step", file=sys.stderr, flush=True)
+                if not results[-1]["ranksIdentical"]:
+                    sys.exit(f"error: {order} order, {setup[0]}x{setup[1]}, {memory_format}: the "
+                             "ranks ended with different weights or alphas")
     best = {o: min((r for r in results if r["order"] == o), key=lambda r: r["secondsPerStep"])
             for o in orders}
     print(table(results, args))
     for o in orders:
-        print(f"best {o} order: {best[o]['worldSize']}x{best[o]['threadsPerRank']} "
-              f"({best[o]['secondsPerStep']:.3f} s/step)")
+        print(f"best {o} order: {best[o]['worldSize']}x{best[o]['threadsPerRank']}, "
+              f"{best[o]['memoryFormat']} ({best[o]['secondsPerStep']:.3f} s/step)")
     if args.json:
         config = {k: getattr(args, k) for k in ("layers", "channels", "batch_size", "input_channels",
-                                                "image_size", "classes", "steps", "warmup", "seed")}
+                                                "image_size", "classes", "steps", "warmup", "seed",
+                                                "partial_channels")}
+        config["memory_formats"] = formats
+        if hazard:
+            config["channels_last_left_out"] = hazard
         with open(args.json + ".tmp", "w") as f:
             json.dump({"config": config, "results": results, "best": best}, f, indent=2)
             f.write("\n")

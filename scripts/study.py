@@ -588,6 +588,22 @@ def load_json(path):
         return json.load(f)
 
 
+def run_minutes(folder, result):
+    """Wall minutes of a run: result.json's seconds, or the sum of the epochs' seconds in
+    metrics.jsonl (each epoch's last record) when that is more: a search's result.json counts
+    only its last invocation when it was resumed."""
+    epochs = {}
+    try:
+        with open(os.path.join(folder, "metrics.jsonl")) as f:
+            for line in f:
+                record = json.loads(line)
+                if isinstance(record.get("epoch"), int) and isinstance(record.get("seconds"), (int, float)):
+                    epochs[record["epoch"]] = record["seconds"]
+    except (OSError, ValueError):
+        epochs = {}
+    return max(result["seconds"], sum(epochs.values())) / 60
+
+
 def parameter_free(genotype):
     return sum(1 for op, _ in genotype["normal"] if op in PARAMETER_FREE)
 
@@ -610,12 +626,12 @@ def collect(args, searches, cells, retrains, partial=False):
             "retrainSeeds": [r.seed for r in runs],
             "testTop1": [res["testTop1"] for res in results],
             "parameters": results[0]["parameters"] if results else None,
-            "retrainMinutes": [res["seconds"] / 60 for res in results],
+            "retrainMinutes": [run_minutes(r.folder, res) for r, res in zip(runs, results)],
             "genotype": genotype,
         }
         if "source" in cell:
             s = search_results[cell["source"]]
-            row["searchMinutes"] = s["seconds"] / 60
+            row["searchMinutes"] = run_minutes(cell["source"], s)
             row["searchValidationAccuracy"] = s["validationAccuracy"]
         rows.append(row)
     return rows

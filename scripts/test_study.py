@@ -177,6 +177,21 @@ class Statistics(unittest.TestCase):
         self.assertIsNone(study.mann_whitney_greater([], [1.0]))
 
 
+class Minutes(unittest.TestCase):
+    def test_resumed_run_counts_every_epoch(self):
+        folder = tempfile.mkdtemp(prefix="study-minutes-")
+        try:
+            with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
+                for epoch, seconds in [(0, 120.0), (1, 150.0), (1, 160.0), (2, 130.0)]:   # epoch 1 written twice
+                    f.write(json.dumps({"epoch": epoch, "seconds": seconds}) + "\n")
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0}), (120 + 160 + 130) / 60)   # resumed
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 500.0}), 500 / 60)                # whole run
+            os.remove(os.path.join(folder, "metrics.jsonl"))
+            self.assertAlmostEqual(study.run_minutes(folder, {"seconds": 30.0}), 0.5)
+        finally:
+            shutil.rmtree(folder)
+
+
 class Bookkeeping(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="study-test-")

@@ -166,8 +166,14 @@ OPS = {
 # --------------------------------------------------------------------------- search network
 
 def channel_shuffle(x, groups):
-    """PC-DARTS' channel_shuffle: view (N, groups, C / groups, H, W), swap axes 1 and 2, flatten."""
+    """PC-DARTS' channel_shuffle: view (N, groups, C / groups, H, W), swap axes 1 and 2, flatten.
+
+    A channels_last input gives a channels_last result (the same values, shuffled within each pixel),
+    so a network converted with `.to(memory_format=torch.channels_last)` stays in that layout."""
     n, c, h, w = x.size()
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h, w, groups, c // groups)
+        return pixels.transpose(3, 4).reshape(n, h, w, c).permute(0, 3, 1, 2)
     x = x.view(n, groups, c // groups, h, w)
     x = torch.transpose(x, 1, 2).contiguous()
     return x.view(n, -1, h, w)

@@ -37,11 +37,16 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
     case unreadable(path: String, reason: String)
     /// An error in the genotype read from `path`.
     case inFile(path: String, GenotypeError)
+    /// A text longer than any genotype (``Genotype/maximumTextBytes``); `bytes` is its length in bytes.
+    case tooLong(bytes: Int)
 
     public var description: String {
         switch self {
         case let .syntax(line, column, message):
             return "line \(line), column \(column): \(message)"
+        case let .tooLong(bytes):
+            return "the text is \(bytes) bytes long; a genotype is a few hundred bytes (at most "
+                + "\(Genotype.maximumTextBytes) are read): give a genotype file (DARTS text, JSON or NNI JSON)"
         case let .unrecognizedFormat(what):
             return "\(what) is not a genotype: expected DARTS text `Genotype(normal=[('sep_conv_3x3', 0), ...], "
                 + "normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])`, our JSON "
@@ -50,7 +55,7 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
             return "\(at): found \(found); expected \(expected)"
         case let .unknownOperation(name, at, known):
             let nni = Primitive.allCases.first { $0.nniName == name && !known.contains(name) }
-            return "\(at): unknown operation '\(name)'; use one of \(known.joined(separator: ", "))"
+            return "\(at): unknown operation \(Self.quote(name)); use one of \(known.joined(separator: ", "))"
                 + (nni.map { " ('\(name)' is NNI's name for '\($0.rawValue)')" } ?? "")
         case let .noneOperation(cell, node, edge):
             return "\(Self.place(cell, node, edge)): operation 'none' cannot be kept in a genotype "
@@ -72,12 +77,15 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
             return "\(cell.rawValue), node \(node): both edges read input \(input); "
                 + "NNI's exported architecture holds one operation per edge, so the two inputs must differ"
         case let .wrongConcat(cell, concat):
-            return "\(cell.rawValue)_concat is \(concat); DARTS cells concatenate their 4 nodes: "
+            let shown = concat.count > 10
+                ? "[" + concat.prefix(10).map(String.init).joined(separator: ", ") + ", ...] (\(concat.count) values)"
+                : "\(concat)"
+            return "\(cell.rawValue)_concat is \(shown); DARTS cells concatenate their 4 nodes: "
                 + "use [2, 3, 4, 5] or range(2, 6)"
         case let .keyMismatch(format, missing, unexpected):
             var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
-            if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
+            if !missing.isEmpty { parts.append("missing keys: \(Self.list(missing))") }
+            if !unexpected.isEmpty { parts.append("unexpected keys: \(Self.list(unexpected))") }
             return "\(format) does not match the DARTS cell: " + parts.joined(separator: "; ")
                 + (format == "NNI architecture"
                    ? "; an exported DARTS architecture has 36 keys: {normal|reduce}_n{2..5}_p{j} for j < n, "
@@ -97,6 +105,40 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
     /// "normal, node 1 (edge 3)".
     static func place(_ cell: Genotype.Cell, _ node: Int, _ edge: Int) -> String {
         "\(cell.rawValue), node \(node) (edge \(edge))"
+    }
+
+    /// `text` in single quotes, as ``escaped(_:)`` gives it.
+    public static func quote(_ text: String) -> String { "'" + escaped(text) + "'" }
+
+    /// At most ``quoteLimit`` characters of a text from the input, with control characters
+    /// escaped (`\n`, `\u{1b}`) and, when it is cut, its length: `abc... (50000000 characters)`.
+    public static func escaped(_ text: String) -> String {
+        var out = ""
+        var count = 0
+        for character in text {
+            count += 1
+            if count > quoteLimit { continue }
+            for scalar in character.unicodeScalars {
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
+                    out += "\\u{" + String(scalar.value, radix: 16) + "}"
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return count > quoteLimit ? out + "... (\(count) characters)" : out
+    }
+
+    /// Characters of the input an error message quotes at most.
+    public static let quoteLimit = 200
+
+    /// Keys for a message: the first 10, escaped, and how many there are when there are more.
+    static func list(_ keys: [String]) -> String {
+        let shown = keys.prefix(10).map(escaped).joined(separator: ", ")
+        return keys.count > 10 ? shown + ", ... (\(keys.count) in all)" : shown
     }
 
     /// The operation names a genotype may hold (every primitive but `none`).

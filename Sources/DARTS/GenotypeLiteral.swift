@@ -27,14 +27,14 @@ indirect enum GenotypeLiteral {
     /// A short phrase for error messages: "the string 'x'", "a list of 3 values".
     var summary: String {
         switch self {
-        case .string(let s): return "the string '\(s)'"
+        case .string(let s): return "the string \(GenotypeError.quote(s))"
         case .int(let i): return "the integer \(i)"
         case .bool(let b): return "the boolean \(b)"
         case .null: return "null"
         case .list(let e): return e.isEmpty ? "an empty list" : "a list of \(e.count) \(e.count == 1 ? "value" : "values")"
         case .tuple(let e): return "a tuple of \(e.count) \(e.count == 1 ? "value" : "values")"
         case .dict(let e): return "an object with \(e.count) \(e.count == 1 ? "key" : "keys")"
-        case .call(let name, _, _): return "a call \(name)(...)"
+        case .call(let name, _, _): return "a call \(GenotypeError.escaped(name))(...)"
         }
     }
 }
@@ -115,11 +115,11 @@ struct GenotypeLiteralParser {
             default: break
             }
             if peek.kind == .punctuation("="), let inner = open.last, inner.kind != .punctuation("(") {
-                throw error(at: token, "'\(name)=' inside the '\(Self.bracket(inner))' opened at line \(inner.line), "
-                    + "column \(inner.column); close that bracket before '\(name)='")
+                throw error(at: token, "\(GenotypeError.quote(name + "=")) inside the '\(Self.bracket(inner))' opened at line \(inner.line), "
+                    + "column \(inner.column); close that bracket before \(GenotypeError.quote(name + "="))")
             }
             guard peek.kind == .punctuation("(") else {
-                throw error(at: token, "unknown name '\(name)'; a genotype holds only literals "
+                throw error(at: token, "unknown name \(GenotypeError.quote(name)); a genotype holds only literals "
                     + "(strings, integers, lists, tuples) and the calls Genotype(...) and range(...)")
             }
             return try call(name: name)
@@ -130,9 +130,23 @@ struct GenotypeLiteralParser {
         }
     }
 
+    /// Brackets nested deeper than this are refused (a genotype nests 3 deep; the bound keeps the
+    /// recursion of the parser, and of freeing what it built, far from the end of the stack).
+    static let maximumDepth = 32
+
+    /// Records `opened` as the innermost open bracket.
+    /// - Throws: ``GenotypeError/syntax(line:column:message:)`` beyond ``maximumDepth``.
+    private mutating func enter(_ opened: Token) throws {
+        guard open.count < Self.maximumDepth else {
+            throw error(at: opened, "brackets nested more than \(Self.maximumDepth) deep; a genotype nests 3 deep "
+                + "(a list of nodes, each a list of pairs)")
+        }
+        open.append(opened)
+    }
+
     /// Comma-separated values up to `closing`; the opening bracket has been read.
     private mutating func sequence(opened: Token, closing: Character) throws -> [GenotypeLiteral] {
-        open.append(opened)
+        try enter(opened)
         defer { open.removeLast() }
         var items: [GenotypeLiteral] = []
         while true {
@@ -144,9 +158,10 @@ struct GenotypeLiteralParser {
     }
 
     private mutating func dictionary(opened: Token) throws -> GenotypeLiteral {
-        open.append(opened)
+        try enter(opened)
         defer { open.removeLast() }
         var entries: [(key: String, value: GenotypeLiteral)] = []
+        var keys: Set<String> = []
         while true {
             if peek.kind == .punctuation("}") { _ = next(); return .dict(entries) }
             try checkNotEnd(opened: opened, closing: "}")
@@ -154,12 +169,12 @@ struct GenotypeLiteralParser {
             guard case .string(let key) = keyToken.kind else {
                 throw error(at: keyToken, "expected a quoted key, found \(Self.describe(keyToken.kind))")
             }
-            if entries.contains(where: { $0.key == key }) {
-                throw error(at: keyToken, "key '\(key)' appears twice; keep one")
+            guard keys.insert(key).inserted else {
+                throw error(at: keyToken, "key \(GenotypeError.quote(key)) appears twice; keep one")
             }
             let colon = next()
             guard colon.kind == .punctuation(":") else {
-                throw error(at: colon, "expected ':' after key '\(key)', found \(Self.describe(colon.kind))")
+                throw error(at: colon, "expected ':' after key \(GenotypeError.quote(key)), found \(Self.describe(colon.kind))")
             }
             entries.append((key, try value()))
             try separator(opened: opened, closing: "}")
@@ -168,7 +183,7 @@ struct GenotypeLiteralParser {
 
     private mutating func call(name: String) throws -> GenotypeLiteral {
         let opened = next()
-        open.append(opened)
+        try enter(opened)
         defer { open.removeLast() }
         var arguments: [GenotypeLiteral] = []
         var keywords: [(key: String, value: GenotypeLiteral)] = []
@@ -182,7 +197,7 @@ struct GenotypeLiteralParser {
                 let keyToken = next()
                 _ = next()
                 if keywords.contains(where: { $0.key == key }) {
-                    throw error(at: keyToken, "argument '\(key)' is given twice; keep one")
+                    throw error(at: keyToken, "argument \(GenotypeError.quote(key)) is given twice; keep one")
                 }
                 keywords.append((key, try value()))
             } else {
@@ -219,8 +234,8 @@ struct GenotypeLiteralParser {
 
     static func describe(_ kind: Kind) -> String {
         switch kind {
-        case .name(let n): return "'\(n)'"
-        case .string(let s): return "the string '\(s)'"
+        case .name(let n): return GenotypeError.quote(n)
+        case .string(let s): return "the string \(GenotypeError.quote(s))"
         case .int(let i): return "the integer \(i)"
         case .punctuation(let c): return "'\(c)'"
         case .end: return "the end of the text"
@@ -286,16 +301,19 @@ struct GenotypeLiteralParser {
                 while i < s.count && isDigit(s[i]) { i += 1 }
                 let digits = slice(start..<i)
                 if i < s.count && (s[i] == "." || s[i] == "e" || s[i] == "E") {
-                    throw fail(start, "only integers appear in a genotype; found a number with '\(s[i])' after \(digits)")
+                    throw fail(start, "only integers appear in a genotype; found a number with '\(s[i])' after "
+                        + GenotypeError.escaped(digits))
                 }
-                guard let value = Int(digits) else { throw fail(start, "the integer \(digits) is too large") }
+                guard let value = Int(digits) else {
+                    throw fail(start, "the integer \(GenotypeError.escaped(digits)) is too large")
+                }
                 tokens.append(Token(kind: .int(value), line: line, column: column))
             } else if isNameStart(c) {
                 let start = i
                 while i < s.count && (isNameStart(s[i]) || isDigit(s[i]) || s[i] == ".") { i += 1 }
                 tokens.append(Token(kind: .name(slice(start..<i)), line: line, column: column))
             } else {
-                throw fail(i, "unexpected character '\(c)'")
+                throw fail(i, "unexpected character \(GenotypeError.quote(String(c)))")
             }
         }
         // Two end tokens let the parser look one token ahead anywhere.

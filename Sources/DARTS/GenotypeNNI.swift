@@ -170,11 +170,15 @@ extension Genotype {
             }
             inputs = flags.indices.filter { flags[$0] }
         } else {
+            guard items.count <= states else {
+                throw GenotypeError.badSwitch(key: key, problem: "holds \(items.count) values; a switch names the two chosen "
+                        + "edges of node n\(states), e.g. [\"\(edgeKeys[0])\", \"\(edgeKeys[1])\"]")
+            }
             for item in items {
                 switch item {
                 case .string(let name):
                     guard let input = edgeKeys.firstIndex(of: name) else {
-                        throw GenotypeError.badSwitch(key: key, problem: "names '\(name)', which is not an edge into "
+                        throw GenotypeError.badSwitch(key: key, problem: "names \(GenotypeError.quote(name)), which is not an edge into "
                             + "node n\(states); choose two of \(edgeKeys.joined(separator: ", "))")
                     }
                     inputs.append(input)
@@ -190,7 +194,8 @@ extension Genotype {
                 }
             }
         }
-        if let repeated = inputs.first(where: { i in inputs.filter { $0 == i }.count > 1 }) {
+        var seen: Set<Int> = []
+        if let repeated = inputs.first(where: { !seen.insert($0).inserted }) {
             throw GenotypeError.badSwitch(key: key, problem: "chooses \(edgeKeys[repeated]) twice; "
                 + "a DARTS node keeps two different edges")
         }

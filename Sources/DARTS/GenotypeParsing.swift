@@ -10,12 +10,13 @@ extension Genotype {
     ///   `range(2, 6)`, single or double quotes, optionally after `NAME = `.
     /// - Throws: ``GenotypeError`` naming the position, key, cell, node or edge at fault.
     public static func parse(_ text: String) throws -> Genotype {
+        guard text.utf8.count <= maximumTextBytes else { throw GenotypeError.tooLong(bytes: text.utf8.count) }
         let literal = try GenotypeLiteralParser.parse(text)
         let genotype: Genotype
         switch literal {
         case .call(let name, let arguments, let keywords):
             guard name.split(separator: ".").last == "Genotype" else {
-                throw GenotypeError.unrecognizedFormat("a call \(name)(...)")
+                throw GenotypeError.unrecognizedFormat("a call \(GenotypeError.escaped(name))(...)")
             }
             genotype = try Genotype(fields: try dartsFields(arguments: arguments, keywords: keywords), format: "Genotype(...)")
         case .dict(let entries):
@@ -27,7 +28,7 @@ extension Genotype {
             } else if keys.contains(where: { $0.hasPrefix("normal_n") || $0.hasPrefix("reduce_n") }) {
                 genotype = try Genotype(nni: entries)
             } else {
-                let shown = keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? ", ..." : "")
+                let shown = keys.prefix(5).map(GenotypeError.escaped).joined(separator: ", ") + (keys.count > 5 ? ", ..." : "")
                 throw GenotypeError.unrecognizedFormat(keys.isEmpty ? "an empty JSON object" : "a JSON object with keys \(shown)")
             }
         default:
@@ -65,6 +66,16 @@ extension Genotype {
                     + "folder that finished (it writes genotype.json), or one of its epoch_N.genotype.json files")
             }
         }
+        var status = stat()
+        if stat(file, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFREG else {
+                throw GenotypeError.unreadable(path: file, reason: "is not a regular file (\(fileKind(status.st_mode))); "
+                    + "give a genotype file (DARTS text, JSON or NNI JSON), a search run folder, DARTS_V1 or DARTS_V2")
+            }
+            guard Int(status.st_size) <= maximumTextBytes else {
+                throw GenotypeError.inFile(path: file, .tooLong(bytes: Int(status.st_size)))
+            }
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -83,6 +94,13 @@ extension Genotype {
 
     // MARK: DARTS text and our JSON
 
+    /// The longest `range(...)` a concat may give (a DARTS cell concatenates 4 nodes).
+    static let maximumConcatLength = 64
+
+    /// The longest genotype text read, in UTF-8 bytes (a genotype is a few hundred; an NNI
+    /// architecture with indentation about 2,000).
+    public static let maximumTextBytes = 1_000_000
+
     /// The field names of the official `Genotype` namedtuple, in its positional order.
     static let fieldNames = ["normal", "normal_concat", "reduce", "reduce_concat"]
 
@@ -97,7 +115,7 @@ extension Genotype {
         for (name, value) in zip(fieldNames, arguments) { fields[name] = value }
         for (key, value) in keywords {
             if fields[key] != nil {
-                throw GenotypeError.badValue(at: "Genotype(...)", found: "'\(key)' given by position and by name",
+                throw GenotypeError.badValue(at: "Genotype(...)", found: "\(GenotypeError.quote(key)) given by position and by name",
                     expected: "each field once")
             }
             fields[key] = value
@@ -175,11 +193,32 @@ extension Genotype {
         case .call("range", let args, let keywords) where keywords.isEmpty && (1...2).contains(args.count):
             let bounds = try args.map(integer)
             let (low, high) = bounds.count == 1 ? (0, bounds[0]) : (bounds[0], bounds[1])
-            return low < high ? Array(low..<high) : []
+            guard low < high else { return [] }
+            // A concat has 4 nodes; a longer range is refused before it is built.
+            let (length, overflow) = high.subtractingReportingOverflow(low)
+            guard !overflow, length <= maximumConcatLength else {
+                throw GenotypeError.badValue(at: key, found: "range(\(low), \(high)), "
+                    + (overflow ? "more values than an integer counts" : "\(length) values"),
+                    expected: "the 4 intermediate nodes, [2, 3, 4, 5] or range(2, 6)")
+            }
+            return Array(low..<high)
         case .call("list", let args, let keywords) where keywords.isEmpty && args.count == 1:
             return try concatList(args[0], cell)
         default:
             return [try integer(value)]
         }
+    }
+}
+
+/// "a FIFO", "a character device", ... for a file's `st_mode`.
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFIFO: return "a FIFO"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    case S_IFDIR: return "a folder"
+    case S_IFLNK: return "a symbolic link"
+    default: return "a regular file"
     }
 }

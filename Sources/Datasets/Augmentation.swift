@@ -28,10 +28,10 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
     /// The search-time augmentation used here for each data set: random crop with padding 4
     /// and horizontal flip for CIFAR-10 (official DARTS, pt.darts) and Fashion-MNIST (the
     /// common simpler choice, docs/algorithm.md §7); random crop with padding 4 alone for MNIST,
-    /// whose digits change meaning when mirrored.
+    /// whose digits change meaning when mirrored. Own data (folder, numpy) gets CIFAR-10's.
     public static func standard(_ kind: DatasetKind) -> Augmentation {
         switch kind {
-        case .cifar10, .fashionMNIST: return Augmentation(randomCropPadding: 4, horizontalFlip: true)
+        case .cifar10, .fashionMNIST, .folder, .numpy: return Augmentation(randomCropPadding: 4, horizontalFlip: true)
         case .mnist: return Augmentation(randomCropPadding: 4)
         }
     }

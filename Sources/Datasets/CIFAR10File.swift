@@ -5,6 +5,16 @@ enum CIFAR10File {
     static let planeSize = 32 * 32
     static let recordSize = 1 + 3 * planeSize
 
+    /// The most records a file may hold: the whole data set (50,000 training and 10,000 test images).
+    static let maximumRecords = 60_000
+
+    /// No header; a file is read to at most ``maximumRecords`` records.
+    /// - Throws: `DatasetError.tooManyRecords` past them.
+    static func rule(path: String) -> SizeRule {
+        SizeRule(headerBytes: 0, limit: { _ in maximumRecords * recordSize },
+                 tooLong: { _, _ in .tooManyRecords(path: path, records: maximumRecords) })
+    }
+
     /// The training files, in order, and the test file.
     static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     static let testFiles = ["test_batch.bin"]

@@ -9,6 +9,8 @@ extension DatasetKind {
             return (0..<10).map(String.init)
         case .cifar10:
             return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        case .folder, .numpy:
+            return []   // the loaded ImageDataset's classNames
         }
     }
 }

@@ -9,6 +9,17 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String, hint: String)
     /// The file exists but could not be read.
     case unreadableFile(path: String, reason: String)
+    /// A data file path naming a folder, a FIFO, a device or a socket (`kind` says which).
+    case notRegularFile(path: String, kind: String)
+    /// A data file or folder path that is a symbolic link which cannot be followed (a loop, or a
+    /// target that does not exist); `reason` is the system's.
+    case brokenLink(path: String, reason: String)
+    /// A file that holds (after decompression) more bytes than its header says, stopped at `expectedBytes`.
+    case longerThanHeader(path: String, expectedBytes: Int)
+    /// A CIFAR-10 file of more than `records` records (the whole data set has 60,000).
+    case tooManyRecords(path: String, records: Int)
+    /// A folder whose files are recognizably those of another data set than the one asked for.
+    case otherDataset(folder: String, asked: DatasetKind, found: DatasetKind, evidence: String)
     /// The file starts with the gzip magic (1f 8b) but does not decompress to its end.
     case corruptGzip(path: String, reason: String)
     /// An IDX file whose magic number is not the one of its kind (0x00000803 images, 0x00000801 labels).
@@ -41,6 +52,22 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "data file \(path) not found; \(hint)"
         case let .unreadableFile(path, reason):
             return "cannot read data file \(path): \(reason); check its permissions"
+        case let .notRegularFile(path, kind):
+            return "data file \(path) is \(kind), not a regular file; --data takes a folder that holds the data files "
+                + "themselves: move it away and put the file there (or a symbolic link to it)"
+        case let .brokenLink(path, reason):
+            return "\(path) is a symbolic link that cannot be followed (\(reason)); point it at the data, or replace it "
+                + "with the data itself"
+        case let .longerThanHeader(path, expectedBytes):
+            return "\(path) holds more than the \(expectedBytes) bytes its header says (reading stopped there); "
+                + "the file is damaged, download or reinstall it"
+        case let .tooManyRecords(path, records):
+            return "\(path) holds more than \(records) records of 3073 bytes, more than the whole CIFAR-10 data set "
+                + "(reading stopped there); give the files data_batch_1.bin ... data_batch_5.bin and test_batch.bin "
+                + "of the binary version"
+        case let .otherDataset(folder, asked, found, evidence):
+            return "--dataset \(asked.rawValue) was asked for, but \(folder) holds \(found.displayName) (\(evidence)); "
+                + "pass --dataset \(found.rawValue) for these files, or --data with a folder of \(asked.displayName) files"
         case let .corruptGzip(path, reason):
             return "gzip file \(path) is truncated or corrupt (\(reason)); download or reinstall it"
         case let .wrongMagic(path, expected, found):

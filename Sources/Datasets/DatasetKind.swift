@@ -9,6 +9,17 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case mnist
     /// CIFAR-10 (Krizhevsky 2009), binary version: 32x32x3, 10 classes.
     case cifar10
+    /// The user's own images in torchvision's ImageFolder layout (DIR/train/CLASS/*.png|*.jpg,
+    /// DIR/test/CLASS/...): shape, classes and normalization come from the files (`OwnData`).
+    case folder
+    /// The user's own NumPy arrays (train_images.npy, train_labels.npy, test_images.npy,
+    /// test_labels.npy, or the same four in one .npz): shape, classes and normalization come
+    /// from the files (`OwnData`).
+    case numpy
+
+    /// Whether the shape, classes and normalization come from the files rather than from the
+    /// constants below (which then describe nothing and are not used).
+    public var isOwnData: Bool { self == .folder || self == .numpy }
 
     /// Where the data is looked for when no folder is given.
     public var defaultFolder: String {
@@ -16,6 +27,18 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .fashionMNIST: return "/usr/share/datasets/fashion-mnist"
         case .mnist: return "/usr/share/datasets/mnist"
         case .cifar10: return "./data/cifar-10-batches-bin"
+        case .folder, .numpy: return ""
+        }
+    }
+
+    /// The name in messages: "Fashion-MNIST", "MNIST", "CIFAR-10".
+    public var displayName: String {
+        switch self {
+        case .fashionMNIST: return "Fashion-MNIST"
+        case .mnist: return "MNIST"
+        case .cifar10: return "CIFAR-10"
+        case .folder: return "an image folder"
+        case .numpy: return "NumPy arrays"
         }
     }
 
@@ -38,6 +61,8 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .cifar10:
             return Normalization(mean: [0.49139968, 0.48215827, 0.44653124],
                                  std: [0.24703233, 0.24348505, 0.26158768])
+        case .folder, .numpy:
+            return .identity(channels: 1)   // measured from the training images instead (OwnData)
         }
     }
 
@@ -52,6 +77,11 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .cifar10:
             return "extract the CIFAR-10 binary version (cifar-10-binary.tar.gz, folder cifar-10-batches-bin) "
                 + "there or pass --data DIR"
+        case .folder:
+            return "--dataset folder needs --data DIR, the folder that holds train/CLASS/*.png|*.jpg and test/CLASS/..."
+        case .numpy:
+            return "--dataset numpy needs --data DIR (train_images.npy, train_labels.npy, test_images.npy, "
+                + "test_labels.npy) or --data FILE.npz holding the same four arrays"
         }
     }
 }

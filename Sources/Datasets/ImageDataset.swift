@@ -3,7 +3,7 @@
 ///     x_normalized = (x / 255 - mean[c]) / std[c]
 ///
 /// as `torchvision.transforms.Normalize` does after `ToTensor` (official DARTS, pt.darts).
-public struct Normalization: Sendable, Equatable {
+public struct Normalization: Sendable, Equatable, Codable {
     /// Mean of channel c over the training set, in [0, 1] pixel units.
     public var mean: [Float]
     /// Standard deviation of channel c over the training set, in [0, 1] pixel units.
@@ -59,6 +59,10 @@ public struct ImageDataset: Sendable {
     public var name: String
     /// The normalization that was applied to `images`.
     public let normalization: Normalization
+    /// The name of each class, indexed by label, when the files name them (own data: the class
+    /// folders, or "0", "1", ... for NumPy arrays); nil for the built-in data sets, whose names
+    /// are `DatasetKind.classNames`. Kept by `subset` and `prefix`.
+    public var classNames: [String]?
 
     /// N, the number of images.
     public var count: Int { labels.count }
@@ -101,19 +105,23 @@ public struct ImageDataset: Sendable {
                 }
             }
         }
-        return ImageDataset(
+        var result = ImageDataset(
             name: name, images: newImages, labels: newLabels,
             channels: channels, height: height, width: width, classCount: classCount,
             normalization: normalization)
+        result.classNames = classNames
+        return result
     }
 
     /// The first `min(n, count)` images and labels.
     public func prefix(_ n: Int) -> ImageDataset {
         precondition(n >= 0, "prefix length must be non-negative")
         let kept = Swift.min(n, count)
-        return ImageDataset(
+        var result = ImageDataset(
             name: name, images: Array(images[0..<(kept * imageSize)]), labels: Array(labels[0..<kept]),
             channels: channels, height: height, width: width, classCount: classCount,
             normalization: normalization)
+        result.classNames = classNames
+        return result
     }
 }

@@ -20,10 +20,24 @@ public enum DatasetSplit: String, Sendable, CaseIterable {
 ///   or corrupt gzip stream, a wrong IDX magic number, wrong image dimensions, a file whose size
 ///   disagrees with its header or is not a whole number of CIFAR-10 records, image and label
 ///   counts that differ, a label out of range, or an empty data set.
-public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit) throws -> ImageDataset {
-    guard FileBytes.isDirectory(folder) else {
-        if FileBytes.isFile(folder) { throw DatasetError.fileNotFolder(path: folder, kind: kind) }
-        throw DatasetError.missingFolder(path: folder, hint: kind.installHint)
+///
+/// Own data (`kind.isOwnData`: folder, numpy) is loaded by `loadOwnDataset`, which takes
+/// `imageSize` and `reference` (see there); the built-in data sets refuse `imageSize`.
+public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit, imageSize: Int? = nil,
+                        reference: DatasetReference? = nil) throws -> ImageDataset {
+    if kind.isOwnData {
+        return try loadOwnDataset(kind, at: folder, split: split, imageSize: imageSize, reference: reference)
+    }
+    if let imageSize {
+        throw DatasetError.invalidParameters("--image-size \(imageSize) applies to --dataset folder only; "
+            + "\(kind.rawValue) images are \(kind.height)x\(kind.width): drop --image-size")
+    }
+    switch FileStatus.of(folder) {
+    case .directory: break
+    case .missing: throw DatasetError.missingFolder(path: folder, hint: kind.installHint)
+    case .brokenLink(let reason): throw DatasetError.brokenLink(path: folder, reason: reason)
+    case .inaccessible(let reason): throw DatasetError.unreadableFile(path: folder, reason: reason)
+    case .regular, .special: throw DatasetError.fileNotFolder(path: folder, kind: kind)
     }
     let name = "\(kind.rawValue)/\(split.rawValue)"
     switch kind {
@@ -32,12 +46,17 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
         let imagesPath = try findFile(folder: folder, name: "\(prefix)-images-idx3-ubyte", kind: kind)
         let labelsPath = try findFile(folder: folder, name: "\(prefix)-labels-idx1-ubyte", kind: kind)
         let decoded = try IDXFile.decodeImages(
-            FileBytes.read(imagesPath), path: imagesPath,
-            height: kind.height, width: kind.width, normalization: kind.normalization)
-        let labels = try IDXFile.decodeLabels(FileBytes.read(labelsPath), path: labelsPath, classCount: kind.classCount)
+            FileBytes.read(imagesPath, rule: IDXFile.imagesRule(path: imagesPath, height: kind.height, width: kind.width)),
+            path: imagesPath, height: kind.height, width: kind.width, normalization: kind.normalization)
+        let labelBytes = try FileBytes.read(
+            labelsPath, rule: IDXFile.labelsRule(path: labelsPath, imageCount: decoded.count, imagesPath: imagesPath))
+        let labels = try IDXFile.decodeLabels(labelBytes, path: labelsPath, classCount: kind.classCount)
         guard decoded.count == labels.count else {
             throw DatasetError.countMismatch(imagesPath: imagesPath, images: decoded.count,
                                              labelsPath: labelsPath, labels: labels.count)
+        }
+        if let other = IDXFile.recognizedDataset(labels: labels, split: split), other.kind != kind {
+            throw DatasetError.otherDataset(folder: folder, asked: kind, found: other.kind, evidence: other.evidence)
         }
         return ImageDataset(
             name: name, images: decoded.images, labels: labels,
@@ -47,7 +66,7 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
         let names = split == .train ? CIFAR10File.trainFiles : CIFAR10File.testFiles
         let paths = try names.map { name -> String in
             let path = join(folder, name)
-            guard FileBytes.isFile(path) else { throw DatasetError.missingFile(path: path, hint: kind.installHint) }
+            if FileStatus.of(path) == .missing { throw DatasetError.missingFile(path: path, hint: kind.installHint) }
             return path
         }
         let decoder = PixelDecoder(kind.normalization)
@@ -55,7 +74,7 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
         var labels: [Int32] = []
         for path in paths {
             let part = try CIFAR10File.decode(
-                FileBytes.read(path), path: path, classCount: kind.classCount, decoder: decoder)
+                FileBytes.read(path, rule: CIFAR10File.rule(path: path)), path: path, classCount: kind.classCount, decoder: decoder)
             if images.isEmpty {
                 images = part.images
                 labels = part.labels
@@ -68,15 +87,21 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
             name: name, images: images, labels: labels,
             channels: kind.channels, height: kind.height, width: kind.width,
             classCount: kind.classCount, normalization: kind.normalization)
+    case .folder, .numpy:
+        preconditionFailure("own data is loaded by loadOwnDataset")
     }
 }
 
-/// The path of `name` or `name.gz` in `folder`, whichever exists (plain first).
+/// The path of `name` or `name.gz` in `folder`: the first that is a regular file (plain first),
+/// else the first that exists (its reading then says what it is), else neither.
 private func findFile(folder: String, name: String, kind: DatasetKind) throws -> String {
     let plain = join(folder, name)
-    if FileBytes.isFile(plain) { return plain }
     let gzipped = plain + ".gz"
-    if FileBytes.isFile(gzipped) { return gzipped }
+    let candidates = [plain, gzipped].map { ($0, FileStatus.of($0)) }
+    for (path, status) in candidates {
+        if case .regular = status { return path }
+    }
+    if let (path, _) = candidates.first(where: { $0.1 != .missing }) { return path }
     throw DatasetError.missingFile(path: "\(gzipped) (or \(name))", hint: kind.installHint)
 }
 

@@ -109,8 +109,8 @@ public struct Checkpoint {
     /// - Throws: ``CheckpointError`` naming the file and what is wrong with it.
     public init(contentsOf url: URL) throws {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw CheckpointError.unreadable(url.path, error.localizedDescription)
+        do { data = try SectionFile.contents(of: url) } catch {
+            throw CheckpointError.unreadable(url.path, "\(error)")
         }
         try self.init(data: data, path: url.path)
     }
@@ -123,36 +123,34 @@ public struct Checkpoint {
             throw CheckpointError.corrupt(path, "it was written by an earlier darts-dist that saved no resume state "
                 + "(data position, metric sums, per-rank batch-norm statistics); it cannot be resumed")
         }
+        if let other = SectionFile.otherKind(data, expected: "DARTSCK2", what: "search checkpoint") {
+            throw CheckpointError.wrongKind(path, other)
+        }
         guard data.count >= 24, Array(data.prefix(8)) == Checkpoint.magic else {
             throw CheckpointError.corrupt(path, "not a darts-dist checkpoint (bad header)")
         }
-        let body = data.prefix(data.count - 8)
-        let stored = data.suffix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
-        guard fnv1a(body) == stored else {
+        guard SectionFile.checksumMatches(data) else {
             throw CheckpointError.corrupt(path, "checksum mismatch (truncated or modified)")
         }
-        let start = data.startIndex
-        let jsonLength = Int(data.dropFirst(8).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard jsonLength >= 0, 16 + jsonLength <= body.count else {
+        try self.init(verified: data, path: path)
+    }
+
+    /// Decodes the bytes of a checkpoint whose header and checksum were checked, and checks its
+    /// fields (``Manifest/problem(sections:)``).
+    /// - Throws: ``CheckpointError/corrupt(_:_:)``.
+    init(verified data: Data, path: String) throws {
+        guard let json = SectionFile.manifestBytes(data) else {
             throw CheckpointError.corrupt(path, "manifest length out of range")
         }
         do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: data.subdata(in: (start + 16)..<(start + 16 + jsonLength)))
+            manifest = try JSONDecoder().decode(Manifest.self, from: json)
         } catch {
-            throw CheckpointError.corrupt(path, "unreadable manifest: \(error)")
+            throw CheckpointError.corrupt(path, "unreadable manifest: \(jsonProblem(error))")
         }
-        var offset = 16 + jsonLength
-        sections = [:]
-        for section in manifest.sections {
-            let bytes = section.count * 4
-            guard section.count >= 0, offset + bytes <= body.count else {
-                throw CheckpointError.corrupt(path, "section \(section.name) truncated")
-            }
-            sections[section.name] = data.subdata(in: (start + offset)..<(start + offset + bytes))
-                .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            offset += bytes
-        }
-        guard offset == body.count else { throw CheckpointError.corrupt(path, "unexpected bytes after the sections") }
+        let (sections, problem) = SectionFile.split(data, sections: manifest.sections.map { ($0.name, $0.count) })
+        if let problem { throw CheckpointError.corrupt(path, problem) }
+        self.sections = sections
+        if let problem = manifest.problem(sections: sections) { throw CheckpointError.corrupt(path, problem) }
     }
 
     /// Writes the checkpoint to `url` atomically: a temporary file in the same folder, fsync, rename.
@@ -246,9 +244,12 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case corrupt(String, String)
     case unwritable(String, String)
     case mismatch(String, String)
+    /// Another darts-dist file than a search checkpoint: (path, what it is and what to do).
+    case wrongKind(String, String)
 
     public var description: String {
         switch self {
+        case let .wrongKind(path, why): return "\(path): \(why)"
         case let .unreadable(path, why): return "cannot read checkpoint \(path): \(why)"
         case let .corrupt(path, why): return "checkpoint \(path) is damaged: \(why); use an earlier checkpoint"
         case let .unwritable(path, why): return "cannot write checkpoint \(path): \(why); check free space and permissions of --out"

@@ -1,4 +1,5 @@
 import DARTS
+import DartsTensor
 import Datasets
 import Distributed
 import Foundation
@@ -49,9 +50,13 @@ public final class EvaluateJob {
     public let testSubset: Int?
     /// Images per forward pass.
     public let batchSize: Int
+    /// A folder (created, never overwritten) to write the test images, labels and logits to; nil: none.
+    public let saveLogits: String?
     let communicator: Communicator
 
-    public init(modelPath: String, data: String? = nil, testSubset: Int? = nil, batchSize: Int = 100, communicator: Communicator) {
+    public init(modelPath: String, data: String? = nil, testSubset: Int? = nil, batchSize: Int = 100, saveLogits: String? = nil,
+                communicator: Communicator) {
+        self.saveLogits = saveLogits
         self.modelPath = modelPath
         self.data = data
         self.testSubset = testSubset
@@ -70,15 +75,27 @@ public final class EvaluateJob {
         try communicator.agree {
             guard batchSize > 0 else { throw RetrainError.invalidOption("--batch-size \(batchSize) must be positive") }
             if let testSubset, testSubset <= 0 { throw RetrainError.invalidOption("--test-subset \(testSubset) must be positive") }
+            if let saveLogits, communicator.rank == 0, FileManager.default.fileExists(atPath: saveLogits) {
+                throw RetrainError.invalidOption("--save-logits \(saveLogits) already exists and is never overwritten; give a new folder")
+            }
             model = try SavedModel(path: modelPath)
             guard let k = DatasetKind(rawValue: model.manifest.dataset) else {
                 throw RetrainError.model("\(modelPath) was trained on '\(model.manifest.dataset)', which this build does not know")
             }
             kind = k
             folder = data ?? (FileManager.default.fileExists(atPath: model.manifest.dataFolder) ? model.manifest.dataFolder : kind.defaultFolder)
-            test = try loadDataset(kind, folder: folder, split: .test)
-            if let testSubset { test = test.prefix(testSubset) }
             let c = model.manifest.configuration
+            var reference: DatasetReference?
+            if kind.isOwnData {
+                guard let normalization = model.manifest.normalization, let names = model.manifest.classNames else {
+                    throw RetrainError.model("\(modelPath) records no normalization or class names for its \(kind.rawValue) data; retrain it")
+                }
+                reference = DatasetReference(normalization: normalization, classNames: names, channels: c.inputChannels,
+                                             imageSize: c.imageSize)
+            }
+            test = try loadDataset(kind, folder: folder, split: .test,
+                                   imageSize: kind.isOwnData ? model.manifest.options?.imageSize : nil, reference: reference)
+            if let testSubset { test = test.prefix(testSubset) }
             guard test.channels == c.inputChannels, test.height == c.imageSize, test.classCount == c.classes else {
                 throw RetrainError.model("\(modelPath) takes \(c.inputChannels)x\(c.imageSize)x\(c.imageSize) images of \(c.classes) classes, "
                     + "but \(folder) holds \(test.channels)x\(test.height)x\(test.width) images of \(test.classCount); give the --data it was trained on")
@@ -95,7 +112,11 @@ public final class EvaluateJob {
                        fix: "lower --batch-size (images per forward pass)", error: RetrainError.invalidOption)
         }
         try communicator.agree { built = try model.makeNetwork(path: modelPath) }
-        let result = evaluate(built.network, weights: built.weights, on: test, classNames: kind.classNames,
+        let classNames = model.manifest.classNames ?? test.classNames ?? kind.classNames
+        if let saveLogits, communicator.rank == 0 {
+            try Self.writeLogits(built.network, weights: built.weights, test: test, folder: saveLogits, batchSize: batchSize)
+        }
+        let result = evaluate(built.network, weights: built.weights, on: test, classNames: classNames,
                               communicator: communicator, chunk: batchSize)
         if let problem = result.nonFiniteOutputs {
             // Reduced sums, the same on every rank.
@@ -107,5 +128,35 @@ public final class EvaluateJob {
                                 configuration: model.manifest.configuration, parameters: built.weights.count - auxiliary,
                                 epochs: model.manifest.epochs, dataset: kind.rawValue, dataFolder: folder,
                                 worldSize: communicator.worldSize, seconds: Date().timeIntervalSince(started), result: result)
+    }
+
+    /// Writes images.npy (N, C, H, W float32, normalized as the network takes them), labels.npy
+    /// (N int64) and logits.npy (N, classes float32) of `test` to the new folder `folder` (rank 0):
+    /// what scripts/check_export.py compares the exported networks with.
+    static func writeLogits(_ network: AugmentNetwork, weights: ParameterArena, test: ImageDataset, folder: String,
+                            batchSize: Int) throws {
+        var logits: [Float] = []
+        network.eval()
+        let recorded = weights.requiresGrad
+        weights.requiresGrad = false
+        defer { weights.requiresGrad = recorded }
+        var start = 0
+        while start < test.count {
+            let n = min(batchSize, test.count - start)
+            let batch = test.subset(Array(start..<(start + n)))
+            let images = Tensor(shape: [n, test.channels, test.height, test.width])
+            batch.images.withUnsafeBufferPointer { images.data.update(from: $0.baseAddress!, count: $0.count) }
+            let output = network(images).logits
+            logits += Array(UnsafeBufferPointer(start: output.data, count: output.count))
+            start += n
+        }
+        let url = URL(fileURLWithPath: folder)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+        let files: [(String, [UInt8])] = [
+            ("images.npy", NPYFile.encode(test.images, shape: [test.count, test.channels, test.height, test.width])),
+            ("labels.npy", NPYFile.encode(test.labels.map(Int64.init))),
+            ("logits.npy", NPYFile.encode(logits, shape: [test.count, logits.count / max(test.count, 1)])),
+        ]
+        for (name, bytes) in files { try Data(bytes).write(to: url.appendingPathComponent(name)) }
     }
 }

@@ -212,7 +212,8 @@ public struct MemoryEstimate: Equatable, Sendable {
     /// that a million cells cost a few steps. `multiplier(reduction)`: the nodes a cell concatenates.
     static func cellRuns(layers: Int, channels: Int, stemMultiplier: Int, imageSize: Int,
                          multiplier: (Bool) -> Double) -> [CellRun] {
-        let reductions = [layers / 3, 2 * (layers / 3) + 2 * (layers % 3) / 3]   // 2 layers / 3, without overflow
+        // 2 * layers / 3 without overflow for any Int (a flag or file may say Int.max).
+        let reductions = [layers / 3, layers > Int.max / 2 ? Int(Double(layers) / 3 * 2) : 2 * layers / 3]
         var runs: [CellRun] = []
         var c = Double(channels), side = Double(imageSize)
         var cpp = Double(stemMultiplier) * c, cp = cpp

@@ -1,4 +1,5 @@
 import DARTS
+import Datasets
 import Foundation
 
 /// config.json: the options and the facts of the run they produced.
@@ -14,6 +15,10 @@ struct RunConfig: Encodable {
     let alphas: Int
     let stepsPerEpoch: Int
     var primitives: [String] = Primitive.allCases.map(\.rawValue)
+    /// The name of each class, indexed by label, and the per-channel normalization of the images
+    /// (measured from the training images for own data).
+    var classNames: [String]? = nil
+    var normalization: Normalization? = nil
 }
 
 /// One line of metrics.jsonl per epoch (epochs 0-based, as NNI numbers its checkpoints).

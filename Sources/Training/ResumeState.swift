@@ -99,7 +99,9 @@ struct ResumeState {
         }
         let bytes: Data
         do {
-            bytes = try Data(contentsOf: newest)
+            do { bytes = try SectionFile.contents(of: newest) } catch {
+                throw CheckpointError.unreadable(newest.path, "\(error)")
+            }
             _ = try Checkpoint(data: bytes, path: newest.path)
         } catch {
             let intact = candidates.dropLast().reversed().compactMap { file -> String? in

@@ -55,9 +55,10 @@ public struct RetrainCheckpoint {
 
     /// Decodes and verifies the bytes of a checkpoint read from `path`.
     /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
-    public init(data: Data, path: String) throws {
+    /// - Parameter checksum: false skips the checksum check (for fuzzing the fields behind it).
+    public init(data: Data, path: String, checksum: Bool = true) throws {
         (manifest, sections) = try SectionFile.decode(Manifest.self, data: data, path: path, magic: Self.magic,
-                                                      what: Self.what, sectionsOf: \.sections)
+                                                      what: Self.what, checksum: checksum, sectionsOf: \.sections)
         try checkSections(path: path)
     }
 
@@ -69,10 +70,13 @@ public struct RetrainCheckpoint {
         try checkSections(path: url.path)
     }
 
+    /// - Throws: ``SectionFileError/corrupt(_:_:_:)`` when a field is out of range or at odds
+    ///   with another (``Manifest/problem(sections:)``).
     private func checkSections(path: String) throws {
         for name in ["weights", "buffers", "sgd.momentum"] where sections[name] == nil {
             throw SectionFileError.corrupt(Self.what, path, "section \(name) is missing")
         }
+        if let problem = manifest.problem(sections: sections) { throw SectionFileError.corrupt(Self.what, path, problem) }
     }
 
     /// Writes the checkpoint to `url` atomically.

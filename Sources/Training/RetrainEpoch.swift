@@ -99,7 +99,7 @@ extension RetrainJob {
         parallel.average(run.buffers.values)
         run.network.dropPathSampleSeeds = nil
         let evaluationStart = Date()
-        let result = evaluate(run.network, weights: run.weights, on: run.data.test, classNames: run.data.kind.classNames,
+        let result = evaluate(run.network, weights: run.weights, on: run.data.test, classNames: run.data.classNames,
                               communicator: communicator)
         let seconds = Date().timeIntervalSince(evaluationStart)
         if let problem = result.nonFiniteOutputs {
@@ -146,12 +146,12 @@ extension RetrainJob {
             testLoss: last.testLoss, bestTestTop1: best.testTop1, bestEpoch: best.epoch + 1, epochs: options.epochs,
             steps: run.totalSteps, worldSize: worldSize, parameters: run.weights.count - run.auxiliaryParameters, seconds: seconds,
             stepSeconds: run.stepSeconds, imagesPerSecond: Double(run.totalSteps * options.batchSize) / max(run.stepSeconds, 1e-9),
-            weightsChecksum: checksum, rankChecksums: rankChecksums, model: SavedModel.fileName)
+            weightsChecksum: checksum, rankChecksums: rankChecksums, model: SavedModel.fileName, classNames: run.data.classNames)
         try agree {
             guard let folder = run.folder else { return }
             try SavedModel(network: run.network, weights: run.weights, buffers: run.buffers, dataset: run.data.kind.rawValue,
                            dataFolder: run.data.folder, options: options, epochs: options.epochs, testTop1: last.testTop1,
-                           testTop5: last.testTop5)
+                           testTop5: last.testTop5, normalization: run.data.train.normalization, classNames: run.data.classNames)
                 .write(to: folder.url.appendingPathComponent(SavedModel.fileName))
             try folder.writeJSON("result.json", result)
         }

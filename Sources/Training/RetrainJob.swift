@@ -176,7 +176,8 @@ public final class RetrainJob {
                 genotypeText: run.genotype.dartsText, configuration: run.configuration, worldSize: communicator.worldSize,
                 hosts: run.hosts, dataFolder: data.folder, trainImages: data.train.count, testImages: data.test.count,
                 augmentation: data.augmentation.description, parameters: run.weights.count,
-                auxiliaryParameters: run.auxiliaryParameters, stepsPerEpoch: data.stepsPerEpoch))
+                auxiliaryParameters: run.auxiliaryParameters, stepsPerEpoch: data.stepsPerEpoch,
+                classNames: data.classNames, normalization: data.train.normalization))
             try folder.write("genotype.txt", text: run.genotype.dartsText)
             try folder.writeJSON("genotype.json", run.genotype)
             run.folder = folder

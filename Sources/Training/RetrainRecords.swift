@@ -1,4 +1,5 @@
 import DARTS
+import Datasets
 import Foundation
 
 /// One line of a retrain's metrics.jsonl per epoch (epochs 0-based).
@@ -38,6 +39,10 @@ struct RetrainRunConfig: Encodable {
     /// Parameters of the auxiliary head (0 without one); training only, not used at test time.
     let auxiliaryParameters: Int
     let stepsPerEpoch: Int
+    /// The name of each class, indexed by label, and the per-channel normalization of the images
+    /// (measured from the training images for own data).
+    var classNames: [String]? = nil
+    var normalization: Normalization? = nil
 }
 
 /// result.json of a retrain, also what ``RetrainJob/run()`` returns.
@@ -66,4 +71,6 @@ public struct RetrainResult: Codable, Sendable {
     public let rankChecksums: [String]
     /// The saved model, relative to the run folder.
     public let model: String
+    /// The name of each class, indexed by label (nil in a result.json written before they were recorded).
+    public var classNames: [String]? = nil
 }

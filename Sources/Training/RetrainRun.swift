@@ -18,19 +18,23 @@ struct RetrainData {
 
     var stepsPerEpoch: Int { sampler.batchCount }
 
+    /// The name of each class, indexed by label.
+    var classNames: [String] { train.classNames ?? kind.classNames }
+
     /// - Throws: `DatasetError` (missing or damaged files) or ``RetrainError/invalidOption(_:)``
     ///   (a subset or batch size the data cannot give), with a sentence naming the input.
     init(options: RetrainOptions, kind: DatasetKind, rank: Int, worldSize: Int) throws {
         self.kind = kind
         folder = options.data ?? kind.defaultFolder
-        var train = try loadDataset(kind, folder: folder, split: .train)
+        var train = try loadDataset(kind, folder: folder, split: .train, imageSize: options.imageSize)
         if let subset = options.subset {
             guard subset <= train.count else {
                 throw RetrainError.invalidOption("--subset \(subset) is larger than the \(train.count) training images")
             }
             train = train.prefix(subset)
         }
-        var test = try loadDataset(kind, folder: folder, split: .test)
+        var test = try loadDataset(kind, folder: folder, split: .test, imageSize: options.imageSize,
+                                   reference: kind.isOwnData ? DatasetReference(train) : nil)
         if let testSubset = options.testSubset {
             guard testSubset <= test.count else {
                 throw RetrainError.invalidOption("--test-subset \(testSubset) is larger than the \(test.count) test images")

@@ -20,8 +20,9 @@ public enum RunKind: String, Sendable {
     /// The kind of run that wrote the file at `url`, by its first bytes: a search checkpoint, or
     /// a retrain checkpoint or saved model; nil for any other file.
     public static func of(file url: URL) -> RunKind? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+        // Only a regular file is opened: opening a FIFO would wait for a writer.
+        var status = stat()
+        guard stat(url.path, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
               let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
         defer { try? handle.close() }
         let head = String(decoding: (try? handle.read(upToCount: 7)) ?? Data(), as: UTF8.self)

@@ -19,8 +19,11 @@ import Foundation
 /// are a convenience: a missing input or a failed drawing is a warning (`--log-level`), never the
 /// end of a search whose results are already written.
 public enum RunPictures {
+    /// The largest epoch number a metrics.jsonl line may hold.
+    static let maximumEpoch = 10_000_000
+
     /// One line of metrics.jsonl (the fields drawn).
-    struct MetricsLine: Decodable {
+    struct MetricsLine: Decodable, EpochLine {
         let epoch: Int
         let trainLoss: Double
         let trainAccuracy: Double
@@ -31,7 +34,7 @@ public enum RunPictures {
     }
 
     /// One line of a retrain's metrics.jsonl (the fields drawn).
-    struct RetrainMetricsLine: Decodable {
+    struct RetrainMetricsLine: Decodable, EpochLine {
         let epoch: Int
         let trainLoss: Double
         let trainAccuracy: Double
@@ -211,11 +214,17 @@ public enum RunPictures {
         try requireFile(url)
         let text = try String(contentsOf: url, encoding: .utf8)
         let lines = try text.split(separator: "\n").enumerated().map { number, line in
+            let decoded: Line
             do {
-                return try JSONDecoder().decode(Line.self, from: Data(line.utf8))
+                decoded = try JSONDecoder().decode(Line.self, from: Data(line.utf8))
             } catch {
                 throw PictureError("\(url.path), line \(number + 1), is not an epoch record of \(run): \(jsonProblem(error))")
             }
+            if let epoch = (decoded as? EpochLine)?.epoch, !(0...maximumEpoch).contains(epoch) {
+                throw PictureError("\(url.path), line \(number + 1), is not an epoch record of \(run): its epoch \(epoch) "
+                    + "is outside 0...\(maximumEpoch); the file is damaged: draw the pictures of an intact copy")
+            }
+            return decoded
         }
         guard !lines.isEmpty else { throw PictureError("\(url.path) holds no epoch") }
         return lines
@@ -288,4 +297,9 @@ public enum RunPictures {
 struct PictureError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A metrics.jsonl line: its epoch number.
+protocol EpochLine {
+    var epoch: Int { get }
 }

@@ -96,6 +96,8 @@ func escapeXML(_ text: String) -> String {
 /// A coordinate with at most two decimals ("12", "12.5", "12.25"); non-finite values as 0.
 func svgNumber(_ value: Double) -> String {
     guard value.isFinite else { return "0" }
+    // Beyond 1e15 (a value far off the picture) every double is whole: no Int conversion, which traps past 2^63.
+    guard abs(value) < 1e15 else { return String(format: "%.0f", value) }
     let rounded = (value * 100).rounded() / 100
     if rounded == rounded.rounded() { return String(Int(rounded)) }
     return String(format: "%.2f", rounded).replacingOccurrences(of: #"0$"#, with: "", options: .regularExpression)

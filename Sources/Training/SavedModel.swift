@@ -22,6 +22,10 @@ public struct SavedModel {
         public var epochs: Int
         public var testTop1: Double?
         public var testTop5: Double?
+        /// The per-channel normalization of the input images and the name of each class (nil in
+        /// a model written before they were recorded: then the data set's constants).
+        public var normalization: Normalization?
+        public var classNames: [String]?
         public var weightEntries: [ParameterArena.Entry]
         public var bufferEntries: [ParameterArena.Entry]
         public var sections: [FloatSection]
@@ -38,11 +42,13 @@ public struct SavedModel {
 
     /// Captures a trained network: `weights` and `buffers` are the arenas over its parameters and buffers.
     public init(network: AugmentNetwork, weights: ParameterArena, buffers: ParameterArena, dataset: String,
-                dataFolder: String, options: RetrainOptions?, epochs: Int, testTop1: Double?, testTop5: Double?) {
+                dataFolder: String, options: RetrainOptions?, epochs: Int, testTop1: Double?, testTop5: Double?,
+                normalization: Normalization? = nil, classNames: [String]? = nil) {
         let captured: [String: [Float]] = ["weights": weights.snapshot(), "buffers": buffers.snapshot()]
         manifest = Manifest(genotype: network.genotype, genotypeText: network.genotype.dartsText,
                             configuration: network.configuration, dataset: dataset, dataFolder: dataFolder,
                             options: options, epochs: epochs, testTop1: testTop1, testTop5: testTop5,
+                            normalization: normalization, classNames: classNames,
                             weightEntries: weights.entries, bufferEntries: buffers.entries,
                             sections: ["weights", "buffers"].map { FloatSection(name: $0, count: captured[$0]!.count) })
         sections = captured
@@ -64,9 +70,25 @@ public struct SavedModel {
         }
         (manifest, sections) = try SectionFile.read(Manifest.self, from: url, magic: Self.magic, what: Self.what,
                                                     sectionsOf: \.sections)
+        try check(path: url.path)
+    }
+
+    /// Decodes and verifies the bytes of a model read from `path`.
+    /// - Parameter checksum: false skips the checksum check (for fuzzing the fields behind it).
+    /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
+    public init(data: Data, path: String, checksum: Bool = true) throws {
+        (manifest, sections) = try SectionFile.decode(Manifest.self, data: data, path: path, magic: Self.magic,
+                                                      what: Self.what, checksum: checksum, sectionsOf: \.sections)
+        try check(path: path)
+    }
+
+    /// - Throws: ``SectionFileError/corrupt(_:_:_:)`` when a section is missing or a field is out
+    ///   of range or at odds with another (``Manifest/problem(sections:)``).
+    private func check(path: String) throws {
         for name in ["weights", "buffers"] where sections[name] == nil {
-            throw SectionFileError.corrupt(Self.what, url.path, "section \(name) is missing")
+            throw SectionFileError.corrupt(Self.what, path, "section \(name) is missing")
         }
+        if let problem = manifest.problem(sections: sections) { throw SectionFileError.corrupt(Self.what, path, problem) }
     }
 
     /// Writes the model to `url` atomically.

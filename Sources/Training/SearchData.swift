@@ -24,6 +24,9 @@ struct SearchData {
     /// Global steps per epoch: the batches of the smaller half.
     var stepsPerEpoch: Int { min(trainSampler.batchCount, valSampler.batchCount) }
 
+    /// The name of each class, indexed by label.
+    var classNames: [String] { dataset.classNames ?? kind.classNames }
+
     /// Loads and splits the data for rank `rank` of `worldSize`.
     /// - Throws: `DatasetError` (missing or damaged files) or ``SearchError/invalidOption(_:)``
     ///   (a subset or batch size the data cannot give), with a sentence naming the input.
@@ -31,7 +34,7 @@ struct SearchData {
         self.kind = kind
         folder = options.data ?? kind.defaultFolder
         seed = options.seed
-        var all = try loadDataset(kind, folder: folder, split: .train)
+        var all = try loadDataset(kind, folder: folder, split: .train, imageSize: options.imageSize)
         if let subset = options.subset {
             guard subset <= all.count else {
                 throw SearchError.invalidOption("--subset \(subset) is larger than the \(all.count) training images")

@@ -28,6 +28,8 @@ public struct SearchResult: Codable, Sendable {
     public let rankHosts: [String]
     /// How strongly the final alphas chose the final genotype's edges (``KeptEdgeWeights``).
     public let keptEdges: KeptEdgeWeights
+    /// The name of each class, indexed by label (nil in a result.json written before they were recorded).
+    public var classNames: [String]? = nil
 }
 
 /// A data-parallel DARTS search (the paper's Algorithm 1; docs/algorithm.md §3, §4 and §8) on
@@ -177,7 +179,7 @@ public final class SearchJob {
             try folder!.writeJSON("config.json", RunConfig(options: options, worldSize: communicator.worldSize, hosts: hosts,
                 dataFolder: data.folder, trainImages: data.trainIndices.count, valImages: data.valIndices.count,
                 augmentation: data.augmentation.description, weights: state.weights.count, alphas: state.alphas.count,
-                stepsPerEpoch: data.stepsPerEpoch))
+                stepsPerEpoch: data.stepsPerEpoch, classNames: data.classNames, normalization: data.dataset.normalization))
         }
         return folder
     }
@@ -216,7 +218,7 @@ public final class SearchJob {
             stepSeconds: progress.stepSeconds,
             imagesPerSecond: Double(progress.globalStep * options.batchSize) / max(progress.stepSeconds, 1e-9),
             weightsChecksum: checksums.0, alphasChecksum: checksums.1, rankChecksums: rankChecksums, rankHosts: run.hosts,
-            keptEdges: keptEdges)
+            keptEdges: keptEdges, classNames: run.data.classNames)
         try agree {
             guard let folder = run.folder else { return }
             try folder.write("genotype.txt", text: genotype.dartsText)

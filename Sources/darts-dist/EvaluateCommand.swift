@@ -19,6 +19,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The data folder (default: the one the model was trained with, else the dataset's).") var data: String?
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.") var batchSize = 100
     @Option(name: .customLong("test-subset"), help: "Measure on only the first N test images.") var testSubset: Int?
+    @Option(name: .customLong("save-logits"), help: ArgumentHelp(
+        "Also write the test images (normalized), labels and logits as images.npy, labels.npy and logits.npy to this new folder.",
+        valueName: "dir")) var saveLogits: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -29,7 +32,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         try runDistributed { communicator in
             let report = try EvaluateJob(modelPath: model, data: data, testSubset: testSubset, batchSize: batchSize,
-                                         communicator: communicator).run()
+                                         saveLogits: saveLogits, communicator: communicator).run()
             guard communicator.rank == 0 else { return }
             if json {
                 let encoder = JSONEncoder()

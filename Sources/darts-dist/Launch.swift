@@ -11,6 +11,7 @@ func runDistributed(_ body: (Communicator) throws -> Void) throws {
     if MPICommunicator.launchedByMPI {
         let mpi = MPICommunicator()
         do {
+            try checkSameBuild(mpi)
             try body(mpi)
         } catch {
             if error is CollectiveError {

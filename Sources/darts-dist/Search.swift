@@ -10,7 +10,8 @@ struct Search: ParsableCommand {
         abstract: "Search a cell on a dataset (first or second order DARTS).",
         discussion: """
             Flags follow the DARTS paper's train_search.py and NNI's DARTS example; the defaults are the \
-            paper's. --batch-size is the GLOBAL batch: each of the N ranks takes batch-size / N images per step.
+            paper's; --preset small starts from a search of about 15 minutes on 2 cores instead (see --preset). \
+            --batch-size is the GLOBAL batch: each of the N ranks takes batch-size / N images per step.
 
             Writes to --out: config.json, metrics.jsonl, per epoch epoch_N.genotype.txt / .genotype.json / \
             .alphas.json (N from 0), checkpoints/step_S.ckpt (the newest --keep-checkpoints, at the end of every \
@@ -26,6 +27,8 @@ struct Search: ParsableCommand {
 
     static let defaults = SearchOptions()
 
+    @Option(help: "Starting values of the flags: paper (the default: the DARTS paper's search) or small (about 15 minutes on 2 cores with mpirun -np 2: partial channels, warm-up, at most 2 parameter-free operations); any flag given overrides its preset value.")
+    var preset: SearchPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
@@ -58,7 +61,7 @@ struct Search: ParsableCommand {
 
     func run() throws {
         let given = givenFlags(of: self)
-        let options = SearchOptions().applying(given)
+        let options = SearchOptions.fromCommandLine(given)
         let request = runFlags.resume.map { ResumeRequest(path: $0, given: options, givenFlags: Set(given.keys)) }
         try runDistributed { communicator in
             Diagnostics.bootstrap(level: logLevel, rank: communicator.rank, host: communicator.hostName)
@@ -72,3 +75,4 @@ struct Search: ParsableCommand {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension ArchRegularizationKind: ExpressibleByArgument {}
+extension SearchPreset: ExpressibleByArgument {}

@@ -9,9 +9,11 @@ import Training
 
 /// Where the images come from: `search` and `retrain`.
 struct DataFlags: ParsableArguments {
-    @Option(help: "fashion-mnist, mnist or cifar10 (default: fashion-mnist).") var dataset: String?
+    @Option(help: "fashion-mnist, mnist, cifar10, folder (DIR/train/CLASS/*.png|*.jpg, DIR/test/CLASS/...) or numpy (DIR/train_images.npy, ... or FILE.npz) (default: fashion-mnist).") var dataset: String?
     @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
     @Option(help: "Use only the first N training images.") var subset: Int?
+    @Option(help: "--dataset folder or numpy: resize every image to S x S, bilinear (default: the images' own size, one for all, square).")
+    var imageSize: Int?
 }
 
 /// The network's size: `search`, `retrain` and `bench`.

@@ -11,7 +11,7 @@ import Training
     /// and returns the options the command derives.
     static func optionsWith<Command: ParsableCommand, Options: CommandLineOptions>(
         _ command: Command.Type, _ name: String, derive: (Command) -> Options) -> (Options, String)? {
-        for arguments in [[name], [name, "7"], [name, "0.5"], [name, "fast"], [name, "second"], [name, "beta"]] {
+        for arguments in [[name], [name, "7"], [name, "0.5"], [name, "fast"], [name, "small"], [name, "second"], [name, "beta"]] {
             if let parsed = try? Command.parseAsRoot(arguments) as? Command { return (derive(parsed), arguments.last!) }
         }
         return nil
@@ -33,7 +33,7 @@ import Training
     }
 
     @Test func everySearchRowIsAFlagThatSetsItsField() {
-        Self.checkEveryRowIsAFlag(Search.self, defaults: SearchOptions()) { SearchOptions().applying(givenFlags(of: $0)) }
+        Self.checkEveryRowIsAFlag(Search.self, defaults: SearchOptions()) { SearchOptions.fromCommandLine(givenFlags(of: $0)) }
     }
 
     @Test func everyRetrainRowIsAFlagThatSetsItsField() {
@@ -73,6 +73,34 @@ import Training
         var expected = RetrainOptions(preset: .fast)
         expected.epochs = 3
         #expect(options == expected)
+    }
+
+    @Test func searchPresetSmallAndFlagsOverIt() throws {
+        let parsed = try #require(try Search.parseAsRoot(["--preset", "small", "--epochs", "12"]) as? Search)
+        let options = SearchOptions.fromCommandLine(givenFlags(of: parsed))
+        #expect(options.preset == .small)
+        #expect(options.subset == 16_000 && options.layers == 5 && options.channels == 16 && options.partialChannels == 4)
+        #expect(options.warmupEpochs == 3 && options.archLearningRate == 3e-3 && options.maxParameterFree == 2)
+        #expect(options.epochs == 12, "a given flag overrides the preset")
+        #expect(options.batchSize == 64 && options.learningRate == 0.025 && !options.secondOrder, "the rest stays the paper's")
+        let plain = try #require(try Search.parseAsRoot([]) as? Search)
+        var paper = SearchOptions.fromCommandLine(givenFlags(of: plain))
+        #expect(paper.preset == .paper)
+        paper.preset = nil
+        #expect(paper == SearchOptions(), "no --preset: the paper's search")
+    }
+
+    @Test func retrainPresetFollowsTheDatasetUnlessGiven() throws {
+        func options(_ arguments: [String]) throws -> RetrainOptions {
+            RetrainOptions.fromCommandLine(givenFlags(of: try #require(try RetrainCommand.parseAsRoot(arguments) as? RetrainCommand)))
+        }
+        #expect(try options([]) == RetrainOptions(preset: .fast), "Fashion-MNIST (the default dataset): fast")
+        #expect(try options(["--dataset", "mnist"]).preset == .fast)
+        var cifar = RetrainOptions(preset: .paper)
+        cifar.dataset = "cifar10"
+        #expect(try options(["--dataset", "cifar10"]) == cifar)
+        #expect(try options(["--preset", "paper"]).epochs == 600, "a given preset wins")
+        #expect(try options(["--dataset", "cifar10", "--preset", "fast"]).channels == 8)
     }
 
     @Test func flagNamesFollowArgumentParser() {

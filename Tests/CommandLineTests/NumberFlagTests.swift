@@ -39,14 +39,15 @@ import Training
         // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --arch-lr
         // --arch-weight-decay --grad-clip --train-portion --subset --seed --warmup-epochs
         // --arch-regularization-weight --max-parameter-free --partial-channels --print-every
-        // --accumulate --check-every --checkpoint-every --keep-checkpoints
-        #expect(Self.walk(Search.self, SearchOptions.self) == 23)
+        // --accumulate --check-every --checkpoint-every --keep-checkpoints --image-size
+        #expect(Self.walk(Search.self, SearchOptions.self) == 24)
     }
 
     @Test func everyNumericRetrainFlagRefusesInfAndNaN() {
         // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --aux-weight
         // --drop-path-prob --cutout --crop-padding --grad-clip --seed --subset --test-subset --print-every --accumulate
-        #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 18)
+        // --image-size
+        #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 19)
     }
 
     @Test func everyNumericBenchFlagRefusesInfAndNaN() {
@@ -89,7 +90,7 @@ import Training
 
     @Test func theRowsThatAreNotNumbersAreTheTextAndSwitchFlags() {
         #expect(Set(SearchOptions.flags.filter { !$0.isNumber }.map(\.name))
-                == ["--dataset", "--data", "--second-order", "--recompute", "--arch-regularization", "--auxiliary-skip", "--out"])
+                == ["--preset", "--dataset", "--data", "--second-order", "--recompute", "--arch-regularization", "--auxiliary-skip", "--out"])
         #expect(Set(RetrainOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--genotype", "--preset", "--dataset", "--data", "--out"])
         #expect(Set(BenchOptions.flags.filter { !$0.isNumber }.map(\.name)) == ["--order", "--recompute", "--auxiliary-skip"])
     }

@@ -24,8 +24,9 @@ import Testing
 
     static func checkpoint(_ state: SearchState, step: Int = 6, rankBuffers: [[Float]]? = nil) -> Checkpoint {
         var progress = SearchProgress()
-        progress.epoch = 1
-        progress.stepInEpoch = 2
+        // Steps per epoch 4: step 6 is step 2 of epoch 2.
+        progress.epoch = step / 4
+        progress.stepInEpoch = step % 4
         progress.globalStep = step
         progress.epochSums = [12.5, 9, 32, 13.25]
         progress.epochSeconds = 1.5
@@ -97,8 +98,9 @@ import Testing
         // A target whose name is a folder cannot be replaced by the rename.
         let folder = tmp.appendingPathComponent("folder.ckpt")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("inside"), withIntermediateDirectories: true)
-        let error = #expect(throws: CheckpointError.self) { try Self.checkpoint(Self.state()).write(to: folder) }
-        #expect("\(error!)".contains("cannot write checkpoint \(folder.path)"))
+        // Refused before anything is written: a path that is not a regular file is never replaced.
+        let error = #expect(throws: OutputPathError.self) { try Self.checkpoint(Self.state()).write(to: folder) }
+        #expect(error.map { "\($0)" }?.contains("\(folder.path) is a folder, not a regular file") == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted() == ["checkpoint.ckpt", "folder.ckpt"])
         #expect(try Data(contentsOf: file) == Data("earlier".utf8))
     }

@@ -118,6 +118,29 @@ import TestSupport
               + String(format: "%.2f", seconds) + " s from launch to exit")
     }
 
+    /// An MPMD launch whose last rank runs another executable (a copy of the build with one byte
+    /// appended: it runs, but it is not the same file) is refused before anything is read or written.
+    @Test func ranksRunningDifferentBuildsAreRefused() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let other = tmp.appendingPathComponent("darts-dist-other")
+        var bytes = try Data(contentsOf: CommandRunner.binary)
+        bytes.append(0)
+        try bytes.write(to: other)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: other.path)
+        let out = tmp.appendingPathComponent("run")
+        let arguments = ReferenceRuns.search(out)
+        let job = try BackgroundJob(executable: URL(fileURLWithPath: "/usr/bin/env"), arguments:
+            ["mpirun"] + BackgroundJob.mpirunOptions + ["-np", "1", CommandRunner.binary.path] + arguments
+            + [":", "-np", "1", other.path] + arguments)
+        #expect(job.waitForExit() != 0)
+        #expect(job.stderr.contains("error: the ranks run different darts-dist builds:"), "\(job.all)")
+        #expect(job.stderr.contains("rank 0 on "), "\(job.all)")
+        #expect(job.stderr.contains("rank 1 on "), "\(job.all)")
+        #expect(job.stderr.components(separatedBy: "different darts-dist builds").count == 2, "printed once: \(job.all)")
+        #expect(!FileManager.default.fileExists(atPath: out.path), "the run folder was created")
+    }
+
     @Test func ranksStartedWithDifferentOptionsAreRefused() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -10,7 +10,7 @@ import TestSupport
     /// 256 training images, 200 test images, C = 4, 3 cells, global batch 16 (16 steps per epoch),
     /// 2 epochs, with the paper's auxiliary head, drop path and cutout left on.
     static func tinyRetrain(out: URL, genotype: String = "DARTS_V2", extra: [String] = []) -> [String] {
-        ["retrain", "--genotype", genotype, "--layers", "3", "--channels", "4", "--subset", "256", "--test-subset", "200",
+        ["retrain", "--genotype", genotype, "--preset", "paper", "--layers", "3", "--channels", "4", "--subset", "256", "--test-subset", "200",
          "--batch-size", "16", "--epochs", "2", "--print-every", "8", "--out", out.path] + extra
     }
 

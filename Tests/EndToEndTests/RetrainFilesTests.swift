@@ -148,7 +148,10 @@ import Testing
         let record = RetrainEpochMetrics(epoch: 0, learningRate: 0.1, dropPathProbability: 0, trainLoss: 2, trainAccuracy: 0.2,
                                          testLoss: 1.5, testTop1: 0.4, testTop5: 0.9, seconds: 1, evaluationSeconds: 0.5,
                                          steps: 10, imagesPerSecond: 100)
-        let checkpoint = RetrainCheckpoint(options: RetrainOptions(), genotype: .dartsV2, configuration: network.configuration,
+        var options = RetrainOptions()
+        options.channels = network.configuration.channels
+        options.layers = network.configuration.layers
+        let checkpoint = RetrainCheckpoint(options: options, genotype: .dartsV2, configuration: network.configuration,
                                            worldSize: 2, epoch: 1, step: 10, seconds: 3, stepSeconds: 2, history: [record],
                                            weights: weights, buffers: buffers, optimizer: sgd)
         let tmp = try CommandRunner.temporaryFolder()

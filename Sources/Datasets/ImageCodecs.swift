@@ -1,0 +1,76 @@
+import CJPEG
+import Foundation
+import CPNG
+
+/// One decoded image: H x W x C bytes (C = 1 gray or 3 RGB), row-major, channels interleaved.
+struct DecodedImage {
+    let width: Int
+    let height: Int
+    let channels: Int
+    let pixels: [UInt8]
+}
+
+/// PNG and JPEG decoding through Debian's libpng (simplified API) and libjpeg-turbo, for the
+/// image folders of `--dataset folder`. The format is recognized by the file's first bytes (PNG
+/// signature 89 50 4E 47 0D 0A 1A 0A, PNG spec §5.2; JPEG SOI marker FF D8 FF, ITU T.81 B.1.1.2),
+/// not by its name.
+public enum ImageCodecs {
+    /// The file name extensions taken as images (compared case-insensitively).
+    static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+
+    /// Decodes `bytes`, the contents of `path`.
+    /// - Throws: ``OwnDataError`` naming `path` when the bytes are neither PNG nor JPEG, or the
+    ///   library reports the file corrupt or truncated (its message is quoted).
+    static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
+        let isPNG = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let isJPEG = bytes.starts(with: [0xFF, 0xD8, 0xFF])
+        guard isPNG || isJPEG else {
+            throw OwnDataError.invalid("\(path) is neither a PNG nor a JPEG file (its first bytes are not a PNG signature or a "
+                + "JPEG SOI marker); replace it with a valid image or move it out of the data folder")
+        }
+        var pixels: UnsafeMutablePointer<UInt8>?
+        var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            message.withUnsafeMutableBufferPointer { text in
+                isPNG
+                    ? cpng_decode(buffer.baseAddress, buffer.count, &pixels, &width, &height, &channels, text.baseAddress, text.count)
+                    : cjpeg_decode(buffer.baseAddress, UInt(buffer.count), &pixels, &width, &height, &channels, text.baseAddress, text.count)
+            }
+        }
+        defer { free(pixels) }
+        guard status == 0, let pixels else {
+            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw OwnDataError.invalid("\(path) is a corrupt or truncated \(isPNG ? "PNG" : "JPEG") file (\(isPNG ? "libpng" : "libjpeg"): "
+                + "\(reason)); replace it with a valid image or move it out of the data folder")
+        }
+        let count = Int(width) * Int(height) * Int(channels)
+        return DecodedImage(width: Int(width), height: Int(height), channels: Int(channels),
+                            pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+    }
+}
+
+extension ImageCodecs {
+    /// Writes `pixels` (H x W x C bytes, C = 1 or 3) as the PNG file `path` (libpng).
+    /// - Throws: ``OwnDataError`` with libpng's reason.
+    public static func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path: String) throws {
+        precondition(pixels.count == width * height * channels && (channels == 1 || channels == 3), "H x W x C bytes, C = 1 or 3")
+        var message = [CChar](repeating: 0, count: 256)
+        let status = cpng_write_file(path, pixels, Int32(width), Int32(height), Int32(channels), &message, message.count)
+        guard status == 0 else {
+            throw OwnDataError.invalid("cannot write \(path): " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
+    /// `pixels` (H x W x C bytes, C = 1 or 3) encoded as a JPEG of `quality` (libjpeg).
+    public static func encodeJPEG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, quality: Int = 95) -> [UInt8] {
+        precondition(pixels.count == width * height * channels && (channels == 1 || channels == 3), "H x W x C bytes, C = 1 or 3")
+        var jpeg: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = cjpeg_encode(pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &jpeg, &size, &message, message.count)
+        defer { free(jpeg) }
+        precondition(status == 0 && jpeg != nil, "libjpeg failed on valid pixels")
+        return Array(UnsafeBufferPointer(start: jpeg, count: Int(size)))
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Datasets
+
+/// --dataset numpy and --dataset folder: the .npy reader, the .npz archive, the image folder, and
+/// what each refuses (with the file named).
+@Suite struct OwnDataTests {
+    // MARK: .npy
+
+    @Test func npyHeaderAndDataAreRead() throws {
+        let bytes = OwnDataSamples.npy(descr: "<f4", shape: [2, 3], data: OwnDataSamples.float32([0, 0.5, 1, 2, 3, 4]))
+        let array = try NPYFile.decode(bytes, path: "a.npy")
+        #expect(array.dtype == .float32)
+        #expect(array.shape == [2, 3])
+        #expect(array.data.count == 24)
+        let labels = try NPYFile.decode(OwnDataSamples.npy(descr: "<i8", shape: [3], data: OwnDataSamples.int64([7, 0, 2])), path: "l.npy")
+        #expect(labels.integers() == [7, 0, 2])
+    }
+
+    @Test func theWriterRoundTripsAndAlignsTo64Bytes() throws {
+        let bytes = NPYFile.encode([1, 2, 3, 4, 5, 6], shape: [1, 2, 3])
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        #expect((10 + headerLength) % 64 == 0)
+        let array = try NPYFile.decode(bytes, path: "x.npy")
+        #expect(array.shape == [1, 2, 3])
+        #expect(array.dtype == .float32)
+    }
+
+    @Test func version2HeadersAreRead() throws {
+        var dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }"
+        dict += String(repeating: " ", count: (64 - (12 + dict.utf8.count + 1) % 64) % 64) + "\n"
+        let n = dict.utf8.count
+        let bytes: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 2, 0, UInt8(n & 0xff), UInt8(n >> 8), 0, 0] + Array(dict.utf8) + [1, 2, 3, 4]
+        #expect(try NPYFile.decode(bytes, path: "v2.npy").shape == [2, 2])
+    }
+
+    /// The message of the error `body` throws, or "" (and a recorded issue) when it throws none.
+    func message(_ body: () throws -> Void) -> String {
+        do {
+            try body()
+            Issue.record("no error thrown")
+            return ""
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func badNpyFilesAreRefusedWithTheReason() {
+        let good = OwnDataSamples.npy(descr: "|u1", shape: [2, 2], data: [1, 2, 3, 4])
+        var wrongMagic = good
+        wrongMagic[1] = 0x41
+        #expect(message { _ = try NPYFile.decode(wrongMagic, path: "m.npy") }.contains("m.npy is not a valid .npy file: it does not start with the magic"))
+        var version = good
+        version[6] = 4
+        #expect(message { _ = try NPYFile.decode(version, path: "v.npy") }.contains("format version 4.0"))
+        #expect(message { _ = try NPYFile.decode(Array(good.dropLast()), path: "t.npy") }.contains("t.npy is \(good.count - 1) bytes, but its header"))
+        #expect(message { _ = try NPYFile.decode(good + [0], path: "e.npy") }.contains("followed by extra bytes"))
+        let code = OwnDataSamples.npy(header: "{'descr': __import__('os').system('true'), 'fortran_order': False, 'shape': (4,), }", data: [1, 2, 3, 4])
+        #expect(message { _ = try NPYFile.decode(code, path: "c.npy") }.contains("has a key or string without quotes"))
+        let unknown = OwnDataSamples.npy(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), 'x': 1}", data: [1, 2, 3, 4])
+        #expect(message { _ = try NPYFile.decode(unknown, path: "k.npy") }.contains("unknown key 'x'"))
+        let missing = OwnDataSamples.npy(header: "{'descr': '|u1', 'shape': (4,), }", data: [1, 2, 3, 4])
+        #expect(message { _ = try NPYFile.decode(missing, path: "n.npy") }.contains("lacks one of the keys"))
+        let fortran = OwnDataSamples.npy(descr: "|u1", shape: [2, 2], data: [1, 2, 3, 4], fortran: true)
+        #expect(message { _ = try NPYFile.decode(fortran, path: "f.npy") }.contains("numpy.ascontiguousarray"))
+        let complex = OwnDataSamples.npy(descr: "<c8", shape: [1], data: Array(repeating: 0, count: 8))
+        #expect(message { _ = try NPYFile.decode(complex, path: "z.npy") }.contains("z.npy holds dtype '<c8', which is not supported"))
+        let bigEndian = OwnDataSamples.npy(descr: ">f4", shape: [1], data: [0, 0, 0, 0])
+        #expect(message { _ = try NPYFile.decode(bigEndian, path: "b.npy") }.contains("'>f4', which is not supported"))
+        let huge = OwnDataSamples.npy(descr: "<f8", shape: [4_611_686_018_427_387_904, 4], data: [])
+        #expect(message { _ = try NPYFile.decode(huge, path: "h.npy") }.contains("more items than can be addressed"))
+        let hugeBytes = OwnDataSamples.npy(descr: "<f8", shape: [2_305_843_009_213_693_952], data: [])
+        #expect(message { _ = try NPYFile.decode(hugeBytes, path: "h.npy") }.contains("more bytes than can be addressed"))
+        let longHeader: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 0xff, 0xff, 0x7b]
+        #expect(message { _ = try NPYFile.decode(longHeader, path: "l.npy") }.contains("its header says 65535 bytes"))
+    }
+
+    // MARK: numpy data sets
+
+    @Test func aNumpyFolderLoadsScaledNormalizedAndLabelled() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try OwnDataSamples.writeNumpyFolder(OwnDataSamples.numpyArrays(train: 6, test: 4, size: 4, channels: 3, classes: 3), to: folder.url)
+        let train = try loadDataset(.numpy, folder: folder.path, split: .train)
+        #expect(train.count == 6 && train.channels == 3 && train.height == 4 && train.width == 4)
+        #expect(train.classNames == ["0", "1", "2"])
+        #expect(train.labels == [0, 1, 2, 0, 1, 2])
+        // N x H x W x C on disk, (N, C, H, W) in memory: pixel (n=1, c=2, y=3, x=1).
+        let raw = Float(OwnDataSamples.pixel(1, 3, 1, 2)) / 255
+        let n = train.normalization
+        #expect(abs(train.images[((1 * 3 + 2) * 4 + 3) * 4 + 1] - (raw - n.mean[2]) / n.std[2]) < 1e-6)
+        // Normalized training images have mean 0 and std 1 per channel.
+        for c in 0..<3 {
+            var values: [Float] = []
+            for i in 0..<6 {
+                let start: Int = (i * 3 + c) * 16
+                values += train.images[start..<(start + 16)]
+            }
+            let count = Float(values.count)
+            let mean: Float = values.reduce(0, +) / count
+            var variance: Float = 0
+            for v in values { variance += (v - mean) * (v - mean) }
+            variance /= count
+            #expect(abs(mean) < 1e-5 && abs(variance - 1) < 1e-4)
+        }
+        let test = try loadDataset(.numpy, folder: folder.path, split: .test)
+        #expect(test.normalization == train.normalization)
+        #expect(test.count == 4)
+    }
+
+    @Test func channelsFirstAndFloatImagesGiveTheSameTensors() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var arrays = OwnDataSamples.numpyArrays(train: 3, test: 2, size: 4, channels: 3)
+        try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url.appendingPathComponent("last"))
+        // The same pixels as N x C x H x W float32 in [0, 1].
+        var first: [Float] = []
+        for n in 0..<3 { for c in 0..<3 { for y in 0..<4 { for x in 0..<4 { first.append(Float(OwnDataSamples.pixel(n, y, x, c)) / 255) } } } }
+        arrays["train_images"] = OwnDataSamples.npy(descr: "<f4", shape: [3, 3, 4, 4], data: OwnDataSamples.float32(first))
+        try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url.appendingPathComponent("first"))
+        let a = try loadDataset(.numpy, folder: folder.file("last"), split: .train)
+        let b = try loadDataset(.numpy, folder: folder.file("first"), split: .train)
+        #expect(a.channels == 3 && b.channels == 3)
+        #expect(zip(a.images, b.images).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    @Test func anNpzHoldsTheSameFourArrays() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let arrays = OwnDataSamples.numpyArrays(train: 9, test: 3, size: 4)
+        try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url.appendingPathComponent("npy"))
+        try OwnDataSamples.writeNPZ(arrays, to: folder.url.appendingPathComponent("data.npz"))
+        let fromFolder = try loadDataset(.numpy, folder: folder.file("npy"), split: .test)
+        let fromArchive = try loadDataset(.numpy, folder: folder.file("data.npz"), split: .test)
+        #expect(fromArchive.images == fromFolder.images)
+        #expect(fromArchive.labels == fromFolder.labels)
+        #expect(fromArchive.count == 3)
+    }
+
+    @Test func numpyShapesThatDoNotFitAreRefused() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var arrays = OwnDataSamples.numpyArrays(train: 4, test: 2, size: 4)
+        arrays["train_images"] = OwnDataSamples.npy(descr: "|u1", shape: [4, 3, 4, 3], data: Array(repeating: 1, count: 144))
+        try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url)
+        let text = message { _ = try loadDataset(.numpy, folder: folder.path, split: .train) }
+        #expect(text.contains("train_images.npy has shape [4, 3, 4, 3]: neither N x H x W x C nor N x C x H x W"))
+    }
+
+    // MARK: image folders
+
+    @Test func anImageFolderLoadsClassesSortedAndImagesInNameOrder() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try OwnDataSamples.writeImageFolder(at: folder.url, classes: ["zebra", "Ant", "bee"], train: 9, test: 3, size: 4, channels: 3)
+        try Data().write(to: folder.url.appendingPathComponent("train/bee/.DS_Store"))
+        let train = try loadDataset(.folder, folder: folder.path, split: .train)
+        // Sorted by code point, as Python's sorted(): uppercase first.
+        #expect(train.classNames == ["Ant", "bee", "zebra"])
+        #expect(train.channels == 3 && train.height == 4)
+        // Image n is in class n % 3 of ["zebra", "Ant", "bee"], i.e. label [2, 0, 1][n % 3], in file order n.
+        #expect(train.labels == (0..<9).map { Int32([2, 0, 1][$0 % 3]) })
+        let raw = Float(OwnDataSamples.pixel(5, 2, 3, 1)) / 255
+        let n = train.normalization
+        #expect(abs(train.images[((5 * 3 + 1) * 4 + 2) * 4 + 3] - (raw - n.mean[1]) / n.std[1]) < 1e-6)
+        let test = try loadDataset(.folder, folder: folder.path, split: .test)
+        #expect(test.labels == [2, 0, 1])
+        #expect(test.normalization == n)
+    }
+
+    @Test func grayPNGsAndJPEGsDecode() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let pixels = OwnDataSamples.image(3, size: 8, channels: 1)
+        try ImageCodecs.writePNG(pixels, width: 8, height: 8, channels: 1, to: folder.file("a.png"))
+        let png = try ImageCodecs.decode(try FileBytes.readPlain(folder.file("a.png")), path: "a.png")
+        #expect(png.channels == 1 && png.width == 8 && png.pixels == pixels)
+        let smooth = (0..<192).map { i -> UInt8 in let p = i / 3; return UInt8(100 + 4 * (p % 8) + 2 * (p / 8) + 10 * (i % 3)) }
+        let jpeg = try ImageCodecs.decode(ImageCodecs.encodeJPEG(smooth, width: 8, height: 8, channels: 3, quality: 100), path: "b.jpg")
+        #expect(jpeg.channels == 3 && jpeg.width == 8 && jpeg.height == 8)
+        #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 8 })
+    }
+
+    @Test func imageSizeResizesBilinearly() throws {
+        // A 2 x 2 image to 4 x 4 with half-pixel centres: corners keep their values, the middle blends.
+        let raw = RawImages(pixels: [0, 1, 2, 3], labels: [0], channels: 1, height: 2, width: 2, classNames: ["a"])
+        let resized = raw.resized(to: 4)
+        #expect(resized.pixels[0] == 0 && resized.pixels[15] == 3)
+        #expect(resized.pixels[1] == 0.25)   // source x = 0.25
+        #expect(resized.pixels[5] == 0.75)   // source (0.25, 0.25): 0.25 * 1 + 0.25 * 2
+    }
+}

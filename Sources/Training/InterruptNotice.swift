@@ -30,13 +30,7 @@ public enum InterruptNotice {
         line = buffer   // the previous line is never freed: a handler may be writing it
         guard first else { return }
         output = launcherStandardError() ?? STDERR_FILENO
-        // A launcher may pass both signals blocked (a process started from a thread that blocks
-        // them inherits its mask); the run is to be interruptible as from a terminal.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        unblockInterruptSignals()
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
                 if let text = InterruptNotice.line { _ = write(InterruptNotice.output, text, strlen(text)) }
@@ -64,11 +58,7 @@ public enum InterruptNotice {
     /// ended, so a rank that ended at once could take rank 0 with it before rank 0 had printed
     /// its line (on a busy machine, or after a second Ctrl-C).
     public static func deferOtherRanksExit() {
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        unblockInterruptSignals()
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
                 var pause = timespec(tv_sec: 1, tv_nsec: 0)
@@ -77,6 +67,17 @@ public enum InterruptNotice {
                 raise(received)
             }
         }
+    }
+
+    /// Unblocks SIGINT and SIGTERM in this thread. A launcher may pass both blocked (a process
+    /// started from a thread that blocks them inherits its mask, as `swift test` does); the run is
+    /// to be interruptible as from a terminal.
+    private static func unblockInterruptSignals() {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// The default dispositions again (the run's files are complete).

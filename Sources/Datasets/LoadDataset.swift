@@ -29,7 +29,7 @@ public func loadDataset(_ kind: DatasetKind, folder: String, split: DatasetSplit
         return try loadOwnDataset(kind, at: folder, split: split, imageSize: imageSize, reference: reference)
     }
     if let imageSize {
-        throw DatasetError.invalidParameters("--image-size \(imageSize) applies to --dataset folder only; "
+        throw DatasetError.invalidParameters("--image-size \(imageSize) applies to --dataset folder and numpy only; "
             + "\(kind.rawValue) images are \(kind.height)x\(kind.width): drop --image-size")
     }
     switch FileStatus.of(folder) {

@@ -227,6 +227,6 @@ import TestSupport
 
     @Test func imageSizeIsRefusedForTheBuiltInDataSets() throws {
         try BadInputTests.expectRefused({ tmp in BadInputTests.search(tmp, data: nil, ["--image-size", "32"]) },
-                                        ["--image-size 32 applies to --dataset folder only; fashion-mnist images are 28x28: drop --image-size"])
+                                        ["--image-size 32 applies to --dataset folder and numpy only; fashion-mnist images are 28x28: drop --image-size"])
     }
 }

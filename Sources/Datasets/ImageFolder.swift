@@ -1,0 +1,117 @@
+import Foundation
+
+/// torchvision's ImageFolder layout (`torchvision.datasets.ImageFolder`, `find_classes` and
+/// `make_dataset`): ROOT/train/CLASS/... and ROOT/test/CLASS/..., one folder per class, the
+/// classes sorted by name (Unicode code points, as Python's `sorted`) and numbered from 0.
+///
+/// Each class folder holds .png, .jpg or .jpeg files (any case), also in subfolders; names
+/// starting with "." are skipped. The images are ordered by their path below the class folder,
+/// then by class: files named by a running number across the classes keep that order, which
+/// decides what `--subset` takes and how a search splits the images into its two halves.
+enum ImageFolder {
+    /// - Throws: ``OwnDataError``: a missing split folder, no class folders, a class folder
+    ///   without images, a file that is not an image, an image that does not decode, a test class
+    ///   the training split lacks, images of different sizes (without `imageSize`, to which each
+    ///   image is resized), or test images in color when the training images are gray.
+    static func load(root: String, split: DatasetSplit, reference: DatasetReference?, imageSize: Int?) throws -> RawImages {
+        let rootURL = URL(fileURLWithPath: root)
+        let splitURL = rootURL.appendingPathComponent(split.rawValue)
+        guard FileBytes.isDirectory(root) else {
+            throw OwnDataError.invalid("--data \(root) is a file; --dataset folder takes a folder holding train/CLASS/*.png|*.jpg "
+                + "and test/CLASS/... (torchvision's ImageFolder layout)")
+        }
+        guard FileBytes.isDirectory(splitURL.path) else {
+            throw OwnDataError.invalid("\(splitURL.path) does not exist; --data \(root) must hold train/ and test/, "
+                + "each with one folder of images per class (torchvision's ImageFolder layout)")
+        }
+        let classes = try sortedEntries(splitURL).filter { FileBytes.isDirectory(splitURL.appendingPathComponent($0).path) }
+        guard !classes.isEmpty else {
+            throw OwnDataError.invalid("\(splitURL.path) holds no class folders; put each class's images in "
+                + "\(splitURL.path)/CLASS_NAME/")
+        }
+        let classNames = reference?.classNames ?? classes
+        var files: [(relative: String, label: Int, path: String)] = []
+        for name in classes {
+            guard let label = classNames.firstIndex(of: name) else {
+                throw OwnDataError.invalid("\(splitURL.appendingPathComponent(name).path): class '\(name)' is not among the "
+                    + "\(classNames.count) training classes (\(classNames.joined(separator: ", "))); the test split may only "
+                    + "hold classes the train split has: rename or remove that folder")
+            }
+            let classURL = splitURL.appendingPathComponent(name)
+            let found = try imageFiles(in: classURL, relative: "")
+            guard !found.isEmpty else {
+                throw OwnDataError.invalid("class folder \(classURL.path) holds no images (.png, .jpg or .jpeg); "
+                    + "add images to it or remove it")
+            }
+            files += found.map { ($0, label, classURL.appendingPathComponent($0).path) }
+        }
+        files.sort { a, b in
+            a.relative != b.relative ? a.relative.unicodeScalars.lexicographicallyPrecedes(b.relative.unicodeScalars)
+                                     : a.label < b.label
+        }
+        var decoded: [DecodedImage] = []
+        decoded.reserveCapacity(files.count)
+        for file in files {
+            let image = try ImageCodecs.decode(try FileBytes.readPlain(file.path), path: file.path)
+            if imageSize == nil, let first = decoded.first, image.width != first.width || image.height != first.height {
+                throw OwnDataError.invalid("\(file.path) is \(image.height)x\(image.width) (height x width), but \(files[0].path) "
+                    + "is \(first.height)x\(first.width); every image of a data set must have one size: pass --image-size S "
+                    + "to resize them all to S x S")
+            }
+            decoded.append(image)
+        }
+        let channels = reference?.channels ?? (decoded.contains { $0.channels == 3 } ? 3 : 1)
+        if channels == 1, let color = decoded.firstIndex(where: { $0.channels == 3 }) {
+            throw OwnDataError.invalid("\(files[color].path) is in color, but the training images are grayscale; "
+                + "convert the test images to grayscale")
+        }
+        // Each image to (C, H, W) floats in [0, 1], resized to imageSize x imageSize when given.
+        let height = imageSize ?? decoded[0].height, width = imageSize ?? decoded[0].width
+        var raw = RawImages(pixels: [], labels: files.map { Int32($0.label) }, channels: channels, height: height,
+                            width: width, classNames: classNames)
+        raw.pixels.reserveCapacity(files.count * channels * height * width)
+        for image in decoded {
+            var one = RawImages(pixels: [Float](repeating: 0, count: channels * image.height * image.width), labels: [0],
+                                channels: channels, height: image.height, width: image.width, classNames: [])
+            let plane = image.height * image.width
+            for i in 0..<plane {
+                for c in 0..<channels {
+                    one.pixels[c * plane + i] = Float(image.pixels[i * image.channels + min(c, image.channels - 1)]) / 255
+                }
+            }
+            if image.height != height || image.width != width { one = one.resized(to: height) }
+            raw.pixels += one.pixels
+        }
+        return raw
+    }
+
+    /// The names in `url`, without hidden ones, sorted by Unicode code points.
+    static func sortedEntries(_ url: URL) throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        } catch {
+            throw OwnDataError.invalid("cannot list \(url.path): \(error.localizedDescription); check its permissions")
+        }
+        return names.filter { !$0.hasPrefix(".") }.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+    }
+
+    /// The image files below `url`, as paths relative to it, sorted.
+    /// - Throws: ``OwnDataError`` naming the first file that is not an image.
+    static func imageFiles(in url: URL, relative: String) throws -> [String] {
+        var result: [String] = []
+        for name in try sortedEntries(url) {
+            let path = relative.isEmpty ? name : relative + "/" + name
+            let child = url.appendingPathComponent(name)
+            if FileBytes.isDirectory(child.path) {
+                result += try imageFiles(in: child, relative: path)
+            } else if ImageCodecs.extensions.contains(child.pathExtension.lowercased()) {
+                result.append(path)
+            } else {
+                throw OwnDataError.invalid("\(child.path) is not an image (.png, .jpg or .jpeg) but lies among the images; "
+                    + "move it out of the data folder")
+            }
+        }
+        return result
+    }
+}

@@ -155,16 +155,13 @@ public struct Checkpoint {
 
     /// Writes the checkpoint to `url` atomically: a temporary file in the same folder, fsync, rename.
     /// - Parameter midway: called halfway through writing the bytes (a test hook).
-    /// - Throws: ``CheckpointError/unwritable(_:_:)`` with the system's reason (or: something other
-    ///   than a regular file is at `url`, left as it is); an existing file at
+    /// - Throws: ``CheckpointError/unwritable(_:_:)`` with the system's reason; an existing file at
     ///   `url` is left as it was.
     public func write(to url: URL, midway: (() -> Void)? = nil) throws {
         do {
             try AtomicFile.write(try encoded(), to: url, midway: midway)
         } catch let error as AtomicFileError {
             throw CheckpointError.unwritable(url.path, error.reason)
-        } catch let error as OutputPathError {
-            throw CheckpointError.unwritable(url.path, "it is " + error.reason)
         }
     }
 

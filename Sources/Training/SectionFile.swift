@@ -172,15 +172,13 @@ enum SectionFile {
 
     /// Writes `data` to `url` atomically (``AtomicFile``): a temporary file in the same folder,
     /// fsync, rename, fsync of the folder.
-    /// - Throws: ``SectionFileError/unwritable(_:_:_:)`` with the system's reason, or saying that
-    ///   something other than a regular file is at `url` (left as it is).
+    /// - Throws: ``OutputPathError`` when something other than a regular file is at `url`;
+    ///   ``SectionFileError/unwritable(_:_:_:)`` with the system's reason otherwise.
     static func write(_ data: Data, to url: URL, what: String) throws {
         do {
             try AtomicFile.write(data, to: url)
         } catch let error as AtomicFileError {
             throw SectionFileError.unwritable(what, url.path, error.reason + "; check free space and permissions")
-        } catch let error as OutputPathError {
-            throw SectionFileError.unwritable(what, url.path, "it is " + error.reason)
         }
     }
 }

@@ -37,7 +37,8 @@ mkdir -p "$build/bin" "$build/crashes"
 read -r -a cflags <<< "$(pkg-config --cflags ompi-c openblas)"
 read -r -a libs <<< "$(pkg-config --libs ompi-c openblas zlib libpng libjpeg)"
 # ZIPFoundation (read by the .npz reader) brings its own module map for zlib.
-czlib=$(dirname "$(find .build/checkouts -path "*ZIPFoundation/Sources/*" -name module.modulemap | head -1)")
+czlib=$(dirname "$(find "$build/checkouts" -path "*ZIPFoundation/Sources/*" -name module.modulemap | head -1)")
+[ -f "$czlib/module.modulemap" ] || { echo "ZIPFoundation's zlib module map not found under $build/checkouts" >&2; exit 2; }
 xcc=()
 for flag in "${cflags[@]}"; do xcc+=(-Xcc "$flag"); done
 

@@ -74,9 +74,10 @@ let package = Package(
         .target(name: "DartsTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
         .target(name: "NN", dependencies: ["DartsTensor"], swiftSettings: checkedSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "DartsTensor"], swiftSettings: checkedSettings),
-        .target(name: "DARTS", dependencies: ["NN", "Distributed"], swiftSettings: checkedSettings),
+        .target(name: "InputText", swiftSettings: checkedSettings),
+        .target(name: "DARTS", dependencies: ["NN", "Distributed", "InputText"], swiftSettings: checkedSettings),
         .target(name: "Datasets", dependencies: [
-            "DartsTensor", "SystemZlib", "CPNG", "CJPEG",
+            "DartsTensor", "InputText", "SystemZlib", "CPNG", "CJPEG",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [

@@ -30,7 +30,7 @@ build=.build/fuzz
 swift build --build-path "$build" --target Training \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing 2>&1 | grep -E "error|warning: |Compiling|Build" || true
 objects=()
-for module in DartsTensor NN Distributed DARTS Datasets Training Logging ZIPFoundation; do
+for module in DartsTensor InputText NN Distributed DARTS Datasets Training Logging ZIPFoundation; do
     objects+=("$build"/debug/"$module".build/*.o)
 done
 mkdir -p "$build/bin" "$build/crashes"

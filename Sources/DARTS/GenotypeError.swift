@@ -1,3 +1,5 @@
+import InputText
+
 /// Why a genotype could not be read or does not fit the DARTS search space. Each description
 /// names the input (file, key, cell, node, edge or text position) and says how to fix it.
 ///
@@ -108,32 +110,14 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
     }
 
     /// `text` in single quotes, as ``escaped(_:)`` gives it.
-    public static func quote(_ text: String) -> String { "'" + escaped(text) + "'" }
+    public static func quote(_ text: String) -> String { InputText.quote(text) }
 
-    /// At most ``quoteLimit`` characters of a text from the input, with control characters
-    /// escaped (`\n`, `\u{1b}`) and, when it is cut, its length: `abc... (50000000 characters)`.
-    public static func escaped(_ text: String) -> String {
-        var out = ""
-        var count = 0
-        for character in text {
-            count += 1
-            if count > quoteLimit { continue }
-            for scalar in character.unicodeScalars {
-                switch scalar {
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                case "\r": out += "\\r"
-                case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
-                    out += "\\u{" + String(scalar.value, radix: 16) + "}"
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return count > quoteLimit ? out + "... (\(count) characters)" : out
-    }
+    /// At most ``quoteLimit`` characters of a text from the input, control characters escaped
+    /// (``InputText/escaped(_:)``).
+    public static func escaped(_ text: String) -> String { InputText.escaped(text) }
 
     /// Characters of the input an error message quotes at most.
-    public static let quoteLimit = 200
+    public static let quoteLimit = InputText.quoteLimit
 
     /// Keys for a message: the first 10, escaped, and how many there are when there are more.
     static func list(_ keys: [String]) -> String {

@@ -1,3 +1,5 @@
+import InputText
+
 /// Reader and writer of NumPy's .npy format, version 1.0, 2.0 and 3.0 (NumPy's "format" module
 /// documentation, `numpy.lib.format`, "Format Version 1.0" ff.; NEP 1):
 ///
@@ -127,10 +129,10 @@ public enum NPYFile {
             var parser = HeaderParser(text)
             header = try parser.parse()
         } catch let error as HeaderParser.Failure {
-            throw bad("its header \(text.trimmingCharacters(in: .whitespacesAndNewlines)) \(error.reason)")
+            throw bad("its header \(InputText.escaped(text.trimmingCharacters(in: .whitespacesAndNewlines))) \(error.reason)")
         }
         guard let dtype = DType(descr: header.descr) else {
-            throw OwnDataError.invalid("\(path) holds dtype '\(header.descr)', which is not supported; use uint8 or float32 "
+            throw OwnDataError.invalid("\(path) holds dtype \(InputText.quote(header.descr)), which is not supported; use uint8 or float32 "
                 + "images and integer labels (little-endian), e.g. numpy.save(path, array.astype(numpy.uint8))")
         }
         guard !header.fortranOrder else {
@@ -148,7 +150,7 @@ public enum NPYFile {
         guard !byteOverflow, !endOverflow else { throw bad("its shape \(header.shape) holds more bytes than can be addressed") }
         guard expected == bytes.count else {
             throw OwnDataError.invalid("\(path) is \(bytes.count) bytes, but its header (shape \(header.shape), dtype "
-                + "'\(header.descr)') says \(expected); the file is \(bytes.count < expected ? "truncated" : "followed by extra bytes"), "
+                + "\(InputText.quote(header.descr))) says \(expected); the file is \(bytes.count < expected ? "truncated" : "followed by extra bytes"), "
                 + "write it again with numpy.save")
         }
         return Array(dtype: dtype, shape: header.shape, data: Swift.Array(bytes[headerEnd...]))
@@ -204,13 +206,13 @@ struct HeaderParser {
             case "descr" where descr == nil: descr = try quoted()
             case "fortran_order" where fortranOrder == nil: fortranOrder = try boolean()
             case "shape" where shape == nil: shape = try tuple()
-            case "descr", "fortran_order", "shape": throw Failure(reason: "repeats the key '\(key)'")
-            default: throw Failure(reason: "has the unknown key '\(key)'")
+            case "descr", "fortran_order", "shape": throw Failure(reason: "repeats the key \(InputText.quote(key))")
+            default: throw Failure(reason: "has the unknown key \(InputText.quote(key))")
             }
             skipSpaces()
             if peek == "," { position += 1; continue }
             skipSpaces()
-            guard peek == "}" else { throw Failure(reason: "lacks a ',' or '}' after '\(key)'") }
+            guard peek == "}" else { throw Failure(reason: "lacks a ',' or '}' after \(InputText.quote(key))") }
         }
         try expect("}")
         while position < characters.count, characters[position] == " " { position += 1 }
@@ -274,6 +276,8 @@ struct HeaderParser {
                 throw Failure(reason: "has a 'shape' that is not a tuple of non-negative integers")
             }
             values.append(value)
+            // NumPy's limit (NPY_MAXDIMS, 64 since NumPy 2.0); also bounds the shape a message shows.
+            guard values.count <= 64 else { throw Failure(reason: "has a 'shape' of more than 64 dimensions") }
             skipSpaces()
             if peek == "," { position += 1; continue }
             skipSpaces()

@@ -72,6 +72,16 @@ import TestSupport
         #expect(message { _ = try NPYFile.decode(huge, path: "h.npy") }.contains("more items than can be addressed"))
         let hugeBytes = OwnDataSamples.npy(descr: "<f8", shape: [2_305_843_009_213_693_952], data: [])
         #expect(message { _ = try NPYFile.decode(hugeBytes, path: "h.npy") }.contains("more bytes than can be addressed"))
+        // Text from the file is quoted cut to 200 characters, its control characters escaped.
+        let escape = OwnDataSamples.npy(header: "{'descr': '\u{1b}[2J" + String(repeating: "x", count: 5000) + "', 'fortran_order': False, 'shape': (4,), }", data: [1, 2, 3, 4])
+        let escapeMessage = message { _ = try NPYFile.decode(escape, path: "x.npy") }
+        #expect(escapeMessage.contains("x.npy holds dtype '\\u{1b}[2Jxxx"))
+        #expect(escapeMessage.contains("... (5004 characters)'") && !escapeMessage.contains("\u{1b}") && escapeMessage.count < 600)
+        let keys = OwnDataSamples.npy(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), '\u{1b}" + String(repeating: "k", count: 3000) + "': 1}", data: [1, 2, 3, 4])
+        let keysMessage = message { _ = try NPYFile.decode(keys, path: "k.npy") }
+        #expect(keysMessage.contains("unknown key '\\u{1b}kkk") && !keysMessage.contains("\u{1b}") && keysMessage.count < 1000)
+        let dimensions = OwnDataSamples.npy(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (" + String(repeating: "1, ", count: 65) + "), }", data: [1])
+        #expect(message { _ = try NPYFile.decode(dimensions, path: "d.npy") }.contains("has a 'shape' of more than 64 dimensions"))
         let longHeader: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 0xff, 0xff, 0x7b]
         #expect(message { _ = try NPYFile.decode(longHeader, path: "l.npy") }.contains("its header says 65535 bytes"))
     }

@@ -1,6 +1,7 @@
 import CJPEG
-import Foundation
 import CPNG
+import Foundation
+import InputText
 
 /// One decoded image: H x W x C bytes (C = 1 gray or 3 RGB), row-major, channels interleaved.
 struct DecodedImage {
@@ -25,7 +26,7 @@ public enum ImageCodecs {
         let isPNG = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let isJPEG = bytes.starts(with: [0xFF, 0xD8, 0xFF])
         guard isPNG || isJPEG else {
-            throw OwnDataError.invalid("\(path) is neither a PNG nor a JPEG file (its first bytes are not a PNG signature or a "
+            throw OwnDataError.invalid("\(InputText.path(path)) is neither a PNG nor a JPEG file (its first bytes are not a PNG signature or a "
                 + "JPEG SOI marker); replace it with a valid image or move it out of the data folder")
         }
         var pixels: UnsafeMutablePointer<UInt8>?
@@ -41,7 +42,7 @@ public enum ImageCodecs {
         defer { free(pixels) }
         guard status == 0, let pixels else {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw OwnDataError.invalid("\(path) is a corrupt or truncated \(isPNG ? "PNG" : "JPEG") file (\(isPNG ? "libpng" : "libjpeg"): "
+            throw OwnDataError.invalid("\(InputText.path(path)) is a corrupt or truncated \(isPNG ? "PNG" : "JPEG") file (\(isPNG ? "libpng" : "libjpeg"): "
                 + "\(reason)); replace it with a valid image or move it out of the data folder")
         }
         let count = Int(width) * Int(height) * Int(channels)

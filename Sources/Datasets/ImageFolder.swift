@@ -1,4 +1,5 @@
 import Foundation
+import InputText
 
 /// torchvision's ImageFolder layout (`torchvision.datasets.ImageFolder`, `find_classes` and
 /// `make_dataset`): ROOT/train/CLASS/... and ROOT/test/CLASS/..., one folder per class, the
@@ -33,14 +34,15 @@ enum ImageFolder {
         var files: [(relative: String, label: Int, path: String)] = []
         for name in classes {
             guard let label = classNames.firstIndex(of: name) else {
-                throw OwnDataError.invalid("\(splitURL.appendingPathComponent(name).path): class '\(name)' is not among the "
-                    + "\(classNames.count) training classes (\(classNames.joined(separator: ", "))); the test split may only "
+                let shown = classNames.prefix(10).map { InputText.escaped($0) }.joined(separator: ", ") + (classNames.count > 10 ? ", ..." : "")
+                throw OwnDataError.invalid("\(InputText.path(splitURL.appendingPathComponent(name).path)): class \(InputText.quote(name)) is not among the "
+                    + "\(classNames.count) training classes (\(shown)); the test split may only "
                     + "hold classes the train split has: rename or remove that folder")
             }
             let classURL = splitURL.appendingPathComponent(name)
-            let found = try imageFiles(in: classURL, relative: "")
+            let found = try imageFiles(in: classURL, relative: "", depth: 0)
             guard !found.isEmpty else {
-                throw OwnDataError.invalid("class folder \(classURL.path) holds no images (.png, .jpg or .jpeg); "
+                throw OwnDataError.invalid("class folder \(InputText.path(classURL.path)) holds no images (.png, .jpg or .jpeg); "
                     + "add images to it or remove it")
             }
             files += found.map { ($0, label, classURL.appendingPathComponent($0).path) }
@@ -54,7 +56,7 @@ enum ImageFolder {
         for file in files {
             let image = try ImageCodecs.decode(try FileBytes.readPlain(file.path), path: file.path)
             if imageSize == nil, let first = decoded.first, image.width != first.width || image.height != first.height {
-                throw OwnDataError.invalid("\(file.path) is \(image.height)x\(image.width) (height x width), but \(files[0].path) "
+                throw OwnDataError.invalid("\(InputText.path(file.path)) is \(image.height)x\(image.width) (height x width), but \(InputText.path(files[0].path)) "
                     + "is \(first.height)x\(first.width); every image of a data set must have one size: pass --image-size S "
                     + "to resize them all to S x S")
             }
@@ -62,7 +64,7 @@ enum ImageFolder {
         }
         let channels = reference?.channels ?? (decoded.contains { $0.channels == 3 } ? 3 : 1)
         if channels == 1, let color = decoded.firstIndex(where: { $0.channels == 3 }) {
-            throw OwnDataError.invalid("\(files[color].path) is in color, but the training images are grayscale; "
+            throw OwnDataError.invalid("\(InputText.path(files[color].path)) is in color, but the training images are grayscale; "
                 + "convert the test images to grayscale")
         }
         // Each image to (C, H, W) floats in [0, 1], resized to imageSize x imageSize when given.
@@ -91,24 +93,33 @@ enum ImageFolder {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: url.path)
         } catch {
-            throw OwnDataError.invalid("cannot list \(url.path): \(error.localizedDescription); check its permissions")
+            throw OwnDataError.invalid("cannot list \(InputText.path(url.path)): \(error.localizedDescription); check its permissions")
         }
         return names.filter { !$0.hasPrefix(".") }.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
     }
 
-    /// The image files below `url`, as paths relative to it, sorted.
-    /// - Throws: ``OwnDataError`` naming the first file that is not an image.
-    static func imageFiles(in url: URL, relative: String) throws -> [String] {
+    /// Folders a class folder may nest below it.
+    static let maximumDepth = 16
+
+    /// The image files below `url` (`depth` folders below its class folder), as paths relative
+    /// to it, sorted.
+    /// - Throws: ``OwnDataError`` naming the first file that is not an image, or a folder nested
+    ///   more than ``maximumDepth`` deep (a symbolic link to a folder above it loops).
+    static func imageFiles(in url: URL, relative: String, depth: Int) throws -> [String] {
+        guard depth <= maximumDepth else {
+            throw OwnDataError.invalid("\(InputText.path(url.path)) lies more than \(maximumDepth) folders below its class "
+                + "folder (a symbolic link to a folder above it?); keep the images at most \(maximumDepth) folders deep")
+        }
         var result: [String] = []
         for name in try sortedEntries(url) {
             let path = relative.isEmpty ? name : relative + "/" + name
             let child = url.appendingPathComponent(name)
             if FileBytes.isDirectory(child.path) {
-                result += try imageFiles(in: child, relative: path)
+                result += try imageFiles(in: child, relative: path, depth: depth + 1)
             } else if ImageCodecs.extensions.contains(child.pathExtension.lowercased()) {
                 result.append(path)
             } else {
-                throw OwnDataError.invalid("\(child.path) is not an image (.png, .jpg or .jpeg) but lies among the images; "
+                throw OwnDataError.invalid("\(InputText.path(child.path)) is not an image (.png, .jpg or .jpeg) but lies among the images; "
                     + "move it out of the data folder")
             }
         }

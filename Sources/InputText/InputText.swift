@@ -5,15 +5,14 @@ public enum InputText {
     /// Characters of the input an error message quotes at most.
     public static let quoteLimit = 200
 
-    /// At most ``quoteLimit`` characters of `text`, with control and formatting characters
-    /// escaped (`\n`, `\t`, `\r`, `\u{1b}`) and, when it is cut, its length:
-    /// `abc... (50000000 characters)`.
-    public static func escaped(_ text: String) -> String {
+    /// At most `limit` characters of `text`, with control and formatting characters escaped
+    /// (`\n`, `\t`, `\r`, `\u{1b}`) and, when it is cut, its length: `abc... (50000000 characters)`.
+    public static func escaped(_ text: String, limit: Int = quoteLimit) -> String {
         var out = ""
         var count = 0
         for character in text {
             count += 1
-            if count > quoteLimit { continue }
+            if count > limit { continue }
             for scalar in character.unicodeScalars {
                 switch scalar {
                 case "\n": out += "\\n"
@@ -25,9 +24,13 @@ public enum InputText {
                 }
             }
         }
-        return count > quoteLimit ? out + "... (\(count) characters)" : out
+        return count > limit ? out + "... (\(count) characters)" : out
     }
 
-    /// `text` in single quotes, as ``escaped(_:)`` gives it.
+    /// A file path found on disk (a folder listing), as a message shows it: control and formatting
+    /// characters escaped, cut only beyond Linux's PATH_MAX (4096 bytes).
+    public static func path(_ path: String) -> String { escaped(path, limit: 4096) }
+
+    /// `text` in single quotes, as ``escaped(_:limit:)`` gives it.
     public static func quote(_ text: String) -> String { "'" + escaped(text) + "'" }
 }

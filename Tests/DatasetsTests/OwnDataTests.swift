@@ -179,6 +179,22 @@ import TestSupport
         #expect(test.normalization == n)
     }
 
+    @Test func folderNamesInMessagesAreEscapedAndALinkLoopEnds() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try OwnDataSamples.writeImageFolder(at: folder.url, classes: ["a", "b"], train: 4, test: 2, size: 4)
+        // A file name holding an escape sequence is shown escaped.
+        let odd = folder.url.appendingPathComponent("train/a/\u{1b}[2Jnotes.txt")
+        try Data("x".utf8).write(to: odd)
+        let oddError = #expect(throws: OwnDataError.self) { _ = try loadDataset(.folder, folder: folder.path, split: .train) }
+        #expect("\(oddError!)".contains("train/a/\\u{1b}[2Jnotes.txt is not an image") && !"\(oddError!)".contains("\u{1b}"))
+        try FileManager.default.removeItem(at: odd)
+        // A link to the class folder inside it nests without end; refused at 16 folders.
+        try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("train/b/loop").path, withDestinationPath: "..")
+        let loopError = #expect(throws: OwnDataError.self) { _ = try loadDataset(.folder, folder: folder.path, split: .train) }
+        #expect("\(loopError!)".contains("lies more than 16 folders below its class folder (a symbolic link to a folder above it?)"))
+    }
+
     @Test func grayPNGsAndJPEGsDecode() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

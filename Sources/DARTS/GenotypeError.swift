@@ -112,12 +112,9 @@ public indirect enum GenotypeError: Error, CustomStringConvertible, Equatable, S
     /// `text` in single quotes, as ``escaped(_:)`` gives it.
     public static func quote(_ text: String) -> String { InputText.quote(text) }
 
-    /// At most ``quoteLimit`` characters of a text from the input, control characters escaped
-    /// (``InputText/escaped(_:)``).
+    /// At most ``InputText/quoteLimit`` characters of a text from the input, control characters
+    /// escaped (``InputText/escaped(_:limit:)``).
     public static func escaped(_ text: String) -> String { InputText.escaped(text) }
-
-    /// Characters of the input an error message quotes at most.
-    public static let quoteLimit = InputText.quoteLimit
 
     /// Keys for a message: the first 10, escaped, and how many there are when there are more.
     static func list(_ keys: [String]) -> String {

@@ -127,6 +127,20 @@ public enum InterruptNotice {
             + (worldSize > 1 ? " (and your other mpirun flags, such as --hostfile or -x VARIABLE, which cannot be read back)" : "")
     }
 
+    /// The line a job under mpirun prints when it starts (nil for one process, whose Ctrl-C
+    /// always prints ``afterCheckpoint(_:folder:keeps:worldSize:)``): how to stop it and the
+    /// command that continues it. A second Ctrl-C makes mpirun have OpenMPI's runtime end every
+    /// rank at once (exit status 195, before any handler runs), so the interrupt line can be lost;
+    /// this one is already on the screen or in the log.
+    static func startHint(_ command: String, folder: String, worldSize: Int,
+                          environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard worldSize > 1 else { return nil }
+        return "to stop: Ctrl-C once (the \(command) keeps its checkpoints; a second Ctrl-C ends every rank at once, "
+            + "without a message); to continue after a checkpoint: "
+            + "`\(resumeCommand(command, folder: folder, worldSize: worldSize, environment: environment))` "
+            + "with your other mpirun flags"
+    }
+
     /// The line of a run that has no checkpoint yet.
     static func beforeFirstCheckpoint(_ command: String, folder: String) -> String {
         "darts-dist \(command): interrupted before its first checkpoint; \(folder) holds nothing to resume: "

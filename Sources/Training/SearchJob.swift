@@ -197,6 +197,7 @@ public final class SearchJob {
             + (options.recompute ? ", activations recomputed" : "")
             + (options.partialChannels > 1 ? ", partial channels K=\(options.partialChannels)" : "")
             + (options.auxiliarySkip ? ", auxiliary skip" : "") + "; output in \(options.out)")
+        if let hint = InterruptNotice.startHint("search", folder: options.out, worldSize: worldSize) { say(hint) }
         if let resumed {
             let m = resumed.checkpoint.manifest
             say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"

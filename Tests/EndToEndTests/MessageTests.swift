@@ -58,5 +58,10 @@ import TestSupport
                 == "\(program) retrain --resume r")
         #expect(InterruptNotice.afterCheckpoint("search", folder: "runs/x", keeps: "k", worldSize: 2)
                     .hasSuffix("(and your other mpirun flags, such as --hostfile or -x VARIABLE, which cannot be read back)"))
+        #expect(InterruptNotice.startHint("search", folder: "runs/x", worldSize: 1, environment: environment) == nil)
+        #expect(InterruptNotice.startHint("retrain", folder: "r", worldSize: 2, environment: ["OPENBLAS_NUM_THREADS": "1"])
+                == "to stop: Ctrl-C once (the retrain keeps its checkpoints; a second Ctrl-C ends every rank at once, "
+                + "without a message); to continue after a checkpoint: `mpirun -np 2 -x OPENBLAS_NUM_THREADS=1 "
+                + "\(program) retrain --resume r` with your other mpirun flags")
     }
 }

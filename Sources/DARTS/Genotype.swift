@@ -26,13 +26,18 @@ public struct Genotype: Sendable, Equatable {
     /// non-`none` weight (stable order, strongest first), each with its strongest non-`none` operation.
     ///
     /// With `maxParameterFree` M (P-DARTS' cap, docs/algorithm.md §11.3), at most M of the normal
-    /// cell's 8 edges keep a parameter-free operation; nil is no cap, the rule above bit for bit.
-    public init(weightsNormal: [[Float]], weightsReduce: [[Float]], maxParameterFree: Int? = nil) {
-        var normal = Genotype.derive(weightsNormal)
+    /// cell's 8 edges keep a parameter-free operation; `maxParameterFreeReduce` is the same cap on
+    /// the reduction cell's 8 edges; nil is no cap, the rule above bit for bit.
+    public init(weightsNormal: [[Float]], weightsReduce: [[Float]], maxParameterFree: Int? = nil,
+                maxParameterFreeReduce: Int? = nil) {
+        var normal = Genotype.derive(weightsNormal), reduce = Genotype.derive(weightsReduce)
         if let maxParameterFree {
             normal = Genotype.capParameterFree(normal, weights: weightsNormal, maximum: maxParameterFree)
         }
-        self.init(normal: normal, reduce: Genotype.derive(weightsReduce))
+        if let maxParameterFreeReduce {
+            reduce = Genotype.capParameterFree(reduce, weights: weightsReduce, maximum: maxParameterFreeReduce)
+        }
+        self.init(normal: normal, reduce: reduce)
     }
 
     /// The softmax row of each edge of `edges` (flat order, two per node) in a cell's 14 rows.

@@ -165,10 +165,12 @@ public final class SearchNetwork: Module {
 
     /// The discrete cell derived from the current alphas (docs/algorithm.md §5, §12; with edge
     /// normalization from ``edgeOperationWeights()``), with at most `maxParameterFree`
-    /// parameter-free edges in the normal cell when given (§11.3).
-    public func genotype(maxParameterFree: Int? = nil) -> Genotype {
+    /// parameter-free edges in the normal cell and `maxParameterFreeReduce` in the reduction cell
+    /// when given (§11.3).
+    public func genotype(maxParameterFree: Int? = nil, maxParameterFreeReduce: Int? = nil) -> Genotype {
         let w = edgeOperationWeights()
-        return Genotype(weightsNormal: w.normal, weightsReduce: w.reduce, maxParameterFree: maxParameterFree)
+        return Genotype(weightsNormal: w.normal, weightsReduce: w.reduce, maxParameterFree: maxParameterFree,
+                        maxParameterFreeReduce: maxParameterFreeReduce)
     }
 }
 

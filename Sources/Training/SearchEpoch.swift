@@ -89,7 +89,8 @@ extension SearchJob {
         if options.checkEvery == nil { try checkConsistency(run.state) }
 
         let sums = run.progress.sums
-        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree)
+        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree,
+                                            maxParameterFreeReduce: options.maxParameterFreeReduce)
         let frozen = options.alphasFrozen(epoch: epoch)
         say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
                    epoch + 1, options.epochs, epochSeconds, sums.meanLoss, 100 * sums.accuracy,

@@ -209,7 +209,8 @@ public final class SearchJob {
     /// result.json) and printed with every rank's time and the pictures.
     func finish(_ run: SearchRun, started: Date) throws -> SearchResult {
         let state = run.state, progress = run.progress, worldSize = communicator.worldSize
-        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree)
+        let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree,
+                                            maxParameterFreeReduce: options.maxParameterFreeReduce)
         let keptEdges = KeptEdgeWeights(genotype: genotype, network: run.network)
         let checksums = (hexChecksum(state.weights.checksum()), hexChecksum(state.alphas.checksum()))
         let rankChecksums = communicator.allgather(checksums.0 + "/" + checksums.1)

@@ -66,6 +66,10 @@ public struct SearchOptions: Codable, Sendable, Equatable {
     /// (P-DARTS, Chen et al., ICCV 2019, keeps M = 2 skip_connect; docs/algorithm.md §11.3);
     /// nil: no cap (DARTS' rule).
     public var maxParameterFree: Int?
+    /// The same cap on the reduction cell's 8 edges; nil: no cap. Pools chosen on most reduction
+    /// edges (as DARTS_V2's five max_pool_3x3) retrained worst in the study (README, "Is the found
+    /// cell any good?").
+    public var maxParameterFreeReduce: Int?
     /// The preset the values started from (``SearchPreset``); nil in a config.json written before
     /// presets existed, which means paper.
     public var preset: SearchPreset?
@@ -142,6 +146,10 @@ public struct SearchOptions: Codable, Sendable, Equatable {
             try check.require((0...8).contains(maxParameterFree),
                               "--max-parameter-free \(maxParameterFree) must be in 0...8 (the normal cell has 8 edges)")
         }
+        if let maxParameterFreeReduce {
+            try check.require((0...8).contains(maxParameterFreeReduce),
+                              "--max-parameter-free-reduce \(maxParameterFreeReduce) must be in 0...8 (the reduction cell has 8 edges)")
+        }
     }
 
     /// What the architecture step does in the 0-based `epoch`: nothing during the warm-up epochs;
@@ -202,6 +210,7 @@ extension SearchOptions: CommandLineOptions {
         OptionFlag("--arch-regularization", \.archRegularization),
         OptionFlag("--arch-regularization-weight", \.archRegularizationWeight),
         OptionFlag("--max-parameter-free", \.maxParameterFree, unset: "(no cap)"),
+        OptionFlag("--max-parameter-free-reduce", \.maxParameterFreeReduce, unset: "(no cap)"),
         OptionFlag("--partial-channels", \.partialChannels),
         OptionFlag("--auxiliary-skip", \.auxiliarySkip),
         OptionFlag("--out", \.out),

@@ -18,7 +18,7 @@ struct GenotypeCommand: ParsableCommand {
 
             --max-parameter-free M derives the genotype of a search run folder again from its last \
             epoch_N.alphas.json with at most M parameter-free edges (pools, skip_connect) in the normal \
-            cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2).
+            cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2);             --max-parameter-free-reduce M does the same in the reduction cell.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -40,6 +40,9 @@ struct GenotypeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Derive a search run folder's genotype again from its last epoch_N.alphas.json with at most M parameter-free edges in the normal cell (0...8).", valueName: "M"))
     var maxParameterFree: Int?
 
+    @Option(help: ArgumentHelp("The same for the reduction cell: at most M parameter-free edges among its 8 (0...8).", valueName: "M"))
+    var maxParameterFreeReduce: Int?
+
     @Option(help: ArgumentHelp("Write both cells as Graphviz DOT to this one file (and a .png next to it when `dot` is installed).", valueName: "path"))
     var dot: String?
 
@@ -58,13 +61,15 @@ struct GenotypeCommand: ParsableCommand {
         if random && seed == nil {
             throw ValidationError("--random needs --seed S (any integer) so the genotype can be drawn again.")
         }
-        if let maxParameterFree {
-            guard (0...8).contains(maxParameterFree) else {
-                throw ValidationError("--max-parameter-free \(maxParameterFree) must be in 0...8 (the normal cell has 8 edges).")
+        for (flag, cap, cell) in [("--max-parameter-free", maxParameterFree, "normal"),
+                                  ("--max-parameter-free-reduce", maxParameterFreeReduce, "reduction")] {
+            guard let cap else { continue }
+            guard (0...8).contains(cap) else {
+                throw ValidationError("\(flag) \(cap) must be in 0...8 (the \(cell) cell has 8 edges).")
             }
             var isFolder: ObjCBool = false
             guard let genotype, FileManager.default.fileExists(atPath: genotype, isDirectory: &isFolder), isFolder.boolValue else {
-                throw ValidationError("--max-parameter-free needs a search run folder (it derives the genotype again from "
+                throw ValidationError("\(flag) needs a search run folder (it derives the genotype again from "
                                       + "the folder's last epoch_N.alphas.json)"
                                       + (genotype.map { "; '\($0)' is not a folder" } ?? "") + ".")
             }
@@ -124,15 +129,20 @@ struct GenotypeCommand: ParsableCommand {
     private func load() throws -> Genotype {
         if random, let seed { return Genotype.random(seed: seed) }
         let source = genotype!
-        if let maxParameterFree {
+        if maxParameterFree != nil || maxParameterFreeReduce != nil {
             let alphas: LastEpochAlphas
             do {
                 alphas = try LastEpochAlphas(folder: URL(fileURLWithPath: source))
             } catch {
                 throw Failure("\(source): cannot derive the genotype again: \(error)")
             }
-            FileHandle.standardError.write(Data("derived from \(alphas.file.path) with at most \(maxParameterFree) parameter-free edge(s) in the normal cell\n".utf8))
-            return Genotype(weightsNormal: alphas.normal, weightsReduce: alphas.reduce, maxParameterFree: maxParameterFree)
+            let caps = [maxParameterFree.map { "\($0) parameter-free edge(s) in the normal cell" },
+                        maxParameterFreeReduce.map { maxParameterFree == nil ? "\($0) parameter-free edge(s) in the reduction cell"
+                                                                             : "\($0) in the reduction cell" }]
+            let note = "derived from \(alphas.file.path) with at most " + caps.compactMap { $0 }.joined(separator: " and ")
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+            return Genotype(weightsNormal: alphas.normal, weightsReduce: alphas.reduce, maxParameterFree: maxParameterFree,
+                            maxParameterFreeReduce: maxParameterFreeReduce)
         }
         if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
         return try Genotype.load(path: source)

@@ -51,6 +51,8 @@ struct Search: ParsableCommand {
     var archRegularizationWeight: Float?
     @Option(help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).")
     var maxParameterFree: Int?
+    @Option(help: "The same cap on the reduction cell's 8 edges (default: no cap).")
+    var maxParameterFreeReduce: Int?
     @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?

@@ -38,9 +38,9 @@ import Training
     @Test func everyNumericSearchFlagRefusesInfAndNaN() {
         // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --arch-lr
         // --arch-weight-decay --grad-clip --train-portion --subset --seed --warmup-epochs
-        // --arch-regularization-weight --max-parameter-free --partial-channels --print-every
-        // --accumulate --check-every --checkpoint-every --keep-checkpoints --image-size
-        #expect(Self.walk(Search.self, SearchOptions.self) == 24)
+        // --arch-regularization-weight --max-parameter-free --max-parameter-free-reduce --partial-channels
+        // --print-every --accumulate --check-every --checkpoint-every --keep-checkpoints --image-size
+        #expect(Self.walk(Search.self, SearchOptions.self) == 25)
     }
 
     @Test func everyNumericRetrainFlagRefusesInfAndNaN() {
@@ -64,6 +64,8 @@ import Training
             #expect(seed?.contains("'\(text)'") == true, "genotype --seed=\(text): \(seed ?? "accepted")")
             let cap = Self.refusal(GenotypeCommand.self, ["runs/x", "--max-parameter-free=\(text)"])
             #expect(cap?.contains("'\(text)'") == true, "genotype --max-parameter-free=\(text): \(cap ?? "accepted")")
+            let reduceCap = Self.refusal(GenotypeCommand.self, ["runs/x", "--max-parameter-free-reduce=\(text)"])
+            #expect(reduceCap?.contains("'\(text)'") == true, "genotype --max-parameter-free-reduce=\(text): \(reduceCap ?? "accepted")")
         }
         #expect(Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "inf"])?.contains("'inf'") == true)
     }

@@ -213,6 +213,19 @@ private let capRows: [[Float]] = {
     #expect(!zero.normal.contains { $0.operation.isParameterFree })
 }
 
+@Test func theReductionCapActsOnTheReductionCellAlone() {
+    let uncapped = Genotype(weightsNormal: capRows, weightsReduce: capRows)
+    let reduceOnly = Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFreeReduce: 2)
+    // The same rule, on the reduction cell's rows: the edges of the normal-cell test above.
+    #expect(reduceOnly.reduce == Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 2).normal)
+    #expect(reduceOnly.normal == uncapped.normal)
+    let both = Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 0, maxParameterFreeReduce: 4)
+    #expect(both.normal == Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFree: 0).normal)
+    #expect(both.reduce.map(\.operation.rawValue) == ["skip_connect", "sep_conv_3x3", "avg_pool_3x3", "max_pool_3x3",
+                                                     "dil_conv_3x3", "skip_connect", "sep_conv_5x5", "dil_conv_5x5"])
+    for m in 5...8 { #expect(Genotype(weightsNormal: capRows, weightsReduce: capRows, maxParameterFreeReduce: m) == uncapped) }
+}
+
 @Test func equalKeptWeightsReplaceTheLaterEdgeFirst() {
     var rows = capRows
     rows[12] = rows[2]   // node 3 from 3: max 0.25 like edge 2 (node 1 from 0), the two weakest
@@ -231,4 +244,6 @@ private let capRows: [[Float]] = {
                                maxParameterFree: 2))
     #expect(capped.normal.filter { $0.operation.isParameterFree }.count == 2)
     #expect(network.genotype().normal.filter { $0.operation.isParameterFree }.count == 5)
+    let both = network.genotype(maxParameterFree: 2, maxParameterFreeReduce: 1)
+    #expect(both.normal == capped.normal && both.reduce.filter { $0.operation.isParameterFree }.count == 1)
 }

@@ -93,16 +93,21 @@ import TestSupport
         #expect(Self.message { $0.maxParameterFree = 9 } == "--max-parameter-free 9 must be in 0...8 (the normal cell has 8 edges)")
         #expect(Self.message { $0.maxParameterFree = -1 }?.hasPrefix("--max-parameter-free -1 must be in 0...8") == true)
         #expect(Self.message { $0.maxParameterFree = 0 } == nil && Self.message { $0.maxParameterFree = 8 } == nil)
+        #expect(Self.message { $0.maxParameterFreeReduce = 9 }
+                == "--max-parameter-free-reduce 9 must be in 0...8 (the reduction cell has 8 edges)")
+        #expect(Self.message { $0.maxParameterFreeReduce = 0 } == nil)
     }
 
     @Test func theNewOptionsDefineTheSearch() {
-        let names = ["--warmup-epochs", "--arch-regularization", "--arch-regularization-weight", "--max-parameter-free"]
+        let names = ["--warmup-epochs", "--arch-regularization", "--arch-regularization-weight", "--max-parameter-free",
+                     "--max-parameter-free-reduce"]
         for name in names {
             let row = SearchOptions.flag(name)
             #expect(row != nil && row?.resumable == false, "\(name)")
         }
         #expect(Set(SearchOptions().definingValues.map(\.flag)).isSuperset(of: names))
         #expect(SearchOptions().flagValues.first { $0.flag == "--max-parameter-free" }?.value == "(no cap)")
+        #expect(SearchOptions().flagValues.first { $0.flag == "--max-parameter-free-reduce" }?.value == "(no cap)")
     }
 
     // MARK: Pictures and the kept edges
@@ -155,7 +160,7 @@ import TestSupport
 /// A whole search with every variant on, one process, and the genotype command on its folder.
 @Suite(.serialized) struct SearchVariantRunTests {
     static let flags = ["--warmup-epochs", "1", "--arch-regularization", "beta", "--arch-regularization-weight", "4",
-                        "--max-parameter-free", "1"]
+                        "--max-parameter-free", "1", "--max-parameter-free-reduce", "0"]
 
     @Test func aSearchWithWarmUpBetaAndTheCapRecordsAllOfThem() throws {
         let tmp = try CommandRunner.temporaryFolder()
@@ -188,15 +193,18 @@ import TestSupport
         // The options, in config.json and in every checkpoint.
         for checkpoint in [epoch0, final] {
             let o = checkpoint.manifest.options
-            #expect(o.warmupEpochs == 1 && o.archRegularization == .beta && o.archRegularizationWeight == 4 && o.maxParameterFree == 1)
+            #expect(o.warmupEpochs == 1 && o.archRegularization == .beta && o.archRegularizationWeight == 4 && o.maxParameterFree == 1
+                    && o.maxParameterFreeReduce == 0)
         }
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as! [String: Any]
         let options = config["options"] as! [String: Any]
         #expect(options["warmupEpochs"] as? Int == 1 && options["archRegularization"] as? String == "beta"
-                && options["archRegularizationWeight"] as? Double == 4 && options["maxParameterFree"] as? Int == 1)
+                && options["archRegularizationWeight"] as? Double == 4 && options["maxParameterFree"] as? Int == 1
+                && options["maxParameterFreeReduce"] as? Int == 0)
         // The cap: at most one parameter-free edge in every normal cell written.
         let genotype = try Genotype.load(path: out.path)
         #expect(genotype.normal.filter { $0.operation.isParameterFree }.count <= 1)
+        #expect(!genotype.reduce.contains { $0.operation.isParameterFree })
         // The kept edges: printed and in result.json, from the final alphas.
         let searchResult = try readJSON(SearchResult.self, out.appendingPathComponent("result.json"))
         let weights = try LastEpochAlphas(folder: out)
@@ -206,14 +214,23 @@ import TestSupport
 
         // genotype RUN_DIR --max-parameter-free 1 derives the search's own genotype again; no cap
         // allows more parameter-free edges than the cap.
-        let again = try CommandRunner.run(["genotype", out.path, "--max-parameter-free", "1"])
+        let again = try CommandRunner.run(["genotype", out.path, "--max-parameter-free", "1", "--max-parameter-free-reduce", "0"])
         #expect(again.status == 0, "\(again.all)")
         #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == genotype.dartsText)
-        #expect(again.stderr.contains("derived from \(out.path)/epoch_1.alphas.json with at most 1 parameter-free edge(s)"), "\(again.all)")
-        let zero = try CommandRunner.run(["genotype", out.path, "--max-parameter-free", "0", "--format", "json"])
+        #expect(again.stderr.contains("derived from \(out.path)/epoch_1.alphas.json with at most 1 parameter-free edge(s) "
+                                      + "in the normal cell and 0 in the reduction cell"), "\(again.all)")
+        let zero = try CommandRunner.run(["genotype", out.path, "--max-parameter-free", "0", "--max-parameter-free-reduce", "0",
+                                          "--format", "json"])
         #expect(zero.status == 0, "\(zero.all)")
         let zeroGenotype = try Genotype.parse(zero.stdout)
         #expect(!zeroGenotype.normal.contains { $0.operation.isParameterFree } && zeroGenotype.reduce == genotype.reduce)
+        // Without the reduction cap the reduction cell is derived as DARTS does.
+        let weightsAgain = try LastEpochAlphas(folder: out)
+        let reduceFree = try CommandRunner.run(["genotype", out.path, "--max-parameter-free", "1"])
+        #expect(reduceFree.status == 0 && reduceFree.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == Genotype(weightsNormal: weightsAgain.normal, weightsReduce: weightsAgain.reduce, maxParameterFree: 1).dartsText,
+                "\(reduceFree.all)")
+        #expect(reduceFree.stderr.contains("with at most 1 parameter-free edge(s) in the normal cell\n"), "\(reduceFree.all)")
     }
 
     @Test func theGenotypeCommandRefusesACapWithoutARunFolderOrOutOfRange() throws {
@@ -221,6 +238,12 @@ import TestSupport
         #expect(outOfRange.status != 0 && outOfRange.stderr.contains("--max-parameter-free 9 must be in 0...8"), "\(outOfRange.all)")
         let named = try CommandRunner.run(["genotype", "DARTS_V2", "--max-parameter-free", "2"])
         #expect(named.status != 0 && named.stderr.contains("--max-parameter-free needs a search run folder"), "\(named.all)")
+        let reduceOutOfRange = try CommandRunner.run(["genotype", "DARTS_V2", "--max-parameter-free-reduce", "9"])
+        #expect(reduceOutOfRange.status != 0 && reduceOutOfRange.stderr.contains("--max-parameter-free-reduce 9 must be in 0...8 (the reduction cell has 8 edges)"),
+                "\(reduceOutOfRange.all)")
+        let reduceNamed = try CommandRunner.run(["genotype", "DARTS_V2", "--max-parameter-free-reduce", "2"])
+        #expect(reduceNamed.status != 0 && reduceNamed.stderr.contains("--max-parameter-free-reduce needs a search run folder"),
+                "\(reduceNamed.all)")
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let empty = try CommandRunner.run(["genotype", tmp.path, "--max-parameter-free", "2"])

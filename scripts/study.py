@@ -11,6 +11,11 @@ genotype.json, chosen on validation data: the test set is seen only by the retra
         --config plain="" --config second="--second-order" \\
         --search-args "--epochs 8 --subset 6400" --retrain-args "--preset fast"
 
+A derived configuration (`--derive NAME=BASE:FLAGS`) takes the cells of BASE's searches again
+with other derivation flags (`darts-dist genotype SEARCH FLAGS`, e.g. `--max-parameter-free-reduce
+2`): a rule that changes only the derived genotype, never a training step, so it needs no search
+of its own, only the retrains. Derived configurations can be added to a finished study.
+
 Writes OUT/searches/CONFIG/seed_i, OUT/cells/NAME.json, OUT/retrains/NAME/seed_j, OUT/logs/,
 and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at any moment, the same command continues:
 finished runs (result.json) are kept, interrupted ones go on with `--resume`, a run folder without
@@ -140,6 +145,26 @@ def _ranks(values):
     return ranks, ties
 
 
+def spearman(x, y):
+    """Spearman's rank correlation of paired values (average ranks for ties) and its two-sided p
+    from the t approximation with n - 2 degrees of freedom: (rho, p); None for fewer than 3 pairs
+    or a constant variable."""
+    n = len(x)
+    if n != len(y) or n < 3:
+        return None
+    rx, ry = _ranks(list(x))[0], _ranks(list(y))[0]
+    mx, my = mean(rx), mean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    rho = sxy / math.sqrt(sxx * syy)
+    if abs(rho) >= 1.0:
+        return (rho, 0.0)
+    t = rho * math.sqrt((n - 2) / (1.0 - rho * rho))
+    return (rho, 2.0 * t_sf(abs(t), n - 2))
+
+
 def _exact_u_counts(n1, n2):
     """counts[u] = number of arrangements of n1 x's and n2 y's with U = u (no ties)."""
     # f[i][j] = distribution for i x's and j y's; U counts pairs with x above y.
@@ -225,6 +250,21 @@ def load_configs(args):
     return configs
 
 
+def parse_derived(text, configs):
+    """NAME=BASE:FLAGS -> (name, base, flags)."""
+    if "=" not in text or ":" not in text.split("=", 1)[1]:
+        raise SystemExit(f"study.py: --derive {text!r}: write NAME=BASE:FLAGS, e.g. "
+                         "capped=robust:\"--max-parameter-free 2 --max-parameter-free-reduce 2\"")
+    name, rest = text.split("=", 1)
+    base, flags = rest.split(":", 1)
+    name, base, flags = name.strip(), base.strip(), flags.strip()
+    if base not in dict(configs):
+        raise SystemExit(f"study.py: --derive {name}: {base!r} is not a search configuration of this study "
+                         f"({', '.join(n for n, _ in configs)})")
+    check_flags(f"--derive {name}", flags, ("--format", "--dot", "--random", "--seed"))
+    return name, base, flags
+
+
 def check_flags(where, text, forbidden):
     try:
         tokens = shlex.split(text)
@@ -249,6 +289,9 @@ def parse_args(argv):
                         "default: plain=\"\"")
     p.add_argument("--configs-file", metavar="FILE",
                    help="configurations in JSON: {\"NAME\": \"FLAGS\", ...} or [{\"name\": ..., \"args\": ...}, ...]")
+    p.add_argument("--derive", action="append", default=[], metavar="NAME=BASE:FLAGS",
+                   help="a derived configuration: the searches of configuration BASE with other genotype "
+                        "derivation flags (darts-dist genotype SEARCH FLAGS); only its retrains run (repeatable)")
     p.add_argument("--seeds", type=int, default=3, metavar="S", help="searches per configuration, --seed 1 ... S (3)")
     p.add_argument("--random-cells", type=int, default=3, metavar="R",
                    help="random cells, darts-dist genotype --random --seed 1 ... R (3)")
@@ -272,7 +315,7 @@ def parse_args(argv):
     # A value that starts with "-" ("--search-args --second-order") is taken as the flag's value.
     joined, i = [], 0
     while i < len(argv):
-        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config") and i + 1 < len(argv):
+        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config", "--derive") and i + 1 < len(argv):
             joined.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -287,6 +330,13 @@ def parse_args(argv):
             raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 1 or more: the study compares searched "
                              "cells with random cells, each retrained at least once")
     args.configs = load_configs(args)
+    args.derived = [parse_derived(d, args.configs) for d in args.derive]
+    names = [n for n, _ in args.configs]
+    for name, _, _ in args.derived:
+        if not NAME_PATTERN.match(name) or name in RESERVED or name in names:
+            raise SystemExit(f"study.py: configuration name {name!r}: use letters, digits, '_', '.', '-', "
+                             f"once each, not {', '.join(sorted(RESERVED))}")
+        names.append(name)
     check_flags("--search-args", args.search_args, ("--seed", "--out", "--resume"))
     check_flags("--retrain-args", args.retrain_args, ("--seed", "--out", "--resume", "--genotype"))
     args.out = os.path.abspath(args.out)
@@ -295,8 +345,9 @@ def parse_args(argv):
 
 
 def study_arguments(args):
-    """What defines the study's results (compared when a study folder is continued)."""
-    return {
+    """What defines the study's results (compared when a study folder is continued; derived
+    configurations may be added)."""
+    arguments = {
         "configs": [[name, shlex.split(flags)] for name, flags in args.configs],
         "seeds": args.seeds,
         "randomCells": args.random_cells,
@@ -306,6 +357,9 @@ def study_arguments(args):
         "searchArgs": shlex.split(args.search_args),
         "retrainArgs": shlex.split(args.retrain_args),
     }
+    if args.derived:
+        arguments["derived"] = [[name, base, shlex.split(flags)] for name, base, flags in args.derived]
+    return arguments
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +390,11 @@ def plan(args):
                                 [binary, "search", "--resume", folder], group=name, seed=i))
             cells.append({"name": f"{name}-seed_{i}", "group": name, "source": folder,
                           "retrainSeeds": args.retrain_seeds})
+            for derived, base, derive_flags in args.derived:
+                if base == name:
+                    cells.append({"name": f"{derived}-seed_{i}", "group": derived, "source": folder,
+                                  "command": [binary, "genotype", folder] + shlex.split(derive_flags) + ["--format", "json"],
+                                  "retrainSeeds": args.retrain_seeds})
     for i in range(1, args.random_cells + 1):
         cells.append({"name": f"random_{i}", "group": "random", "command": [binary, "genotype", "--random", "--seed", str(i),
                                                                               "--format", "json"],
@@ -371,8 +430,8 @@ def schedule(args, searches, cells, retrains):
         round_searches = [r for r in searches if r.seed == k]
         steps.extend(("run", r) for r in round_searches)
         for r in round_searches:
-            cell = next(c for c in cells if c.get("source") == r.folder)
-            cell_steps(cell, [t for t in retrains if t.cell is cell])
+            for cell in [c for c in cells if c.get("source") == r.folder]:   # its own cell, then derived ones
+                cell_steps(cell, [t for t in retrains if t.cell is cell])
         random_cell = next((c for c in cells if c["name"] == f"random_{k}"), None)
         if random_cell is not None:
             cell_steps(random_cell, [t for t in retrains if t.cell is random_cell])
@@ -533,7 +592,7 @@ class Runner:
         path = cell["file"]
         if os.path.exists(path):
             return
-        if "source" in cell:
+        if "command" not in cell:
             source = os.path.join(cell["source"], "genotype.json")
             if self.args.dry_run:
                 print(f"cp {shlex.quote(source)} {shlex.quote(path)}")
@@ -566,6 +625,10 @@ def open_study(args):
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f).get("arguments")
+        saved_derived, wanted_derived = (saved or {}).get("derived", []), wanted.get("derived", [])
+        if saved_derived == wanted_derived[:len(saved_derived)]:
+            # Derived configurations added: they change no run of the study, only add retrains.
+            saved = dict(saved or {}, derived=wanted_derived) if wanted_derived else saved
         if saved != wanted:
             keys = sorted(set(saved or {}) | set(wanted))
             diffs = [f"{k}: {json.dumps((saved or {}).get(k))} in study.json, {json.dumps(wanted.get(k))} now"
@@ -604,8 +667,8 @@ def run_minutes(folder, result):
     return max(result["seconds"], sum(epochs.values())) / 60
 
 
-def parameter_free(genotype):
-    return sum(1 for op, _ in genotype["normal"] if op in PARAMETER_FREE)
+def parameter_free(genotype, cell="normal"):
+    return sum(1 for op, _ in genotype[cell] if op in PARAMETER_FREE)
 
 
 def collect(args, searches, cells, retrains, partial=False):
@@ -623,6 +686,7 @@ def collect(args, searches, cells, retrains, partial=False):
         row = {
             "name": cell["name"], "group": cell["group"],
             "parameterFree": parameter_free(genotype),
+            "parameterFreeReduce": parameter_free(genotype, "reduce"),
             "retrainSeeds": [r.seed for r in runs],
             "testTop1": [res["testTop1"] for res in results],
             "parameters": results[0]["parameters"] if results else None,
@@ -640,7 +704,7 @@ def collect(args, searches, cells, retrains, partial=False):
 def summarize(args, rows):
     """Groups in order: each configuration, random, DARTS_V2. Searched and random groups take one value
     per cell (its mean over retrain seeds); DARTS_V2 takes one per retrain (the retrain noise)."""
-    order = [name for name, _ in args.configs] + ["random"] + (["DARTS_V2"] if args.darts_v2_retrains > 0 else [])
+    order = [name for name, _ in args.configs] + [name for name, _, _ in args.derived] + ["random"] + (["DARTS_V2"] if args.darts_v2_retrains > 0 else [])
     groups = []
     for name in order:
         members = [r for r in rows if r["group"] == name]
@@ -649,12 +713,14 @@ def summarize(args, rows):
         else:
             values = [mean(r["testTop1"]) for r in members]
         pf = [r["parameterFree"] for r in members]
+        pf_reduce = [r["parameterFreeReduce"] for r in members]
         g = {
             "name": name,
             "kind": "random" if name == "random" else ("darts_v2" if name == "DARTS_V2" else "search"),
             "n": len(values), "testTop1": values, "mean": mean(values), "std": sample_std(values),
             "retrains": sum(len(r["testTop1"]) for r in members),
             "parameterFree": pf, "parameterFreeMean": mean(pf),
+            "parameterFreeReduce": pf_reduce, "parameterFreeReduceMean": mean(pf_reduce),
             "parameters": [r["parameters"] for r in members],
             "retrainMinutes": mean([m for r in members for m in r["retrainMinutes"]]),
         }
@@ -691,16 +757,17 @@ def markdown(args, groups, rows, progress=None):
              "data). Searched and random groups: one value per cell (mean over its retrain seeds); DARTS_V2: one "
              "value per retrain. p: one-sided, searched > random.", "",
              "| group | flags | n | test top-1 (mean ± sd) | − random | Welch t (df), p | Mann-Whitney U, p | "
-             "param-free ops / normal cell | parameters | search min | retrain min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    flags = dict(args.configs)
+             "param-free ops / normal cell | param-free ops / reduction cell | parameters | search min | retrain min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    flags = {name: f"`{text}`" if text else "" for name, text in args.configs}
+    flags.update({name: f"{base}'s searches, `genotype {text}`" for name, base, text in args.derived})
     for g in groups:
         values = g["testTop1"]
         w, u = g.get("welch"), g.get("mannWhitney")
         params = sorted(set(p for p in g["parameters"] if p is not None))
         lines.append("| " + " | ".join([
             g["name"],
-            f"`{flags[g['name']]}`" if g["name"] in flags and flags[g["name"]] else "",
+            flags.get(g["name"], ""),
             str(g["n"]),
             ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
              else f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%"),
@@ -708,20 +775,42 @@ def markdown(args, groups, rows, progress=None):
             "" if g["kind"] == "random" else ("n/a" if w is None else f"{fmt(w['t'])} ({fmt(w['df'], '.1f')}), {fmt(w['p'], '.4f')}"),
             "" if g["kind"] == "random" else ("n/a" if u is None else f"{fmt(u['U'], 'g')}, {fmt(u['p'], '.4f')} ({u['method']})"),
             f"{fmt(g['parameterFreeMean'])} ({', '.join(map(str, g['parameterFree']))})",
+            f"{fmt(g['parameterFreeReduceMean'])} ({', '.join(map(str, g['parameterFreeReduce']))})",
             ", ".join(f"{p:,}" for p in params) if len(params) <= 3 else f"{min(params):,} to {max(params):,}",
             fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
             fmt(g["retrainMinutes"], ".1f"),
         ]) + " |")
     lines += ["", "## Cells", "",
-              "| cell | group | search val acc | param-free ops | parameters | test top-1 per retrain seed |",
+              "| cell | group | search val acc | param-free ops (normal, reduction) | parameters | test top-1 per retrain seed |",
               "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['group']} | "
                      + (fmt(100 * r["searchValidationAccuracy"], ".2f", "%") if "searchValidationAccuracy" in r else "")
-                     + f" | {r['parameterFree']} | {r['parameters']:,} | "
+                     + f" | {r['parameterFree']}, {r['parameterFreeReduce']} | {r['parameters']:,} | "
                      + ", ".join(f"{s}: {100 * v:.2f}%" for s, v in zip(r["retrainSeeds"], r["testTop1"])) + " |")
+    correlations = cell_correlations(rows)
+    if correlations:
+        lines += ["", f"Across all {len(rows)} cells (one value per cell, the mean over its retrain seeds), Spearman's "
+                  "rank correlation of test top-1 with: " + "; ".join(
+                      f"{c['feature']} {fmt(c['rho'], '+.2f')} (p {fmt(c['p'], '.4f')})" for c in correlations)
+                  + " (two-sided p, t approximation)."]
     lines += ["", "Picture: study.svg (one dot per retrain, each group's mean as a bar).", ""]
     return "\n".join(lines)
+
+
+def cell_correlations(rows):
+    """Spearman's rho of each cell's mean test top-1 with its parameter-free operations per cell
+    type and its parameters, over every cell; [] when fewer than 3 cells."""
+    rows = [r for r in rows if r["testTop1"] and r["parameters"] is not None]
+    top1 = [mean(r["testTop1"]) for r in rows]
+    out = []
+    for feature, key in [("param-free ops in the normal cell", "parameterFree"),
+                         ("param-free ops in the reduction cell", "parameterFreeReduce"),
+                         ("parameters", "parameters")]:
+        s = spearman([r[key] for r in rows], top1)
+        if s is not None:
+            out.append({"feature": feature, "rho": s[0], "p": s[1], "n": len(rows)})
+    return out
 
 
 def svg(groups, rows):
@@ -797,7 +886,8 @@ def report(args, searches, cells, retrains, partial=False):
         return o
     write_atomic(os.path.join(args.out, "study.json"),
                  json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
-                                   "progress": progress, "groups": groups, "cells": rows}),
+                                   "progress": progress, "groups": groups, "cells": rows,
+                                   "correlations": cell_correlations(rows)}),
                             indent=2) + "\n")
     print(text, end="", flush=True)
 

@@ -44,6 +44,17 @@ FAKE = textwrap.dedent(r'''
             json.dump(obj, f)
     cmd = args[0]
     if cmd == "genotype":
+        if os.path.isdir(args[1]):   # derived again from a search: at most --max-parameter-free pools and skips
+            with open(os.path.join(args[1], "genotype.json")) as f:
+                g = json.load(f)
+            cap, kept = int(opt("--max-parameter-free") or 8), 0
+            for edge in g["normal"]:
+                if edge[0] in OPS[:3]:
+                    kept += 1
+                    if kept > cap:
+                        edge[0] = "sep_conv_3x3"
+            print(json.dumps(g))
+            sys.exit(0)
         rng = random.Random(int(opt("--seed")) if "--random" in args else 99)
         print(json.dumps(genotype(rng), indent=2))
         sys.exit(0)
@@ -140,6 +151,19 @@ class Statistics(unittest.TestCase):
         self.assertIsNone(study.welch_greater([0.9], [0.8, 0.85]))
         self.assertEqual(study.welch_greater([0.9, 0.9], [0.8, 0.8])[2], 0.0)
         self.assertIsNone(study.welch_greater([0.9, 0.9], [0.9, 0.9]))
+
+    def test_spearman(self):
+        rho, p = study.spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])
+        self.assertAlmostEqual(rho, 8 / math.sqrt(95), places=12)   # ranks 1..5 against 1, 2, 3.5, 5, 3.5
+        # t = rho sqrt(3 / (1 - rho^2)) and Student's t with 3 degrees of freedom in closed form:
+        # P(T > t) = 1/2 - (atan(u) + u / (1 + u^2)) / pi, u = t / sqrt(3).
+        u = rho * math.sqrt(3 / (1 - rho * rho)) / math.sqrt(3)
+        self.assertAlmostEqual(p, 1 - 2 * (math.atan(u) + u / (1 + u * u)) / math.pi, places=12)
+        rho, p = study.spearman([3, 1, 2], [30, 10, 20])
+        self.assertEqual((rho, p), (1.0, 0.0))
+        self.assertAlmostEqual(study.spearman([1, 2, 3, 4], [4, 3, 2, 1])[0], -1.0)
+        self.assertIsNone(study.spearman([1, 2], [1, 2]))
+        self.assertIsNone(study.spearman([1, 1, 1], [1, 2, 3]))
 
     def test_mann_whitney_exact_against_enumeration(self):
         def brute(x, y):
@@ -260,6 +284,10 @@ class Bookkeeping(unittest.TestCase):
             for seed, top1 in zip(c["retrainSeeds"], c["testTop1"]):
                 self.assertAlmostEqual(top1, 0.9 - c["parameterFree"] / 100 + seed / 1000)
         self.assertEqual(groups["plain"]["searchMinutes"], 1.5)
+        # The fake's accuracy falls with the normal cell's parameter-free ops: a rank correlation of -1.
+        correlations = {c["feature"]: c for c in result["correlations"]}
+        if len({c["parameterFree"] for c in cells.values()}) > 1:
+            self.assertLess(correlations["param-free ops in the normal cell"]["rho"], 0)
         with open(os.path.join(self.out, "study.md")) as f:
             md = f.read()
         self.assertIn("| plain |", md)
@@ -273,6 +301,44 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual(third.returncode, 0, third.stderr)
         self.assertEqual(len(self.calls()), 2 + len(calls))
         self.assertIn("finished before, kept", third.stdout)
+
+    def test_a_derived_configuration_added_to_a_finished_study_runs_only_its_retrains(self):
+        first = self.study()
+        self.assertEqual(first.returncode, 0, first.stderr)
+        before = len(self.calls())
+        derive = ["--derive", "capped=robust:--max-parameter-free 0"]
+        second = self.study(*derive)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        new = self.calls()[before:]
+        robust = [os.path.join(self.out, "searches", "robust", f"seed_{i}") for i in (1, 2)]
+        self.assertEqual([c for c in new if c.startswith("genotype")],
+                         [f"genotype {folder} --max-parameter-free 0 --format json" for folder in robust])
+        self.assertEqual(sum(c.startswith("retrain") for c in new), 2)
+        self.assertFalse(any(c.startswith("search") for c in new))
+        with open(os.path.join(self.out, "study.json")) as f:
+            result = json.load(f)
+        self.assertEqual([g["name"] for g in result["groups"]], ["plain", "robust", "capped", "random", "DARTS_V2"])
+        self.assertEqual(result["arguments"]["derived"], [["capped", "robust", ["--max-parameter-free", "0"]]])
+        groups = {g["name"]: g for g in result["groups"]}
+        self.assertEqual(groups["capped"]["parameterFree"], [0, 0])
+        self.assertEqual(groups["capped"]["searchMinutes"], groups["robust"]["searchMinutes"])
+        self.assertIsNotNone(groups["capped"]["welch"])
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertIn("| capped | robust's searches, `genotype --max-parameter-free 0` |", f.read())
+        # Again with it: nothing runs. Without it, or with another one in its place: refused.
+        self.assertEqual(self.study(*derive).returncode, 0)
+        self.assertEqual(len(self.calls()), before + len(new))
+        dropped = self.study()
+        self.assertNotEqual(dropped.returncode, 0)
+        self.assertIn("holds a study with other arguments (derived:", dropped.stderr)
+        other = self.study("--derive", "capped=robust:--max-parameter-free 1")
+        self.assertNotEqual(other.returncode, 0)
+        unknown = self.study("--derive", "x=nosuch:--max-parameter-free 1")
+        self.assertIn("'nosuch' is not a search configuration of this study (plain, robust)", unknown.stderr)
+        clash = self.study("--derive", "plain=robust:--max-parameter-free 1")
+        self.assertIn("configuration name 'plain'", clash.stderr)
+        malformed = self.study("--derive", "x=robust")
+        self.assertIn("write NAME=BASE:FLAGS", malformed.stderr)
 
     def test_folder_without_checkpoint_is_moved_aside_and_started_again(self):
         first = self.study(env={"FAKE_INTERRUPT_AT": "3", "FAKE_INTERRUPT_EMPTY": "1"})   # the first retrain

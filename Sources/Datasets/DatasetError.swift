@@ -16,6 +16,9 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case brokenLink(path: String, reason: String)
     /// A file that holds (after decompression) more bytes than its header says, stopped at `expectedBytes`.
     case longerThanHeader(path: String, expectedBytes: Int)
+    /// A compressed file whose header promises more bytes than the machine has memory for, refused
+    /// before it is decompressed (a gzip bomb, or a damaged count).
+    case tooLargeForMemory(path: String, expectedBytes: Int, availableBytes: Double)
     /// A CIFAR-10 file of more than `records` records (the whole data set has 60,000).
     case tooManyRecords(path: String, records: Int)
     /// A folder whose files are recognizably those of another data set than the one asked for.
@@ -61,6 +64,11 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .longerThanHeader(path, expectedBytes):
             return "\(path) holds more than the \(expectedBytes) bytes its header says (reading stopped there); "
                 + "the file is damaged, download or reinstall it"
+        case let .tooLargeForMemory(path, expectedBytes, availableBytes):
+            return "\(path) is compressed and its header says it holds \(expectedBytes) bytes, which need about "
+                + String(format: "%.1f GB", 5 * Double(expectedBytes) / 1e9) + " once decoded to float32, but this machine has "
+                + String(format: "%.1f GB", availableBytes / 1e9) + " available (MemAvailable in /proc/meminfo); "
+                + "the file is damaged or not a data set: download or reinstall it"
         case let .tooManyRecords(path, records):
             return "\(path) holds more than \(records) records of 3073 bytes, more than the whole CIFAR-10 data set "
                 + "(reading stopped there); give the files data_batch_1.bin ... data_batch_5.bin and test_batch.bin "

@@ -158,8 +158,15 @@ enum FileBytes {
             inputOffset += consumed
             output += chunk[0..<produced]
             if limit == nil, output.count >= rule.headerBytes {
-                limit = try rule.limit(Array(output.prefix(rule.headerBytes)))
-                output.reserveCapacity(min(limit!, 1 << 30))
+                let promised = try rule.limit(Array(output.prefix(rule.headerBytes)))
+                // The bytes and their float32 copy: 5 bytes per byte. The compressed size says
+                // nothing about the decompressed one (a gzip bomb), so the header is checked.
+                let available = HostMemory.availableBytes()
+                if 5 * Double(promised) > available {
+                    throw DatasetError.tooLargeForMemory(path: path, expectedBytes: promised, availableBytes: available)
+                }
+                limit = promised
+                output.reserveCapacity(min(promised, 1 << 30))
             }
             if let limit, output.count > limit { throw rule.tooLong(limit, nil) }
             switch result {

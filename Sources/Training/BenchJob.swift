@@ -48,8 +48,8 @@ public struct BenchOptions: Codable, Sendable {
         try check.partialChannels(partialChannels, network: configuration)
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.require(inputChannels > 0, "--input-channels \(inputChannels) must be positive")
-        try check.require(imageSize >= 4 && imageSize % 4 == 0,
-                          "--image-size \(imageSize) must be a positive multiple of 4 (two reduction cells)")
+        try check.require(imageSize >= 4 && imageSize % 4 == 0 && imageSize <= OptionCheck.largestImageSide,
+                          "--image-size \(imageSize) must be a multiple of 4 from 4 to \(OptionCheck.largestImageSide) (two reduction cells)")
         try check.require(steps > 0, "--steps \(steps) must be positive")
         try check.require(warmup >= 0, "--warmup \(warmup) must not be negative")
         try check.require(["first", "second", "both"].contains(order), "--order \(order): use first, second or both")

@@ -1,4 +1,5 @@
 import DARTS
+import Datasets
 import Foundation
 
 /// The memory one rank needs for a network, estimated before anything is allocated, so that a
@@ -238,16 +239,8 @@ public struct MemoryEstimate: Equatable, Sendable {
 
     // MARK: The machine
 
-    /// The memory this machine can give a new process, bytes: MemAvailable of /proc/meminfo
-    /// (free memory plus what the kernel can reclaim), else the physical memory (sysconf).
-    public static func availableBytes() -> Double {
-        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-           let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
-            return kib * 1024
-        }
-        return Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
-    }
+    /// The memory this machine can give a new process, bytes (``HostMemory/availableBytes()``).
+    public static func availableBytes() -> Double { HostMemory.availableBytes() }
 
     /// The ranks of `communicator` on this rank's host (its name among every rank's). Collective:
     /// every rank must call it.

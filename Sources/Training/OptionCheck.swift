@@ -25,10 +25,31 @@ struct OptionCheck {
         return kind
     }
 
+    /// The largest `--layers` and `--channels` taken to the memory estimate: beyond them the
+    /// network's own arithmetic (4 C channels after two reductions, a configuration per cell)
+    /// would overflow or allocate before the estimate could refuse it. 2^20 of either needs
+    /// petabytes, so the estimate refuses everything near the bound with its figure.
+    static let largestNetworkDimension = 1 << 20
+    /// The largest `--epochs`: steps x epochs stays far inside Int.
+    static let largestEpochs = 1_000_000
+    /// The largest `--image-size` and `--crop-padding`: a side of 4,096 pixels is 16.8 M pixels
+    /// per channel and image.
+    public static let largestImageSide = 4096
+
     /// `--layers` and `--channels` of a network with two reduction cells (`what`: "a search network").
     func network(layers: Int, channels: Int, what: String) throws {
         try require(layers >= 3, "--layers \(layers): \(what) needs at least 3 cells (two of them reduction cells)")
         try require(channels > 0 && channels % 2 == 0, "--channels \(channels) must be a positive even number (FactorizedReduce halves it)")
+        let most = Self.largestNetworkDimension
+        try require(layers <= most, "--layers \(layers) is more than \(most) cells, far beyond the memory of any machine; use fewer")
+        try require(channels <= most, "--channels \(channels) is more than \(most), far beyond the memory of any machine; use fewer")
+    }
+
+    /// `--image-size S` when given: 4 to ``largestImageSide``, divisible by 4.
+    func imageSize(_ side: Int?) throws {
+        guard let side else { return }
+        try require(side >= 4 && side % 4 == 0 && side <= Self.largestImageSide,
+                    "--image-size \(side) must be a multiple of 4 from 4 to \(Self.largestImageSide) (the network halves the image twice)")
     }
 
     /// `--partial-channels K`: at least 1, and dividing the channels of every cell of `network`
@@ -64,6 +85,7 @@ struct OptionCheck {
     func schedule(epochs: Int, learningRate: Float, learningRateMin: Float, momentum: Float, weightDecay: Float,
                   gradClip: Float) throws {
         try require(epochs > 0, "--epochs \(epochs) must be positive")
+        try require(epochs <= Self.largestEpochs, "--epochs \(epochs) is more than \(Self.largestEpochs); use fewer")
         try require(learningRate > 0 && learningRate.isFinite, "--lr \(learningRate) must be positive")
         try require(learningRateMin >= 0 && learningRateMin <= learningRate, "--lr-min \(learningRateMin) must be in [0, --lr]")
         try require(momentum >= 0 && momentum < 1, "--momentum \(momentum) must be in [0, 1)")

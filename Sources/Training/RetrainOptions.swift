@@ -105,6 +105,7 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         _ = try datasetKind()
         let check = OptionCheck(RetrainError.invalidOption)
         try check.network(layers: layers, channels: channels, what: "the evaluation network")
+        try check.imageSize(imageSize)
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,
                            weightDecay: weightDecay, gradClip: gradClip)
@@ -113,6 +114,8 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         try check.require(cutout >= 0, "--cutout \(cutout) must not be negative (0 switches cutout off)")
         if let cropPadding {
             try check.require(cropPadding >= 0, "--crop-padding \(cropPadding) must not be negative (0 switches the random crop off)")
+            try check.require(cropPadding <= OptionCheck.largestImageSide,
+                              "--crop-padding \(cropPadding) is more than \(OptionCheck.largestImageSide) pixels; use at most the image side")
         }
         try check.positive(subset, "--subset")
         try check.positive(testSubset, "--test-subset")

@@ -108,6 +108,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
         _ = try datasetKind()
         let check = OptionCheck(SearchError.invalidOption)
         try check.network(layers: layers, channels: channels, what: "a search network")
+        try check.imageSize(imageSize)
         try check.partialChannels(partialChannels, network: searchConfiguration(inputChannels: 1, imageSize: 4, classes: 1))
         try check.batch(batchSize: batchSize, accumulate: accumulate, worldSize: worldSize)
         try check.schedule(epochs: epochs, learningRate: learningRate, learningRateMin: learningRateMin, momentum: momentum,

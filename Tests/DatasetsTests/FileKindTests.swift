@@ -112,6 +112,20 @@ import TestSupport
         }
     }
 
+    @Test func aGzipFileWhoseHeaderPromisesMoreThanTheMemoryIsRefusedBeforeDecompressing() throws {
+        try withFolder { folder in
+            // A valid magic and 28 x 28, but 2^32 - 1 images (3.4 TB): a bomb with a good header.
+            let header: [UInt8] = [0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28]
+            try folder.write("train-images-idx3-ubyte.gz", try SampleFiles.gzip(header + [UInt8](repeating: 0, count: 1 << 20)))
+            try folder.write("train-labels-idx1-ubyte", goodLabels)
+            guard case .tooLargeForMemory(let path, let bytes, _)? = loadError(folder) else {
+                Issue.record("not refused for its size: \(String(describing: loadError(folder)))"); return
+            }
+            #expect(path == folder.file("train-images-idx3-ubyte.gz") && bytes == 16 + 4_294_967_295 * 784)
+            #expect(loadError(folder)?.description.contains("is compressed and its header says it holds 3367254359296 bytes") == true)
+        }
+    }
+
     @Test func aGzipStreamLongerThanItsHeaderStopsAtTheHeadersLength() throws {
         try withFolder { folder in
             let bomb = goodImages + [UInt8](repeating: 0, count: 32 << 20)

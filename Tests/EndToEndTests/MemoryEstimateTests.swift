@@ -106,6 +106,35 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) created --out")
         }
     }
+
+    @Test func sizesBeyondAnyMemoryAreRefusedBeforeTheirArithmeticCanOverflow() throws {
+        let tmp = try TemporaryFolder(prefix: "darts-dist-bounds")
+        defer { tmp.remove() }
+        let out = tmp.url.appendingPathComponent("run").path
+        let huge = "4611686018427387904"   // 2^62: 2 x, 4 x or a product of it overflows Int
+        let search = ["search", "--subset", "64", "--batch-size", "16", "--out", out]
+        let retrain = ["retrain", "--genotype", "DARTS_V2", "--preset", "fast", "--subset", "64", "--test-subset", "64", "--out", out]
+        for (arguments, message) in [
+            (search + ["--channels", huge], "--channels \(huge) is more than 1048576, far beyond the memory of any machine; use fewer"),
+            (search + ["--layers", huge], "--layers \(huge) is more than 1048576 cells, far beyond the memory of any machine; use fewer"),
+            (search + ["--epochs", huge], "--epochs \(huge) is more than 1000000; use fewer"),
+            (search + ["--dataset", "numpy", "--data", tmp.url.path, "--image-size", huge],
+             "--image-size \(huge) must be a multiple of 4 from 4 to 4096 (the network halves the image twice)"),
+            (retrain + ["--layers", huge], "--layers \(huge) is more than 1048576 cells"),
+            (retrain + ["--epochs", huge], "--epochs \(huge) is more than 1000000; use fewer"),
+            (retrain + ["--crop-padding", huge], "--crop-padding \(huge) is more than 4096 pixels; use at most the image side"),
+            (["bench", "--channels", huge], "--channels \(huge) is more than 1048576"),
+            (["bench", "--image-size", "8192"], "--image-size 8192 must be a multiple of 4 from 4 to 4096 (two reduction cells)"),
+        ] {
+            let result = try CommandRunner.run(arguments, timeout: 120)
+            #expect(result.status == 1, "\(arguments): exit status \(result.status) (a trap ends in 132 or more): \(result.all)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.all)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) created --out")
+        }
+        // The bound itself still reaches the memory estimate, which refuses it with its figure.
+        let largest = try CommandRunner.run(search + ["--layers", "1048576"], timeout: 300)
+        #expect(largest.status == 1 && largest.stderr.contains("of memory per rank"), "\(largest.all)")
+    }
 }
 
 /// The estimate against the peak resident memory (GNU time's maximum RSS) of short runs of

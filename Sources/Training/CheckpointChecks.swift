@@ -162,6 +162,22 @@ extension SavedModel.Manifest {
                 + DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")
         }
         guard epochs >= 0 else { return "its epochs \(epochs) are negative" }
+        let c = configuration
+        if let normalization {
+            let (mean, std) = (normalization.mean, normalization.std)
+            guard mean.count == c.inputChannels, std.count == c.inputChannels else {
+                return "its normalization has \(mean.count) mean(s) and \(std.count) standard deviation(s) for \(c.inputChannels) input channel(s)"
+            }
+            guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                return "its normalization is not finite or has a standard deviation that is not positive"
+            }
+        }
+        if let classNames, classNames.count != c.classes {
+            return "it names \(classNames.count) class(es) for \(c.classes) outputs"
+        }
+        if let imageSize = options?.imageSize, imageSize != c.imageSize {
+            return "its retrain options resize images to \(imageSize) pixels, but its network takes \(c.imageSize)"
+        }
         guard Set(sections.keys) == ["weights", "buffers"], sections.count == 2 else {
             return "its sections are \(sections.keys.sorted().prefix(10).map(GenotypeError.escaped).joined(separator: ", ")); expected weights, buffers"
         }

@@ -75,9 +75,9 @@ struct ResumeState {
         do {
             let data: Data
             do {
-                data = try Data(contentsOf: configURL)
+                data = try SectionFile.contents(of: configURL)
             } catch {
-                throw SearchError.resume("cannot read \(configURL.path) (\(error.localizedDescription)); check its permissions")
+                throw SearchError.resume("cannot read \(configURL.path): \(error)")
             }
             config = try JSONDecoder().decode(SavedRunConfig.self, from: data)
         } catch let error as SearchError {

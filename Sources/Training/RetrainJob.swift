@@ -236,9 +236,9 @@ public final class RetrainJob {
                     + folderURL.appendingPathComponent(SavedModel.fileName).path)
             }
             do {
-                bytes = [UInt8](try Data(contentsOf: url))
+                bytes = [UInt8](try SectionFile.contents(of: url))
             } catch {
-                throw SectionFileError.unreadable(RetrainCheckpoint.what, url.path, error.localizedDescription)
+                throw SectionFileError.unreadable(RetrainCheckpoint.what, url.path, "\(error)")
             }
         }
         communicator.broadcast(bytes: &bytes, root: 0)

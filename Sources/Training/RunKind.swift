@@ -9,7 +9,7 @@ public enum RunKind: String, Sendable {
     /// images and alphas, a retrain's its test images and genotype) or, when that is missing or
     /// damaged, from the first bytes of its checkpoint.ckpt; nil when neither tells.
     public static func of(folder: URL) -> RunKind? {
-        if let data = FileManager.default.contents(atPath: folder.appendingPathComponent("config.json").path),
+        if let data = try? SectionFile.contents(of: folder.appendingPathComponent("config.json")),
            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             if object["valImages"] != nil || object["alphas"] != nil { return .search }
             if object["testImages"] != nil || object["genotype"] != nil { return .retrain }

@@ -131,7 +131,7 @@ public enum RunPictures {
             try requireFile(genotypeURL)
             let genotype: Genotype
             do {
-                genotype = try JSONDecoder().decode(Genotype.self, from: Data(contentsOf: genotypeURL))
+                genotype = try JSONDecoder().decode(Genotype.self, from: SectionFile.contents(of: genotypeURL))
             } catch {
                 throw PictureError("\(genotypeURL.path) is damaged: \(jsonProblem(error))")
             }
@@ -212,7 +212,9 @@ public enum RunPictures {
     /// - Throws: ``PictureError`` naming the file, and the line and what is wrong with it.
     static func readLines<Line: Decodable>(_ type: Line.Type, _ url: URL, of run: String) throws -> [Line] {
         try requireFile(url)
-        let text = try String(contentsOf: url, encoding: .utf8)
+        let data: Data
+        do { data = try SectionFile.contents(of: url) } catch { throw PictureError("cannot read \(url.path): \(error)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw PictureError("\(url.path) is not UTF-8 text") }
         let lines = try text.split(separator: "\n").enumerated().map { number, line in
             let decoded: Line
             do {
@@ -233,7 +235,7 @@ public enum RunPictures {
     /// The number of lines in the run folder's metrics.jsonl (one per finished epoch); nil when
     /// the folder has no metrics.jsonl.
     public static func metricsLineCount(_ folder: URL) -> Int? {
-        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("metrics.jsonl").path) else {
+        guard let data = try? SectionFile.contents(of: folder.appendingPathComponent("metrics.jsonl")) else {
             return nil
         }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").filter {
@@ -245,7 +247,7 @@ public enum RunPictures {
     static func readAlphas(_ folder: URL) throws -> [AlphasFile] {
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { $0.hasPrefix("epoch_") && $0.hasSuffix(".alphas.json") }
-        let files = try names.map { try JSONDecoder().decode(AlphasFile.self, from: Data(contentsOf: folder.appendingPathComponent($0))) }
+        let files = try names.map { try JSONDecoder().decode(AlphasFile.self, from: SectionFile.contents(of: folder.appendingPathComponent($0))) }
             .sorted { $0.epoch < $1.epoch }
         guard let first = files.first else { throw PictureError("\(folder.path) holds no epoch_N.alphas.json") }
         for file in files {

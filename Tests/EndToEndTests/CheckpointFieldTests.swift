@@ -238,6 +238,13 @@ import Testing
             genotype["normal_concat"] = [2, 3]
             manifest["genotype"] = genotype
         }.hasPrefix("its genotype is invalid: normal_concat is [2, 3]"))
+        // The fields an own-data model adds, indexed per channel and class when it is used.
+        #expect(try damage { $0["normalization"] = ["mean": [0.5, 0.5], "std": [0.25, 0.25]] }
+                == "its normalization has 2 mean(s) and 2 standard deviation(s) for 1 input channel(s)")
+        #expect(try damage { $0["normalization"] = ["mean": [0.5], "std": [0]] }
+                == "its normalization is not finite or has a standard deviation that is not positive")
+        #expect(try damage { $0["normalization"] = ["mean": [0.5], "std": [0.25]] } == "accepted")
+        #expect(try damage { $0["classNames"] = ["a", "b"] } == "it names 2 class(es) for 10 outputs")
     }
 
     @Test func aFileOfAnotherKindIsNamedForWhatItIsNotCalledDamaged() throws {
@@ -265,5 +272,24 @@ import Testing
         #expect(mkfifo(fifo, 0o644) == 0)
         let error = #expect(throws: SectionFileError.self) { try SavedModel(path: fifo) }
         #expect(error.map { "\($0)" } == "cannot read saved model \(fifo): it is a FIFO, not a file")
+    }
+
+    @Test func aFIFOInARunFolderIsRefusedWithoutReadingIt() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let run = tmp.appendingPathComponent("retrain")
+        try RetrainCommandTests.smallRetrain(run, finished: false)
+        for name in ["checkpoint.ckpt", "metrics.jsonl"] {
+            let file = run.appendingPathComponent(name)
+            try FileManager.default.removeItem(at: file)
+            #expect(mkfifo(file.path, 0o644) == 0)
+        }
+        // Each would block for ever on open(2) or read(2) of the FIFO.
+        let resumed = try CommandRunner.run(["retrain", "--resume", run.path], timeout: 120)
+        #expect(resumed.status == 1 && resumed.stderr.contains("checkpoint.ckpt: it is a FIFO, not a file"), "\(resumed.all)")
+        // pictures draws what it can read (the cells) and says why the curves are missing.
+        let pictures = try CommandRunner.run(["pictures", run.path], timeout: 120)
+        #expect(pictures.status == 0 && pictures.stderr.contains(
+            "no loss and accuracy curves: cannot read \(run.path)/metrics.jsonl: it is a FIFO, not a file"), "\(pictures.all)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InputText
 import ZIPFoundation
 
 /// `--dataset numpy`: four arrays saved by numpy.save in a folder (train_images.npy,
@@ -126,7 +127,8 @@ enum NumpyArrays {
         return Reader(where: { "\(path)[\($0).npy]" }, bytes: { name in
             guard let entry = archive[name + ".npy"] else {
                 throw OwnDataError.invalid("\(path) holds no array '\(name)' (it holds: "
-                    + (members.isEmpty ? "nothing" : members.joined(separator: ", ")) + "); write it with "
+                    + (members.isEmpty ? "nothing" : members.prefix(10).map(InputText.quote).joined(separator: ", ")
+                       + (members.count > 10 ? " and \(members.count - 10) more" : "")) + "); write it with "
                     + "numpy.savez(FILE, train_images=..., train_labels=..., test_images=..., test_labels=...)")
             }
             var data = Data()

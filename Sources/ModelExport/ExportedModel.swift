@@ -108,7 +108,9 @@ public struct ExportedModel {
 /// Refuses an output path that exists (an export never overwrites) or whose folder is missing.
 /// - Throws: ``ExportError``.
 func checkNewFile(_ path: String) throws {
-    guard !FileManager.default.fileExists(atPath: path) else {
+    var info = stat()
+    if lstat(path, &info) == 0 {   // lstat: a dangling symbolic link is there too
+        try AtomicFile.checkReplaceable(path, name: "--out \(path)")   // names a device, FIFO, link or folder
         throw ExportError.invalid("--out \(path) already exists; an export never overwrites a file: give a new name or remove it")
     }
     let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -126,8 +128,16 @@ func writeNewFile(_ bytes: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial")
     do {
-        try bytes.write(to: temporary)
-        defer { try? FileManager.default.removeItem(at: temporary) }
+        // A leftover of this process id (a link or FIFO planted there) is removed, never followed.
+        unlink(temporary.path)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ExportError.invalid("cannot create \(temporary.path): \(String(cString: strerror(errno))); check the folder's permissions")
+        }
+        defer { unlink(temporary.path) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        try handle.write(contentsOf: bytes)
+        try handle.close()
         guard link(temporary.path, path) == 0 else {
             throw ExportError.invalid("cannot create \(path): \(String(cString: strerror(errno))); check the folder's permissions")
         }

@@ -84,6 +84,17 @@ import Testing
         #expect(duplicate?.description.contains("key 'normal' appears twice") == true)
     }
 
+    @Test func theDuplicateKeywordCheckOfACallWithManyKeywordsIsLinear() {
+        // The same for Genotype(k0=0, k1=0, ...): about 1 MB of distinct keyword arguments.
+        let call = "Genotype(" + (0..<60_000).map { "k\($0)=0" }.joined(separator: ", ") + ", normal=1)"
+        let (error, seconds) = refusal(call)
+        guard case .keyMismatch(_, _, let unexpected)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(unexpected.count == 60_000)
+        #expect(seconds < 5)
+        let (duplicate, _) = refusal("Genotype(k1=0, normal=1, k1=2)")
+        #expect(duplicate?.description.contains("argument 'k1' is given twice; keep one") == true, "\(String(describing: duplicate))")
+    }
+
     @Test func anNNISwitchWithMoreValuesThanInputsIsRefusedByItsLength() throws {
         let nni = String(decoding: try Genotype.dartsV2.nniJSON(), as: UTF8.self)
         let long = "[" + Array(repeating: "0", count: 50_000).joined(separator: ", ") + "]"

@@ -185,7 +185,7 @@ import TestSupport
 
     @Test func anNpzMissingAnArrayIsRefused() throws {
         try Self.expectNumpyRefused({ arrays in arrays["train_labels"] = nil }, npz: true,
-                                    ["data.npz holds no array 'train_labels' (it holds: test_images.npy, test_labels.npy, train_images.npy)",
+                                    ["data.npz holds no array 'train_labels' (it holds: 'test_images.npy', 'test_labels.npy', 'train_images.npy')",
                                      "numpy.savez(FILE, train_images=..., train_labels=..., test_images=..., test_labels=...)"])
     }
 
@@ -223,6 +223,41 @@ import TestSupport
                 try Data("keep me".utf8).write(to: tmp.appendingPathComponent("old.bin"))
             }, ["old.bin already exists; an export never overwrites a file: give a new name or remove it"])
         }
+    }
+
+    @Test func anExportToADanglingLinkOrAFIFOIsRefusedAndAPlantedTemporaryLinkIsNotFollowed() throws {
+        let export = { (tmp: URL) in
+            ["export", "--model", tmp.appendingPathComponent("model.bin").path, "--format", "safetensors", "--out",
+             tmp.appendingPathComponent("m.safetensors").path]
+        }
+        try BadInputTests.expectRefused(export, prepare: { tmp in
+            _ = try Self.writeModel(tmp)
+            try FileManager.default.createSymbolicLink(atPath: tmp.appendingPathComponent("m.safetensors").path,
+                                                       withDestinationPath: tmp.appendingPathComponent("elsewhere").path)
+        }, ["m.safetensors is a symbolic link to", "never replaces anything else there: remove it or give another path"])
+        try BadInputTests.expectRefused(export, prepare: { tmp in
+            _ = try Self.writeModel(tmp)
+            #expect(mkfifo(tmp.appendingPathComponent("m.safetensors").path, 0o644) == 0)
+        }, ["m.safetensors is a FIFO (named pipe), not a regular file"])
+        // A link planted at every temporary name a process id could give: the export removes its
+        // own and writes a new file; the link's target is never written.
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        _ = try Self.writeModel(tmp)
+        let target = tmp.appendingPathComponent("target")
+        try Data("keep me".utf8).write(to: target)
+        let maximum = (try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 32768
+        let next = Int(getpid())
+        for pid in next..<min(next + 2000, maximum) {
+            try FileManager.default.createSymbolicLink(atPath: tmp.appendingPathComponent(".m.safetensors.\(pid).partial").path,
+                                                       withDestinationPath: target.path)
+        }
+        let result = try CommandRunner.run(export(tmp))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(try String(contentsOf: target, encoding: .utf8) == "keep me")
+        var info = stat()
+        #expect(lstat(tmp.appendingPathComponent("m.safetensors").path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG)
     }
 
     @Test func imageSizeIsRefusedForTheBuiltInDataSets() throws {

@@ -239,9 +239,6 @@ public struct MemoryEstimate: Equatable, Sendable {
 
     // MARK: The machine
 
-    /// The memory this machine can give a new process, bytes (``HostMemory/availableBytes()``).
-    public static func availableBytes() -> Double { HostMemory.availableBytes() }
-
     /// The ranks of `communicator` on this rank's host (its name among every rank's). Collective:
     /// every rank must call it.
     public static func ranksOnThisHost(_ hosts: [String], rank: Int) -> Int {
@@ -255,14 +252,14 @@ public struct MemoryEstimate: Equatable, Sendable {
     }
 
     /// Refuses a network that does not fit: `ranksOnHost` ranks of this host each need
-    /// ``totalBytes``, against ``availableBytes()`` (or `available`, for tests).
+    /// ``totalBytes``, against ``HostMemory/availableBytes()`` (or `available`, for tests).
     /// - Parameters:
     ///   - what: "the search network (C=16, 8 cells, batch 32 per rank)".
     ///   - fix: the flags that lower the figure.
     /// - Throws: `error(message)` with the figure, its parts and the machine's memory.
     public func check(ranksOnHost: Int, host: String, what: String, fix: String, available: Double? = nil,
                       error: (String) -> Error) throws {
-        let free = available ?? Self.availableBytes()
+        let free = available ?? HostMemory.availableBytes()
         let need = totalBytes * Double(max(1, ranksOnHost))
         guard need > free else { return }
         throw error("\(what) needs about \(Self.format(totalBytes)) of memory per rank"

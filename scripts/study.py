@@ -292,9 +292,14 @@ def parse_args(argv):
     p.add_argument("--derive", action="append", default=[], metavar="NAME=BASE:FLAGS",
                    help="a derived configuration: the searches of configuration BASE with other genotype "
                         "derivation flags (darts-dist genotype SEARCH FLAGS); only its retrains run (repeatable)")
-    p.add_argument("--seeds", type=int, default=3, metavar="S", help="searches per configuration, --seed 1 ... S (3)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S",
+                   help="searches per configuration, --seed BASE ... BASE+S-1 (3)")
+    p.add_argument("--search-seed", type=int, default=1, metavar="BASE",
+                   help="the first search seed (1); a confirmatory study takes seeds no earlier study used")
     p.add_argument("--random-cells", type=int, default=3, metavar="R",
-                   help="random cells, darts-dist genotype --random --seed 1 ... R (3)")
+                   help="random cells, darts-dist genotype --random --seed BASE ... BASE+R-1 (3)")
+    p.add_argument("--random-seed", type=int, default=1, metavar="BASE",
+                   help="the first random cell's seed (1)")
     p.add_argument("--darts-v2-retrains", type=int, default=1, metavar="T",
                    help="retrains of DARTS_V2, retrain seeds BASE ... BASE+T-1 (1; 0 leaves it out)")
     p.add_argument("--retrain-seeds", type=int, default=1, metavar="T",
@@ -322,7 +327,8 @@ def parse_args(argv):
             joined.append(argv[i])
             i += 1
     args = p.parse_args(joined)
-    for flag in ("seeds", "random_cells", "darts_v2_retrains", "retrain_seeds"):
+    for flag in ("seeds", "random_cells", "darts_v2_retrains", "retrain_seeds", "search_seed", "random_seed",
+                 "retrain_seed"):
         if getattr(args, flag) < 0:
             raise SystemExit(f"study.py: --{flag.replace('_', '-')} must be 0 or more")
     for flag in ("seeds", "random_cells", "retrain_seeds"):
@@ -357,6 +363,12 @@ def study_arguments(args):
         "searchArgs": shlex.split(args.search_args),
         "retrainArgs": shlex.split(args.retrain_args),
     }
+    # Recorded only when not the first seeds, so that a study folder made before these flags
+    # existed is continued as it was.
+    if args.search_seed != 1:
+        arguments["searchSeed"] = args.search_seed
+    if args.random_seed != 1:
+        arguments["randomSeed"] = args.random_seed
     if args.derived:
         arguments["derived"] = [[name, base, shlex.split(flags)] for name, base, flags in args.derived]
     return arguments
@@ -383,7 +395,7 @@ def plan(args):
     retrain_common = shlex.split(args.retrain_args)
     searches, cells, retrains = [], [], []
     for name, flags in args.configs:
-        for i in range(1, args.seeds + 1):
+        for i in range(args.search_seed, args.search_seed + args.seeds):
             folder = os.path.join(out, "searches", name, f"seed_{i}")
             searches.append(Run("search", folder,
                                 [binary, "search"] + search_common + shlex.split(flags) + ["--seed", str(i), "--out", folder],
@@ -395,7 +407,7 @@ def plan(args):
                     cells.append({"name": f"{derived}-seed_{i}", "group": derived, "source": folder,
                                   "command": [binary, "genotype", folder] + shlex.split(derive_flags) + ["--format", "json"],
                                   "retrainSeeds": args.retrain_seeds})
-    for i in range(1, args.random_cells + 1):
+    for i in range(args.random_seed, args.random_seed + args.random_cells):
         cells.append({"name": f"random_{i}", "group": "random", "command": [binary, "genotype", "--random", "--seed", str(i),
                                                                               "--format", "json"],
                       "retrainSeeds": args.retrain_seeds})
@@ -414,7 +426,8 @@ def plan(args):
 
 def schedule(args, searches, cells, retrains):
     """The order of the work, in rounds: round k runs every configuration's search with seed k and
-    retrains its cell, then random cell k, then DARTS_V2's k-th retrain. A study stopped early (or
+    retrains its cell, then random cell k, then DARTS_V2's k-th retrain (k counts from the first
+    seed: round 1 is --search-seed and --random-seed). A study stopped early (or
     reported with --report) thus holds comparable groups, not all searches and no retrain."""
     steps = []
     rounds = max(args.seeds, args.random_cells, args.darts_v2_retrains)
@@ -427,12 +440,12 @@ def schedule(args, searches, cells, retrains):
         steps.extend(("run", r) for r in runs)
 
     for k in range(1, rounds + 1):
-        round_searches = [r for r in searches if r.seed == k]
+        round_searches = [r for r in searches if r.seed == args.search_seed + k - 1]
         steps.extend(("run", r) for r in round_searches)
         for r in round_searches:
             for cell in [c for c in cells if c.get("source") == r.folder]:   # its own cell, then derived ones
                 cell_steps(cell, [t for t in retrains if t.cell is cell])
-        random_cell = next((c for c in cells if c["name"] == f"random_{k}"), None)
+        random_cell = next((c for c in cells if c["name"] == f"random_{args.random_seed + k - 1}"), None)
         if random_cell is not None:
             cell_steps(random_cell, [t for t in retrains if t.cell is random_cell])
         v2 = [t for t in retrains if t.group == "DARTS_V2"]
@@ -752,7 +765,9 @@ def markdown(args, groups, rows, progress=None):
     lines += [
              f"Every cell retrained with `{shlex.join(['retrain'] + shlex.split(args.retrain_args))}`, retrain seed "
              f"{args.retrain_seed}" + (f" to {args.retrain_seed + args.retrain_seeds - 1}" if args.retrain_seeds > 1 else "")
-             + f"; searches with `{args.search_args}` plus each configuration's flags, seeds 1 to {args.seeds}. "
+             + f"; searches with `{args.search_args}` plus each configuration's flags, seeds "
+             f"{args.search_seed} to {args.search_seed + args.seeds - 1}; random cells of seeds {args.random_seed} to "
+             f"{args.random_seed + args.random_cells - 1}. "
              "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "
              "data). Searched and random groups: one value per cell (mean over its retrain seeds); DARTS_V2: one "
              "value per retrain. p: one-sided, searched > random.", "",

@@ -411,6 +411,26 @@ class Bookkeeping(unittest.TestCase):
                       f"{self.out}/searches/robust/seed_2", lines)
         self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
 
+    def test_seed_bases_for_a_confirmatory_study(self):
+        dry = self.study("--dry-run", "--search-seed", "6", "--random-seed", "11")
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        jobs = [l for l in dry.stdout.splitlines() if " search " in l or " retrain " in l]
+        self.assertIn("--seed 6 --out " + f"{self.out}/searches/plain/seed_6", jobs[0])   # round 1: the first seeds
+        self.assertIn("retrains/random_11/seed_0", jobs[4])
+        self.assertIn("searches/plain/seed_7", jobs[6])
+        self.assertEqual(sorted(l.split("/searches/")[1] for l in jobs if " search " in l),
+                         ["plain/seed_6", "plain/seed_7", "robust/seed_6", "robust/seed_7"])
+        self.assertIn(f"{self.fake} genotype --random --seed 12 --format json > {self.out}/cells/random_12.json",
+                      dry.stdout.splitlines())
+        finished = self.study("--search-seed", "6", "--random-seed", "11")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertIn("seeds 6 to 7; random cells of seeds 11 to 12", f.read())
+        moved = self.study("--search-seed", "8", "--random-seed", "11")   # a finished study is not reseeded
+        self.assertNotEqual(moved.returncode, 0)
+        negative = self.study("--dry-run", "--random-seed", "-1")
+        self.assertIn("--random-seed must be 0 or more", negative.stderr)
+
     def test_flag_values_starting_with_a_dash(self):
         dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",
                               "--search-args", "--second-order", "--retrain-args", "--epochs", "--seeds", "1",

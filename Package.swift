@@ -81,7 +81,7 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
-            "DARTS", "Datasets", "Distributed",
+            "DARTS", "Datasets", "Distributed", "InputText",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: checkedSettings),
 

@@ -1,4 +1,5 @@
 import Foundation
+import InputText
 
 /// Whole-file writes that a reader, a crash or a killed job never sees half done: the bytes go to
 /// a temporary file in the same folder (`.NAME.tmp-PID`), which is flushed to the disk (fsync),
@@ -28,7 +29,10 @@ public enum AtomicFile {
         case S_IFLNK:
             var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let n = readlink(path, &target, target.count - 1)
-            kind = n >= 0 ? "a symbolic link to \(String(cString: Array(target.prefix(n)) + [0]))" : "a symbolic link"
+            // The target is anyone's text (a link planted there): escaped, as every quoted input is.
+            kind = n >= 0
+                ? "a symbolic link to \(InputText.path(String(decoding: target.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)))"
+                : "a symbolic link"
         default: kind = "a special file"
         }
         throw OutputPathError(name: name ?? path, kind: kind)

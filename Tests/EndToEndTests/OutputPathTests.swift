@@ -85,6 +85,16 @@ import TestSupport
         #expect(try String(contentsOf: tmp.url.appendingPathComponent("fresh.txt"), encoding: .utf8) == "fresh")
     }
 
+    @Test func aLinkTargetIsShownEscaped() throws {
+        let tmp = try TemporaryFolder(prefix: "darts-dist-output")
+        defer { tmp.remove() }
+        let link = tmp.url.appendingPathComponent("out.dot").path
+        #expect(symlink("/tmp/x\u{1b}[2J\nowned", link) == 0)
+        let error = #expect(throws: OutputPathError.self) { try AtomicFile.checkReplaceable(link, name: "--dot out.dot") }
+        #expect(error?.description.hasPrefix("--dot out.dot is a symbolic link to /tmp/x\\u{1b}[2J\\nowned, not a regular file") == true,
+                "\(String(describing: error))")
+    }
+
     @Test func runFolderFilesLockAndMetricsAreNeverWrittenThroughALinkOrIntoAFIFO() throws {
         let tmp = try TemporaryFolder(prefix: "darts-dist-output")
         defer { tmp.remove() }

@@ -41,10 +41,15 @@ public struct AllreduceTiming: Codable, Sendable {
         return (max(intercept, 0) / steps, slope / (steps / Double(p)))
     }
 
+    /// The largest message timed, in floats (1 GiB).
+    public static let largestFloatCount = 1 << 28
+    /// The largest `--steps` of a timing (x 10 calls per size).
+    public static let largestSteps = 100_000
+
     /// Times `allreduceMean` on every rank for each size in `floatCounts`.
     /// - Parameters:
-    ///   - floatCounts: message sizes in floats, at least two distinct.
-    ///   - repetitions: timed calls per size (after two untimed ones).
+    ///   - floatCounts: message sizes in floats, at least two distinct, each at most ``largestFloatCount``.
+    ///   - repetitions: timed calls per size (after two untimed ones), at most 10 x ``largestSteps``.
     /// - Throws: `RankFailure` (on every rank) for a world of one rank or bad sizes.
     public static func measure(communicator: Communicator, floatCounts: [Int], repetitions: Int) throws -> AllreduceTiming {
         let p = communicator.worldSize
@@ -52,7 +57,8 @@ public struct AllreduceTiming: Codable, Sendable {
             guard p >= 2 else {
                 throw SearchError.invalidOption("--allreduce-timing needs at least 2 ranks: run it under mpirun -np 2 (or more)")
             }
-            guard Set(floatCounts).count >= 2, floatCounts.allSatisfy({ $0 > 0 }), repetitions > 0 else {
+            guard Set(floatCounts).count >= 2, floatCounts.allSatisfy({ $0 > 0 && $0 <= largestFloatCount }),
+                  repetitions > 0, repetitions <= 10 * largestSteps else {
                 throw SearchError.invalidOption("--allreduce-floats needs at least two distinct positive sizes and --steps a positive count")
             }
         }

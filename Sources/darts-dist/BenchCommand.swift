@@ -29,6 +29,16 @@ struct BenchCommand: ParsableCommand {
     var options: BenchOptions { BenchOptions().applying(givenFlags(of: self)) }
 
     func validate() throws {
+        if allreduceTiming {
+            // Checked before any buffer is made: sizes and --steps x 10 calls stay far inside memory and Int.
+            for n in allreduceFloats where n <= 0 || n > AllreduceTiming.largestFloatCount {
+                throw ValidationError("--allreduce-floats \(n): each size must be from 1 to \(AllreduceTiming.largestFloatCount) floats (1 GiB)")
+            }
+            let steps = options.steps
+            guard steps > 0 && steps <= AllreduceTiming.largestSteps else {
+                throw ValidationError("--steps \(steps) with --allreduce-timing must be from 1 to \(AllreduceTiming.largestSteps) (x 10 calls per size)")
+            }
+        }
         if let json {
             // Checked before the measurements, so that a bad path does not waste them.
             let folder = URL(fileURLWithPath: json).deletingLastPathComponent().path

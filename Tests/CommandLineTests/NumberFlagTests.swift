@@ -70,6 +70,18 @@ import Training
         #expect(Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "inf"])?.contains("'inf'") == true)
     }
 
+    @Test func theHiddenAllreduceTimingBoundsItsSizesAndSteps() {
+        let huge = Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "1024", "4611686018427387904"])
+        #expect(huge?.contains("--allreduce-floats 4611686018427387904: each size must be from 1 to 268435456 floats (1 GiB)") == true,
+                "\(huge ?? "accepted")")
+        let negative = Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "1024", "0"])
+        #expect(negative?.contains("--allreduce-floats 0: each size must be from 1") == true, "\(negative ?? "accepted")")
+        let steps = Self.refusal(BenchCommand.self, ["--allreduce-timing", "--steps", "922337203685477580"])
+        #expect(steps?.contains("--steps 922337203685477580 with --allreduce-timing must be from 1 to 100000") == true,
+                "\(steps ?? "accepted")")
+        #expect(Self.refusal(BenchCommand.self, ["--allreduce-timing", "--allreduce-floats", "1024", "268435456"]) == nil)
+    }
+
     @Test func aValueOutsideFloat32IsReportedAsTypedNotAsInf() throws {
         let large = try #require(Self.refusal(Search.self, ["--lr", "1e40"]))
         #expect(large.contains("'1e40'") && large.contains("1e40 is outside the range of a 32-bit float"), "\(large)")

@@ -69,6 +69,9 @@ enum ImageFolder {
         }
         // Each image to (C, H, W) floats in [0, 1], resized to imageSize x imageSize when given.
         let height = imageSize ?? decoded[0].height, width = imageSize ?? decoded[0].width
+        if let imageSize {
+            try RawImages.checkResizedFits(count: files.count, channels: channels, side: imageSize, path: splitURL.path)
+        }
         var raw = RawImages(pixels: [], labels: files.map { Int32($0.label) }, channels: channels, height: height,
                             width: width, classNames: classNames)
         raw.pixels.reserveCapacity(files.count * channels * height * width)

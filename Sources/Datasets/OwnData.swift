@@ -1,4 +1,5 @@
 import Foundation
+import InputText
 
 /// Own data that cannot be used: the message names the file or folder at fault and the fix.
 public enum OwnDataError: Error, CustomStringConvertible, Equatable {
@@ -76,6 +77,25 @@ struct RawImages {
             std.append(Float(s))
         }
         return Normalization(mean: mean, std: std)
+    }
+
+    /// Refuses `--image-size side` when `count` images of `channels` channels at side x side float32
+    /// pixels, twice (the resized images and their normalized copy), need more than this machine's
+    /// available memory (``HostMemory/availableBytes()``). Overflow-safe: a product that does not fit
+    /// in Int is refused as well.
+    /// - Throws: ``OwnDataError/invalid(_:)`` with the figure, the memory and the fix.
+    static func checkResizedFits(count: Int, channels: Int, side: Int, path: String) throws {
+        var bytes = 8   // 4 bytes a float32, two copies
+        var overflow = false
+        for factor in [count, channels, side, side] where !overflow {
+            (bytes, overflow) = bytes.multipliedReportingOverflow(by: max(factor, 0))
+        }
+        let available = HostMemory.availableBytes()
+        guard overflow || Double(bytes) > available else { return }
+        let need = overflow ? "more than 9.2 EB" : String(format: "about %.1f GB", Double(bytes) / 1e9)
+        throw OwnDataError.invalid("--image-size \(side): \(count) images of \(channels) x \(side) x \(side) float32 pixels in "
+            + "\(InputText.path(path)) need \(need) (resized and normalized), but this machine has "
+            + String(format: "%.1f GB", available / 1e9) + " available (MemAvailable in /proc/meminfo); use a smaller --image-size")
     }
 
     /// The images resized to side x side by bilinear interpolation with half-pixel centres (source
@@ -158,6 +178,7 @@ public func loadOwnDataset(_ kind: DatasetKind, at path: String, split: DatasetS
     }
     guard raw.count > 0 else { throw DatasetError.emptyDataset(path: path) }
     if let side = imageSize {
+        try RawImages.checkResizedFits(count: raw.count, channels: raw.channels, side: side, path: path)
         raw = raw.resized(to: side)
     } else if raw.height != raw.width {
         throw OwnDataError.invalid("the \(split.rawValue) images in \(path) are \(raw.height)x\(raw.width) (height x width), "

@@ -208,6 +208,33 @@ import TestSupport
         #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 8 })
     }
 
+    @Test func anImageSizeBeyondTheMachinesMemoryIsRefusedBeforeAllocating() throws {
+        // 1,000 images of 4 x 4 pixels, to 4096 x 4096: 134 GB of float32 twice, more than any
+        // development machine has; refused with the figure, before a buffer is made.
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try OwnDataSamples.writeNumpyFolder(OwnDataSamples.numpyArrays(train: 1000, test: 2, size: 4), to: folder.url)
+        do {
+            _ = try loadDataset(.numpy, folder: folder.path, split: .train, imageSize: 4096)
+            Issue.record("--image-size 4096 of 1,000 images was accepted")
+        } catch let error as OwnDataError {
+            #expect("\(error)".hasPrefix("--image-size 4096: 1000 images of 1 x 4096 x 4096 float32 pixels in \(folder.path) need "
+                                         + "about 134.2 GB (resized and normalized), but this machine has "), "\(error)")
+            #expect("\(error)".hasSuffix("; use a smaller --image-size"), "\(error)")
+        }
+        #expect(throws: OwnDataError.self) {   // a product beyond Int
+            try RawImages.checkResizedFits(count: Int.max / 2, channels: 3, side: 4096, path: "x")
+        }
+        try RawImages.checkResizedFits(count: 1000, channels: 1, side: 32, path: "x")   // 8 MB: fits
+        let image = try TemporaryFolder()
+        defer { image.remove() }
+        try OwnDataSamples.writeImageFolder(at: image.url, classes: ["a", "b"], train: 1000, test: 2, size: 4)
+        let folderError = #expect(throws: OwnDataError.self) {
+            _ = try loadDataset(.folder, folder: image.path, split: .train, imageSize: 4096)
+        }
+        #expect("\(String(describing: folderError))".contains("1000 images of 1 x 4096 x 4096 float32 pixels in \(image.path)/train need"))
+    }
+
     @Test func imageSizeResizesBilinearly() throws {
         // A 2 x 2 image to 4 x 4 with half-pixel centres: corners keep their values, the middle blends.
         let raw = RawImages(pixels: [0, 1, 2, 3], labels: [0], channels: 1, height: 2, width: 2, classNames: ["a"])

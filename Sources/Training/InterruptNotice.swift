@@ -11,9 +11,9 @@ import Glibc
 /// folder never holds half of one.
 ///
 /// Installed on rank 0 only, so an interrupted mpirun job prints the line once. A rank started
-/// by a local mpirun writes the line straight to mpirun's own standard error (its terminal or
-/// log, appended), not through mpirun's output forwarding: a second Ctrl-C makes mpirun exit at
-/// once, and the forwarded line would be lost with it.
+/// by a local mpirun writes the line straight to mpirun's own standard error when that is a
+/// terminal or a pipe, not through mpirun's output forwarding: a second Ctrl-C makes mpirun exit
+/// at once, and the forwarded line would be lost with it. Into a log file it goes forwarded.
 public enum InterruptNotice {
     /// The line, NUL-terminated and swapped whole: the handler only calls strlen(3), write(2),
     /// signal(2) and raise(3), which are async-signal-safe.
@@ -40,9 +40,11 @@ public enum InterruptNotice {
         }
     }
 
-    /// mpirun's standard error, opened for appending (so a log file is not written over), when the
-    /// parent process is a local mpirun (orterun, mpiexec, prterun); nil otherwise (srun, orted
-    /// on another node, no launcher).
+    /// mpirun's standard error when the parent process is a local mpirun (orterun, mpiexec,
+    /// prterun) and it is a terminal or a pipe; nil otherwise (srun, orted on another node, no
+    /// launcher, or a regular file). A log file (`mpirun ... > log 2>&1`, a batch job's output)
+    /// is left to mpirun's forwarding: a line appended there through another open file would be
+    /// written over by mpirun's next output, which goes on at mpirun's own file offset.
     static func launcherStandardError() -> Int32? {
         let parent = getppid()
         guard ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil, parent > 1,
@@ -50,7 +52,13 @@ public enum InterruptNotice {
                   .trimmingCharacters(in: .whitespacesAndNewlines),
               ["mpirun", "orterun", "mpiexec", "prterun"].contains(name) else { return nil }
         let fd = open("/proc/\(parent)/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC)
-        return fd >= 0 ? fd : nil
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        if fstat(fd, &info) != 0 || info.st_mode & S_IFMT == S_IFREG {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     /// On the other ranks: SIGINT or SIGTERM ends the process one second late. mpirun forwards

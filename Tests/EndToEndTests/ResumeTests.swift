@@ -72,6 +72,59 @@ import TestSupport
         _ = try RunComparison.expectSameSearch(out, reference)
     }
 
+    /// Ctrl-C in a shell (SIGINT to mpirun and its ranks, the terminal's process group), or SIGTERM
+    /// to them as a batch scheduler sends it: mpirun exits with status 1 (README, "Stopping and
+    /// continuing"), the hint is printed once. mpirun is started with the signals unblocked, as a
+    /// shell starts it; under the test runner's blocked mask it would exit 143 instead.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalledMpirunExitsWithStatusOne(signal: Int32) throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let job = try BackgroundJob(executable: URL(fileURLWithPath: "/usr/bin/env"),
+                                    arguments: ["mpirun"] + BackgroundJob.mpirunOptions + ["-np", "2", CommandRunner.binary.path]
+                                        + ReferenceRuns.search(out), unblockingSignals: true)
+        #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
+        let ranks = Array(job.rankPIDs().values)
+        kill(job.process.processIdentifier, signal)
+        for pid in ranks { kill(pid, signal) }
+        let status = job.waitForExit()
+        #expect(job.process.terminationReason == .exit && status == 1, "mpirun's status \(status): \(job.all)")
+        #expect(job.stderr.components(separatedBy: "darts-dist search: interrupted; \(out.path) keeps every checkpoint").count == 2,
+                "\(job.all)")
+        #expect(BackgroundJob.waitUntilEnded(ranks) != nil, "ranks \(ranks) still run")
+    }
+
+    /// `mpirun ... > log 2>&1` (a batch job's output file) ended by SIGTERM: the hint reaches the
+    /// log whole, and the lines before it are intact (a line appended to mpirun's log through
+    /// another open file was written over by mpirun's next output).
+    @Test func theHintReachesAnMpirunLogFileWhole() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run"), log = tmp.appendingPathComponent("job.log")
+        let command = (["mpirun"] + BackgroundJob.mpirunOptions + ["-np", "2", CommandRunner.binary.path] + ReferenceRuns.search(out))
+            .map { "'" + $0 + "'" }.joined(separator: " ")
+        let job = try BackgroundJob(executable: URL(fileURLWithPath: "/bin/sh"),
+                                    arguments: ["-c", "exec \(command) > '\(log.path)' 2>&1"], unblockingSignals: true)
+        var text = ""
+        for _ in 0..<30_000 where job.process.isRunning && !text.contains("epoch 2/3 step 1/4") {
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let ranks = Array(job.rankPIDs().values)
+        kill(job.process.processIdentifier, SIGTERM)
+        for pid in ranks { kill(pid, SIGTERM) }
+        job.waitForExit()
+        _ = BackgroundJob.waitUntilEnded(ranks)
+        text = try String(contentsOf: log, encoding: .utf8)
+        let hint = "darts-dist search: interrupted; \(out.path) keeps every checkpoint written so far: continue with `mpirun"
+        #expect(text.components(separatedBy: hint).count == 2, "\(text)")
+        #expect(text.hasPrefix("darts-dist search: "), "\(text)")
+        // Progress lines before the hint are whole (a line written over starts with another's end).
+        #expect(text.split(separator: "\n").filter { $0.contains(" step ") && $0.contains(" loss ") }.allSatisfy { $0.hasPrefix("epoch ") },
+                "\(text)")
+    }
+
     /// Ctrl-C (SIGINT) of a search on one process: the hint, and the process ends by the signal.
     @Test func ctrlCOfASingleProcessSearchSaysHowToContinue() throws {
         let tmp = try CommandRunner.temporaryFolder()

@@ -29,7 +29,10 @@ public final class BackgroundJob: @unchecked Sendable {
     private var ended: Date?
     private let readers = DispatchGroup()
 
-    public init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter unblockingSignals: start the child with SIGINT and SIGTERM unblocked, as a shell
+    ///   starts it (the test runner blocks them, and a child keeps the mask it inherits).
+    public init(executable: URL, arguments: [String], environment: [String: String] = [:],
+                unblockingSignals: Bool = false) throws {
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
@@ -46,7 +49,18 @@ public final class BackgroundJob: @unchecked Sendable {
             guard let self else { return }
             self.lock.lock(); self.ended = Date(); self.lock.unlock()
         }
-        try process.run()
+        if unblockingSignals {
+            // The child inherits the spawning thread's mask: unblocked for the spawn only.
+            var unblock = sigset_t(), previous = sigset_t()
+            sigemptyset(&unblock)
+            sigaddset(&unblock, SIGINT)
+            sigaddset(&unblock, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
+            defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+            try process.run()
+        } else {
+            try process.run()
+        }
         // Drain both pipes while the process runs (a full pipe would block it).
         for (pipe, isOut) in [(outPipe, true), (errPipe, false)] {
             readers.enter()

@@ -119,6 +119,27 @@ import Testing
         #expect(!rebuilt.network.isTraining)
     }
 
+    @Test func evaluateOfAModelWithNaNStatisticsFailsSayingSoOnEveryRank() throws {
+        // A checksum-valid model.bin whose batch-norm statistics hold NaN (a diverged training):
+        // `evaluate` must not report an accuracy (NaN logits once counted as hits: "top-1 100.00%").
+        let network = try Self.tinyNetwork(auxiliary: false)
+        let weights = ParameterArena(network.namedParameters())
+        let buffers = ParameterArena(network.namedBuffers(), keepsGradients: false)
+        for i in 0..<buffers.count { buffers.values[i] = .nan }
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let url = tmp.appendingPathComponent("model.bin")
+        try SavedModel(network: network, weights: weights, buffers: buffers, dataset: "fashion-mnist",
+                       dataFolder: DatasetKind.fashionMNIST.defaultFolder, options: nil, epochs: 1, testTop1: nil, testTop5: nil).write(to: url)
+        for ranks in [nil, 2] as [Int?] {
+            let out = try CommandRunner.run(["evaluate", "--model", url.path, "--test-subset", "40", "--json"], ranks: ranks)
+            #expect(out.status != 0, "ranks \(String(describing: ranks)): \(out.stdout)")
+            #expect(out.stderr.contains("\(url.path): the network produced non-finite outputs (NaN or infinity) for 40 of 40 test images, "
+                                        + "so its accuracy and loss mean nothing"), "\(out.stderr)")
+            #expect(!out.stdout.contains("top1") && !out.stdout.contains("100.00%"), "\(out.stdout)")
+        }
+    }
+
     @Test func aDamagedSavedModelIsRefusedNamingTheFile() throws {
         let network = try Self.tinyNetwork(auxiliary: false)
         let weights = ParameterArena(network.namedParameters())

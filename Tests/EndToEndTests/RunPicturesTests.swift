@@ -125,6 +125,24 @@ struct SVGCounts {
         #expect(abs(r.computeSeconds + r.communicationSeconds - 2.5) < 1e-9)
     }
 
+    @Test func searchRetrainAndBenchUnderMpirunWarnOnceWhenOpenBLASThreadsAreUnset() throws {
+        // Each command is stopped by a bad input found after the start-up report (the warning's place).
+        let commands = [["search", "--resume", "/nonexistent/run"], ["retrain"], ["bench", "--order", "sideways"]]
+        let warning = "2 ranks share this host and OPENBLAS_NUM_THREADS is unset"
+        for arguments in commands {
+            for unset in [true, false] {
+                let job = try BackgroundJob(executable: URL(fileURLWithPath: "/usr/bin/env"), arguments:
+                    (unset ? ["-u", "OPENBLAS_NUM_THREADS", "-u", "OMP_NUM_THREADS"] : [])
+                    + ["mpirun", "--oversubscribe", "--bind-to", "none", "--mca", "btl_vader_single_copy_mechanism", "none",
+                       "-np", "2", CommandRunner.binary.path] + arguments)
+                let status = job.waitForExit(timeout: 120) { $0.process.terminate() }
+                #expect(status != 0, "\(arguments) should fail")
+                let count = job.stderr.components(separatedBy: warning).count - 1
+                #expect(count == (unset ? 1 : 0), "\(arguments), unset \(unset): \(job.stderr)")
+            }
+        }
+    }
+
     @Test func openBLASWarningOnlyWhenSeveralRanksShareAHostWithoutAThreadCount() {
         #expect(Diagnostics.openBLASWarning(ranksOnHost: 4, openBLASThreads: nil)?.contains("OPENBLAS_NUM_THREADS=1") == true)
         #expect(Diagnostics.openBLASWarning(ranksOnHost: 4, openBLASThreads: "1") == nil)

@@ -58,8 +58,9 @@ for name in "${harnesses[@]}"; do
     log=$build/$name.log
     # -rss_limit_mb: a reader that allocates what a file claims fails here. -timeout: a reader
     # that loops on an input fails here.
-    # -jobs=1 runs one fuzzing process (one core); it logs to fuzz-0.log in the current folder.
-    (cd "$build" && ASAN_OPTIONS=detect_leaks=0 "$root/$bin" -jobs=1 -workers=1 -max_total_time="$seconds" -timeout=10 \
+    # -jobs=1 runs one fuzzing process (one core); it logs to fuzz-0.log in the current folder,
+    # one per harness, so that two scripts can fuzz different harnesses at once.
+    (mkdir -p "$build/work/$name" && cd "$build/work/$name" && ASAN_OPTIONS=detect_leaks=0 "$root/$bin" -jobs=1 -workers=1 -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$root/$build/crashes/$name-" -print_final_stats=1 \
         "$root/$corpus" "$root/Fuzz/seeds/$name") > "$log" 2>&1 || {
         echo "$name: the fuzzer stopped on a failure; see $log and $build/crashes/" >&2

@@ -27,7 +27,7 @@ struct Search: ParsableCommand {
 
     static let defaults = SearchOptions()
 
-    @Option(help: "Starting values of the flags: paper (the default: the DARTS paper's search) or small (about 15 minutes on 2 cores with mpirun -np 2: 16,000 images, C=8, 5 cells, 7 epochs; the best of the study in the README); any flag given overrides its preset value.")
+    @Option(help: "Starting values of the flags: paper (the default: the DARTS paper's search) or small (about 15 minutes on 2 cores with mpirun -np 2: 16,000 images, C=8, 5 cells, 6 epochs; the best of the study in the README); any flag given overrides its preset value.")
     var preset: SearchPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
     @OptionGroup(title: "Network") var network: NetworkFlags

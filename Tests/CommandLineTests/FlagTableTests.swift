@@ -83,7 +83,7 @@ import Training
         #expect(options.warmupEpochs == 0 && options.archLearningRate == 3e-4 && options.maxParameterFree == nil)
         #expect(options.epochs == 12, "a given flag overrides the preset")
         let preset = SearchOptions.fromCommandLine(givenFlags(of: try #require(try Search.parseAsRoot(["--preset", "small"]) as? Search)))
-        #expect(preset.epochs == 7)
+        #expect(preset.epochs == 6)
         #expect(options.batchSize == 64 && options.learningRate == 0.025 && !options.secondOrder, "the rest stays the paper's")
         let plain = try #require(try Search.parseAsRoot([]) as? Search)
         var paper = SearchOptions.fromCommandLine(givenFlags(of: plain))

@@ -178,7 +178,9 @@ public func loadOwnDataset(_ kind: DatasetKind, at path: String, split: DatasetS
     }
     guard raw.count > 0 else { throw DatasetError.emptyDataset(path: path) }
     if let side = imageSize {
-        try RawImages.checkResizedFits(count: raw.count, channels: raw.channels, side: side, path: path)
+        if raw.height != side || raw.width != side {   // an image folder arrives resized (and checked)
+            try RawImages.checkResizedFits(count: raw.count, channels: raw.channels, side: side, path: path)
+        }
         raw = raw.resized(to: side)
     } else if raw.height != raw.width {
         throw OwnDataError.invalid("the \(split.rawValue) images in \(path) are \(raw.height)x\(raw.width) (height x width), "

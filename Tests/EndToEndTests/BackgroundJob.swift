@@ -9,22 +9,31 @@ extension BackgroundJob {
                                 "-x", "OPENBLAS_NUM_THREADS"]
 
     /// darts-dist `arguments`, alone or under `mpirun -np ranks`.
-    convenience init(_ arguments: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws {
+    convenience init(_ arguments: [String], ranks: Int? = nil, environment: [String: String] = [:],
+                     unblockingSignals: Bool = false) throws {
         if let ranks {
-            try self.init(contexts: [(ranks, arguments)], environment: environment)
+            try self.init(contexts: [(ranks, arguments)], environment: environment, unblockingSignals: unblockingSignals)
         } else {
-            try self.init(executable: CommandRunner.binary, arguments: arguments, environment: environment)
+            try self.init(executable: CommandRunner.binary, arguments: arguments, environment: environment,
+                          unblockingSignals: unblockingSignals)
         }
     }
 
-    /// An MPMD launch: `mpirun -np n1 darts-dist args1 : -np n2 darts-dist args2 ...`.
-    convenience init(contexts: [(ranks: Int, arguments: [String])], environment: [String: String] = [:]) throws {
-        var arguments = ["mpirun"] + Self.mpirunOptions
+    /// `mpirun` with ``mpirunOptions`` and one app context per entry of `contexts`.
+    static func mpirunCommand(contexts: [(ranks: Int, arguments: [String])]) -> [String] {
+        var arguments = ["mpirun"] + mpirunOptions
         for (i, context) in contexts.enumerated() {
             if i > 0 { arguments.append(":") }
             arguments += ["-np", String(context.ranks), CommandRunner.binary.path] + context.arguments
         }
-        try self.init(executable: URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments, environment: environment)
+        return arguments
+    }
+
+    /// An MPMD launch: `mpirun -np n1 darts-dist args1 : -np n2 darts-dist args2 ...`.
+    convenience init(contexts: [(ranks: Int, arguments: [String])], environment: [String: String] = [:],
+                     unblockingSignals: Bool = false) throws {
+        try self.init(executable: URL(fileURLWithPath: "/usr/bin/env"), arguments: Self.mpirunCommand(contexts: contexts),
+                      environment: environment, unblockingSignals: unblockingSignals)
     }
 
     /// The time (Unix seconds) in the `fault injected: ... (t=SECONDS)` line of a rank.

@@ -81,9 +81,7 @@ import TestSupport
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let out = tmp.appendingPathComponent("run")
-        let job = try BackgroundJob(executable: URL(fileURLWithPath: "/usr/bin/env"),
-                                    arguments: ["mpirun"] + BackgroundJob.mpirunOptions + ["-np", "2", CommandRunner.binary.path]
-                                        + ReferenceRuns.search(out), unblockingSignals: true)
+        let job = try BackgroundJob(ReferenceRuns.search(out), ranks: 2, unblockingSignals: true)
         #expect(job.waitForOutput("epoch 2/3 step 1/4"), "\(job.all)")
         let ranks = Array(job.rankPIDs().values)
         kill(job.process.processIdentifier, signal)
@@ -102,7 +100,7 @@ import TestSupport
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let out = tmp.appendingPathComponent("run"), log = tmp.appendingPathComponent("job.log")
-        let command = (["mpirun"] + BackgroundJob.mpirunOptions + ["-np", "2", CommandRunner.binary.path] + ReferenceRuns.search(out))
+        let command = BackgroundJob.mpirunCommand(contexts: [(2, ReferenceRuns.search(out))])
             .map { "'" + $0 + "'" }.joined(separator: " ")
         let job = try BackgroundJob(executable: URL(fileURLWithPath: "/bin/sh"),
                                     arguments: ["-c", "exec \(command) > '\(log.path)' 2>&1"], unblockingSignals: true)

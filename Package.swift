@@ -31,7 +31,8 @@ let cpuFlags = targetLevel.map { ["-target-cpu", levelCPU[$0] ?? $0] } ?? []
 
 // The kernels (DartsTensor) are plain loops over raw buffers: in release builds they are compiled
 // without overflow and bounds checks (-Ounchecked). Every other module keeps its checks (-O) and is
-// compiled for the same CPU. Debug builds keep every check.
+// compiled for the same CPU; the checks cost nothing measurable (docs/performance.md, "Checks kept
+// outside the kernels"). Debug builds keep every check.
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release)),
 ]

@@ -765,7 +765,8 @@ def markdown(args, groups, rows, progress=None):
     lines += [
              f"Every cell retrained with `{shlex.join(['retrain'] + shlex.split(args.retrain_args))}`, retrain seed "
              f"{args.retrain_seed}" + (f" to {args.retrain_seed + args.retrain_seeds - 1}" if args.retrain_seeds > 1 else "")
-             + f"; searches with `{args.search_args}` plus each configuration's flags, seeds "
+             + (f"; searches with `{args.search_args}` plus each configuration's flags, seeds " if args.search_args.strip()
+                else "; searches with each configuration's flags, seeds ") +
              f"{args.search_seed} to {args.search_seed + args.seeds - 1}; random cells of seeds {args.random_seed} to "
              f"{args.random_seed + args.random_cells - 1}. "
              "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "

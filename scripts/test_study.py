@@ -384,7 +384,9 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual([(g["name"], g["n"]) for g in result["groups"]],
                          [("plain", 1), ("robust", 1), ("random", 1), ("DARTS_V2", 1)])
         with open(os.path.join(self.out, "study.md")) as f:
-            self.assertIn("**Partial report:** 3 of 4 searches and 4 of 8 retrains finished", f.read())
+            text = f.read()
+        self.assertIn("**Partial report:** 3 of 4 searches and 4 of 8 retrains finished", text)
+        self.assertIn("searches with `--subset 640 --epochs 1` plus each configuration's flags, seeds 1 to 2", text)
         done = self.study()                          # the same study continues after a report
         self.assertEqual(done.returncode, 0, done.stderr)
         with open(os.path.join(self.out, "study.json")) as f:
@@ -412,6 +414,7 @@ class Bookkeeping(unittest.TestCase):
         self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
 
     def test_seed_bases_for_a_confirmatory_study(self):
+        self.args = lambda seeds=2: Bookkeeping.args(self, seeds)[:-4] + ["--retrain-args", "--preset fast --epochs 1"]  # no --search-args
         dry = self.study("--dry-run", "--search-seed", "6", "--random-seed", "11")
         self.assertEqual(dry.returncode, 0, dry.stderr)
         jobs = [l for l in dry.stdout.splitlines() if " search " in l or " retrain " in l]
@@ -425,7 +428,7 @@ class Bookkeeping(unittest.TestCase):
         finished = self.study("--search-seed", "6", "--random-seed", "11")
         self.assertEqual(finished.returncode, 0, finished.stderr)
         with open(os.path.join(self.out, "study.md")) as f:
-            self.assertIn("seeds 6 to 7; random cells of seeds 11 to 12", f.read())
+            self.assertIn("; searches with each configuration's flags, seeds 6 to 7; random cells of seeds 11 to 12", f.read())
         moved = self.study("--search-seed", "8", "--random-seed", "11")   # a finished study is not reseeded
         self.assertNotEqual(moved.returncode, 0)
         negative = self.study("--dry-run", "--random-seed", "-1")

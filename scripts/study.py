@@ -885,8 +885,8 @@ def report(args, searches, cells, retrains, partial=False):
     rows = collect(args, searches, cells, retrains, partial)
     groups = summarize(args, rows)
     progress = None
-    if partial:
-        done = sum(state(r) == "done" for r in searches), sum(state(r) == "done" for r in retrains)
+    done = sum(state(r) == "done" for r in searches), sum(state(r) == "done" for r in retrains)
+    if partial and done != (len(searches), len(retrains)):   # --report of a finished study is the whole report
         progress = f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
     text = markdown(args, groups, rows, progress)
     write_atomic(os.path.join(args.out, "study.md"), text)

@@ -391,6 +391,12 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         with open(os.path.join(self.out, "study.json")) as f:
             self.assertTrue(json.load(f)["complete"])
+        again = self.study("--report")               # --report of the finished study: complete, not partial
+        self.assertEqual(again.returncode, 0, again.stderr)
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertTrue(json.load(f)["complete"])
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertNotIn("Partial report", f.read())
 
     def test_other_arguments_are_refused(self):
         self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "2"}).returncode, 128 + 15)

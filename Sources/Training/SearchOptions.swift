@@ -87,8 +87,8 @@ public struct SearchOptions: Codable, Sendable, Equatable {
             // The best configuration of the study behind it (scripts/study.py; README, "Is the
             // found cell any good?"): plain first-order DARTS on a C = 8, 5-cell network, epochs
             // of 125 steps on 8,000 + 8,000 images. The study searched 7 epochs (16.9 minutes on
-            // an idle 2-core machine); 6 keep the search within 15 minutes, and a second study of
-            // exactly this preset against new random cells tests it. At the same search minutes,
+            // an idle 2-core machine); 6 took 14.7 to 15.7. A second study of exactly this preset
+            // against new random cells found its cells no better than random (README). At the same search minutes,
             // partial channels (C = 16, K = 4, 3 warm-up epochs of 10, Adam 3e-3, at most 2
             // parameter-free operations) found cells about 0.4 points worse after the retrain.
             subset = 16_000

@@ -1,4 +1,5 @@
 import Foundation
+import InputText
 
 extension Genotype {
     /// Reads a genotype in any of the formats users hold, without evaluating anything, and
@@ -56,6 +57,11 @@ extension Genotype {
         var file = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            let trimmed = path.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasPrefix("Genotype(") || trimmed.hasPrefix("{") {
+                throw GenotypeError.unreadable(path: InputText.escaped(path), reason: "this is a genotype itself, not the "
+                    + "name of a file; genotypes are read from files: write it to one (e.g. genotype.txt) and give that file")
+            }
             throw GenotypeError.unreadable(path: path, reason: "no such file or folder; give a genotype file "
                 + "(DARTS text, JSON or NNI JSON), a search run folder, DARTS_V1 or DARTS_V2")
         }

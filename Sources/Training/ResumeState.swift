@@ -150,28 +150,10 @@ struct ResumeState {
                                     from: given)
         options.out = runFolder.path
 
-        // Each micro-batch's own batch-norm statistics shape the gradients, so a step must be split
-        // into the same micro-batches: world size x --accumulate must not change.
-        let savedRanks = checkpoint.manifest.worldSize
-        let microBatches = savedRanks * saved.accumulate
-        let why = "the checkpoint was written by \(savedRanks) rank(s) x --accumulate \(saved.accumulate) = "
-            + "\(microBatches) micro-batches of \(saved.batchSize / microBatches) images per step"
-        let divisors = (1...microBatches).filter { microBatches % $0 == 0 }
-        let fix = "resume with P ranks and --accumulate \(microBatches)/P for P in "
-            + divisors.map(String.init).joined(separator: ", ")
-            + " (each micro-batch's batch-norm statistics shape the gradients, so another split would be another search)"
-        if request.givenFlags.contains("--accumulate") {
-            guard worldSize * given.accumulate == microBatches else {
-                throw SearchError.resume("\(why); \(worldSize) rank(s) x --accumulate \(given.accumulate) would be "
-                    + "\(worldSize * given.accumulate): \(fix)")
-            }
-            options.accumulate = given.accumulate
-        } else {
-            guard microBatches % worldSize == 0 else {
-                throw SearchError.resume("\(why); \(worldSize) rank(s) cannot share them equally: \(fix)")
-            }
-            options.accumulate = microBatches / worldSize
-        }
+        options.accumulate = try MicroBatchSplit.resumedAccumulate(
+            savedRanks: checkpoint.manifest.worldSize, savedAccumulate: saved.accumulate, batchSize: saved.batchSize,
+            worldSize: worldSize, givenAccumulate: request.givenFlags.contains("--accumulate") ? given.accumulate : nil,
+            error: SearchError.resume)
         return options
     }
 
@@ -183,6 +165,42 @@ struct ResumeState {
             guard let value = other[item.flag], value != item.value else { return nil }
             return (item.flag, item.value, value)
         }
+    }
+}
+
+/// How a resumed run splits each step over the ranks of its new launch.
+enum MicroBatchSplit {
+    /// The --accumulate of a run resumed on `worldSize` ranks. Each micro-batch's own batch-norm
+    /// statistics shape the gradients, so a step must be split into the same micro-batches as
+    /// before: world size x --accumulate must not change (P ranks then train the same weights as one
+    /// process accumulating P micro-batches).
+    /// - Parameters:
+    ///   - savedRanks, savedAccumulate, batchSize: the checkpoint's (validated when it was read:
+    ///     positive, their product dividing the batch).
+    ///   - givenAccumulate: --accumulate when given with --resume; nil works it out.
+    ///   - error: makes the thrown error from its message.
+    /// - Returns: world size x the result = savedRanks x savedAccumulate.
+    /// - Throws: `error(message)` naming the checkpoint's split and the rank counts that fit it.
+    static func resumedAccumulate(savedRanks: Int, savedAccumulate: Int, batchSize: Int, worldSize: Int,
+                                  givenAccumulate: Int?, error: (String) -> Error) throws -> Int {
+        let microBatches = savedRanks * savedAccumulate
+        let why = "the checkpoint was written by \(savedRanks) rank(s) x --accumulate \(savedAccumulate) = "
+            + "\(microBatches) micro-batches of \(batchSize / microBatches) images per step"
+        let divisors = (1...microBatches).filter { microBatches % $0 == 0 }
+        let fix = "resume with P ranks and --accumulate \(microBatches)/P for P in "
+            + divisors.map(String.init).joined(separator: ", ")
+            + " (each micro-batch's batch-norm statistics shape the gradients, so another split would be another run)"
+        if let givenAccumulate {
+            guard worldSize.multipliedReportingOverflow(by: givenAccumulate) == (microBatches, false) else {
+                throw error("\(why); \(worldSize) rank(s) x --accumulate \(givenAccumulate) would be "
+                    + "\(worldSize.multipliedReportingOverflow(by: givenAccumulate).partialValue): \(fix)")
+            }
+            return givenAccumulate
+        }
+        guard microBatches % worldSize == 0 else {
+            throw error("\(why); \(worldSize) rank(s) cannot share them equally: \(fix)")
+        }
+        return microBatches / worldSize
     }
 }
 

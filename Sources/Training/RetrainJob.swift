@@ -99,8 +99,15 @@ public final class RetrainJob {
         if let resume {
             checkpoint = try readCheckpoint(resume)
             options = checkpoint!.manifest.options
-            let saved = options
-            try agree { try checkResumeFlags(saved: saved, folder: resume) }
+            let saved = options, savedRanks = checkpoint!.manifest.worldSize
+            try agree {
+                try checkResumeFlags(saved: saved, folder: resume)
+                // Another number of ranks continues with the same micro-batches (weights bit-identical).
+                options.accumulate = try MicroBatchSplit.resumedAccumulate(
+                    savedRanks: savedRanks, savedAccumulate: saved.accumulate, batchSize: saved.batchSize,
+                    worldSize: communicator.worldSize, givenAccumulate: givenFlags.contains("--accumulate") ? given.accumulate : nil,
+                    error: RetrainError.resume)
+            }
             options.out = resume
             if let printEvery { options.printEvery = printEvery }
         }
@@ -248,11 +255,15 @@ public final class RetrainJob {
     }
 
     /// Refuses the flags given with --resume that would change the retrain its checkpoint defines;
-    /// a flag given with the checkpoint's value is accepted, as on a resumed search.
+    /// a flag given with the checkpoint's value is accepted, as on a resumed search. --accumulate is
+    /// checked by ``MicroBatchSplit/resumedAccumulate(savedRanks:savedAccumulate:batchSize:worldSize:givenAccumulate:error:)``.
     /// - Throws: ``RetrainError/resume(_:)`` naming each flag, both values and the fix.
     func checkResumeFlags(saved: RetrainOptions, folder: String) throws {
         let savedValues = Dictionary(saved.definingValues.map { ($0.flag, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let changed = given.definingValues.filter { givenFlags.contains($0.flag) && savedValues[$0.flag] != $0.value }
+        // --accumulate may change with the number of ranks (MicroBatchSplit).
+        let changed = given.definingValues.filter {
+            givenFlags.contains($0.flag) && $0.flag != "--accumulate" && savedValues[$0.flag] != $0.value
+        }
         guard changed.isEmpty else {
             throw RetrainError.resume("--resume continues the retrain its checkpoint defines, but "
                 + changed.map { "\($0.flag) \($0.value) differs from its \(savedValues[$0.flag] ?? "(none)")" }.joined(separator: ", ")

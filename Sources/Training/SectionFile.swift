@@ -128,8 +128,14 @@ enum SectionFile {
         if let other = otherKind(data, expected: magic, what: what) {
             throw SectionFileError.wrongKind(what, path, other)
         }
-        guard data.count >= 24, Array(data.prefix(8)) == Array(magic.utf8) else {
-            throw SectionFileError.corrupt(what, path, "it is not a darts-dist \(what) (bad header)")
+        guard Array(data.prefix(8)) == Array(magic.utf8) else {
+            throw SectionFileError.wrongKind(what, path, "not a darts-dist \(what): it does not begin as every file darts-dist "
+                + "writes does (a file of another kind, or one damaged at its start); give "
+                + (what == SavedModel.what ? "the model.bin of a finished retrain, or its run folder"
+                                           : "the run folder of a retrain that completed an epoch"))
+        }
+        guard data.count >= 24 else {
+            throw SectionFileError.corrupt(what, path, "it ends after \(data.count) bytes, inside its header (truncated)")
         }
         guard !checksum || checksumMatches(data) else {
             throw SectionFileError.corrupt(what, path, "checksum mismatch (truncated or modified)")

@@ -18,7 +18,7 @@ struct GenotypeCommand: ParsableCommand {
 
             --max-parameter-free M derives the genotype of a search run folder again from its last \
             epoch_N.alphas.json with at most M parameter-free edges (pools, skip_connect) in the normal \
-            cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2);             --max-parameter-free-reduce M does the same in the reduction cell.
+            cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2); --max-parameter-free-reduce M does the same in the reduction cell.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -15,8 +15,8 @@ struct RetrainCommand: ParsableCommand {
             top-5) after every epoch. Flags are those of train.py and NNI's retrain.py; they override \
             the preset: --preset paper (the default for --dataset cifar10) is the paper's CIFAR-10 \
             evaluation (C=36, 20 cells, batch 96, 600 epochs, lr 0.025 cosine to 0, momentum 0.9, weight \
-            decay 3e-4, clip 5, cutout 16, auxiliary 0.4, drop path 0.2); --preset fast (the default for \
-            fashion-mnist and mnist) is a retrain of under 30 minutes on 2 cores with `mpirun -np 2` (C=8, \
+            decay 3e-4, clip 5, cutout 16, auxiliary 0.4, drop path 0.2); --preset fast (the default for every \
+            other dataset: fashion-mnist, mnist, folder, numpy) is a retrain of under 30 minutes on 2 cores with `mpirun -np 2` (C=8, \
             5 cells, batch 64, 10 epochs, lr 0.05, flip only: no random crop, cutout, auxiliary head or \
             drop path).
 
@@ -29,7 +29,7 @@ struct RetrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))
     var genotype: String?
-    @Option(help: "Starting values of the training flags: paper or fast (default: paper for cifar10, fast for fashion-mnist and mnist); any flag given overrides its preset value.") var preset: RetrainPreset?
+    @Option(help: "Starting values of the training flags: paper or fast (default: paper for cifar10, fast for every other dataset); any flag given overrides its preset value.") var preset: RetrainPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
     @Option(help: "Measure on only the first N test images.") var testSubset: Int?
     @OptionGroup(title: "Network") var network: NetworkFlags

@@ -14,9 +14,11 @@ struct Search: ParsableCommand {
             --batch-size is the GLOBAL batch: each of the N ranks takes batch-size / N images per step.
 
             Writes to --out: config.json, metrics.jsonl, per epoch epoch_N.genotype.txt / .genotype.json / \
-            .alphas.json (N from 0), checkpoints/step_S.ckpt (the newest --keep-checkpoints, at the end of every \
-            epoch and every --checkpoint-every steps; checkpoint.ckpt is the newest), and at the end \
-            genotype.txt, genotype.json and result.json.
+            .alphas.json and epoch_N.json (NNI's exported-architecture format; N from 0), checkpoints/step_S.ckpt \
+            (the newest --keep-checkpoints, at the end of every epoch and every --checkpoint-every steps; \
+            checkpoint.ckpt is the newest), and at the end genotype.txt, genotype.json, result.json, the \
+            pictures loss.svg, accuracy.svg, alphas_normal.svg, alphas_reduce.svg and both cells as \
+            genotype_normal.dot / genotype_reduce.dot (and .svg with Graphviz).
 
             --resume RUN_DIR continues a stopped search from its newest checkpoint (or --resume FILE from one \
             checkpoint file) and ends with the weights, alphas and genotype the uninterrupted search would have \

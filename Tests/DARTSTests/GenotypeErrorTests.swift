@@ -197,6 +197,13 @@ private let knownOperations = "max_pool_3x3, avg_pool_3x3, skip_connect, sep_con
     let missing = "/nonexistent/genotype.txt"
     #expect(throws: GenotypeError.self) { try Genotype.load(path: missing) }
     do { _ = try Genotype.load(path: missing) } catch { #expect("\(error)".hasPrefix("\(missing): no such file or folder")) }
+    // A genotype given where a file name is expected is named for what it is.
+    let text = "Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2])"
+    #expect(throws: GenotypeError.self) { try Genotype.load(path: text) }
+    do { _ = try Genotype.load(path: text) } catch {
+        #expect("\(error)" == "\(text): this is a genotype itself, not the name of a file; genotypes are read from files: "
+            + "write it to one (e.g. genotype.txt) and give that file")
+    }
     let tmp = try TemporaryFolder(prefix: "genotype-load")
     defer { tmp.remove() }
     let file = tmp.url.appendingPathComponent("bad.txt")

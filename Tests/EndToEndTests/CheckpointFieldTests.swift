@@ -265,6 +265,17 @@ import Testing
             + "evaluate it with darts-dist evaluate --model FILE")
     }
 
+    @Test func aFileDartsDistDidNotWriteIsNamedSoAndATruncatedHeaderIsDamaged() throws {
+        let text = Data("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2, 3, 4, 5])\n".utf8)
+        let model = #expect(throws: SectionFileError.self) { try SavedModel(data: text, path: "v2.txt") }
+        #expect(model.map { "\($0)" } == "v2.txt: not a darts-dist saved model: it does not begin as every file darts-dist writes "
+            + "does (a file of another kind, or one damaged at its start); give the model.bin of a finished retrain, or its run folder")
+        let checkpoint = #expect(throws: SectionFileError.self) { try RetrainCheckpoint(data: text, path: "checkpoint.ckpt") }
+        #expect(checkpoint.map { "\($0)" }?.hasSuffix("give the run folder of a retrain that completed an epoch") == true)
+        let truncated = #expect(throws: SectionFileError.self) { try SavedModel(data: Self.model().prefix(12), path: "model.bin") }
+        #expect(truncated.map { "\($0)" } == "saved model model.bin is damaged: it ends after 12 bytes, inside its header (truncated)")
+    }
+
     @Test func aFIFOGivenAsAModelIsRefusedWithoutReadingIt() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -116,6 +116,32 @@ import TestSupport
         #expect(again.status != 0 && again.stderr.contains("already finished"), "\(again.all)")
     }
 
+    @Test func aRetrainStoppedOnTwoRanksAndResumedOnOneTrainsTheSameWeights() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let whole = tmp.appendingPathComponent("whole"), parts = tmp.appendingPathComponent("parts")
+        let a = try CommandRunner.run(Self.tinyRetrain(out: whole), ranks: 2)
+        #expect(a.status == 0, "\(a.all)")
+        let first = try CommandRunner.run(Self.tinyRetrain(out: parts, extra: ["--stop-after-epochs", "1"]), ranks: 2)
+        #expect(first.status == 0, "\(first.all)")
+
+        // Another split of each step into micro-batches is refused, and changes nothing.
+        let checkpoint = try Data(contentsOf: parts.appendingPathComponent("checkpoint.ckpt"))
+        let split = try CommandRunner.run(["retrain", "--resume", parts.path, "--accumulate", "4"])
+        #expect(split.status == 1)
+        #expect(split.stderr.contains("the checkpoint was written by 2 rank(s) x --accumulate 1 = 2 micro-batches of 8 images per step; "
+            + "1 rank(s) x --accumulate 4 would be 4: resume with P ranks and --accumulate 2/P for P in 1, 2"), "\(split.all)")
+        #expect(try Data(contentsOf: parts.appendingPathComponent("checkpoint.ckpt")) == checkpoint)
+
+        // One process continues with --accumulate 2: the same micro-batches, the same weights.
+        let resumed = try CommandRunner.run(["retrain", "--resume", parts.path])
+        #expect(resumed.status == 0, "\(resumed.all)")
+        #expect(resumed.stdout.contains("resuming \(parts.path) after epoch 1 of 2"), "\(resumed.all)")
+        let x = try SavedModel(path: whole.path), y = try SavedModel(path: parts.path)
+        #expect(x.sections["weights"]! == y.sections["weights"]!)
+        #expect(y.manifest.options?.accumulate == 2)
+    }
+
     @Test func twoRanksTrainTheSameWeightsAsOneProcessAccumulatingTwoMicroBatches() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

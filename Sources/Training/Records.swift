@@ -31,8 +31,9 @@ struct EpochMetrics: Encodable {
     /// regularization term, docs/algorithm.md §11.2); absent (nil) in a warm-up epoch, which takes
     /// no architecture step (§11.1).
     let archLoss: Double?
-    let validationLoss: Double
-    let validationAccuracy: Double
+    /// Loss and top-1 on the val half; absent (nil) in an epoch not validated (`--validate-every`).
+    let validationLoss: Double?
+    let validationAccuracy: Double?
     let seconds: Double
     let steps: Int
     let imagesPerSecond: Double

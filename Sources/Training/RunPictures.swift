@@ -29,8 +29,9 @@ public enum RunPictures {
         let trainAccuracy: Double
         /// Absent in a warm-up epoch (no architecture step).
         let archLoss: Double?
-        let validationLoss: Double
-        let validationAccuracy: Double
+        /// Absent in an epoch not validated (`--validate-every`).
+        let validationLoss: Double?
+        let validationAccuracy: Double?
     }
 
     /// One line of a retrain's metrics.jsonl (the fields drawn).
@@ -163,13 +164,15 @@ public enum RunPictures {
         }
         let loss = LineChart(title: "loss", xLabel: "epoch", yLabel: "cross-entropy", series: [
             .init(name: "train", color: "#1f77b4", points: points(\.trainLoss)),
-            .init(name: "validation", color: "#d62728", points: points(\.validationLoss)),
+            .init(name: "validation", color: "#d62728",
+                  points: lines.compactMap { line in line.validationLoss.map { (Double(line.epoch), $0) } }),
             .init(name: "architect (val batches)", color: "#ff7f0e",
                   points: lines.compactMap { line in line.archLoss.map { (Double(line.epoch), $0) } }),
         ])
         var accuracy = LineChart(title: "top-1 accuracy", xLabel: "epoch", yLabel: "accuracy (%)", series: [
             .init(name: "train", color: "#1f77b4", points: points { 100 * $0.trainAccuracy }),
-            .init(name: "validation", color: "#d62728", points: points { 100 * $0.validationAccuracy }),
+            .init(name: "validation", color: "#d62728",
+                  points: lines.compactMap { line in line.validationAccuracy.map { (Double(line.epoch), 100 * $0) } }),
         ], yRange: 0...100)
         accuracy.format = { String(format: "%.2f%%", $0) }
         return [("loss.svg", loss), ("accuracy.svg", accuracy)]

@@ -73,16 +73,17 @@ extension SearchJob {
                       learningRate, Double(options.batchSize) / perStep, perStep, formatDuration(eta))
     }
 
-    /// The end of epoch `epoch`: batch-norm statistics averaged over the ranks, validation, the
-    /// consistency check, the epoch's files (genotype, alphas, metrics line), then its checkpoint.
+    /// The end of epoch `epoch`: batch-norm statistics averaged over the ranks, validation (when
+    /// ``SearchOptions/validates(epoch:)``), the consistency check, the epoch's files (genotype,
+    /// alphas, metrics line), then its checkpoint.
     func finishEpoch(_ epoch: Int, _ run: SearchRun) throws {
         let learningRate = run.schedule.learningRate(epoch: epoch)
         let epochSeconds = run.progress.epochSeconds
         // Batch-norm statistics are per rank during training (DDP without SyncBN): average them
         // so that every rank validates, and later checkpoints, the same network.
         parallel.average(run.state.buffers.values)
-        let validation = validate(run)
-        if let problem = validation.nonFiniteOutputs("the search network", images: "validation images") {
+        let validation = options.validates(epoch: epoch) ? validate(run) : nil
+        if let problem = validation?.nonFiniteOutputs("the search network", images: "validation images") {
             // The same sums on every rank (reduced), so every rank stops here together.
             throw validationDivergence(problem, epoch: epoch, globalStep: run.progress.globalStep)
         }
@@ -92,9 +93,11 @@ extension SearchJob {
         let genotype = run.network.genotype(maxParameterFree: options.maxParameterFree,
                                             maxParameterFreeReduce: options.maxParameterFreeReduce)
         let frozen = options.alphasFrozen(epoch: epoch)
-        say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%",
-                   epoch + 1, options.epochs, epochSeconds, sums.meanLoss, 100 * sums.accuracy,
-                   validation.meanLoss, 100 * validation.top1Accuracy) + (frozen ? "; alphas frozen (warm-up)" : ""))
+        say(String(format: "epoch %d/%d done in %.1f s: train loss %.4f acc %.2f%%, ",
+                   epoch + 1, options.epochs, epochSeconds, sums.meanLoss, 100 * sums.accuracy)
+            + (validation.map { String(format: "val loss %.4f acc %.2f%%", $0.meanLoss, 100 * $0.top1Accuracy) }
+               ?? "not validated (--validate-every \(options.validateEvery ?? 1))")
+            + (frozen ? "; alphas frozen (warm-up)" : ""))
         say("genotype = \(genotype.dartsText)")
         // The epoch's files first, its checkpoint last: a search killed in between resumes from
         // the previous checkpoint, redoes the epoch and rewrites the same files.
@@ -105,16 +108,18 @@ extension SearchJob {
             try folder.write("epoch_\(epoch).json", data: try genotype.nniJSON())   // NNI's exported architecture
             try folder.writeJSON("epoch_\(epoch).alphas.json", AlphaRecord(epoch: epoch, network: run.network, frozen: frozen))
             try folder.appendMetrics(EpochMetrics(epoch: epoch, learningRate: learningRate, trainLoss: sums.meanLoss,
-                trainAccuracy: sums.accuracy, archLoss: frozen ? nil : sums.meanArchLoss, validationLoss: validation.meanLoss,
-                validationAccuracy: validation.top1Accuracy, seconds: epochSeconds, steps: run.data.stepsPerEpoch,
+                trainAccuracy: sums.accuracy, archLoss: frozen ? nil : sums.meanArchLoss, validationLoss: validation?.meanLoss,
+                validationAccuracy: validation?.top1Accuracy, seconds: epochSeconds, steps: run.data.stepsPerEpoch,
                 imagesPerSecond: Double(run.data.stepsPerEpoch * options.batchSize) / epochSeconds))
         }
         run.progress.epoch = epoch + 1
         run.progress.stepInEpoch = 0
         run.progress.sums = TrainingSums()
         run.progress.epochSeconds = 0
-        run.progress.validationLoss = validation.meanLoss
-        run.progress.validationAccuracy = validation.top1Accuracy
+        if let validation {   // the last validation's, for result.json (the last epoch always validates)
+            run.progress.validationLoss = validation.meanLoss
+            run.progress.validationAccuracy = validation.top1Accuracy
+        }
         try writeCheckpoint(run, learningRate: learningRate, midEpoch: false)
     }
 

@@ -23,7 +23,7 @@ struct Search: ParsableCommand {
             --resume RUN_DIR continues a stopped search from its newest checkpoint (or --resume FILE from one \
             checkpoint file) and ends with the weights, alphas and genotype the uninterrupted search would have \
             reached, bit for bit. The search's options come from the checkpoint; only --data, --accumulate, \
-            --print-every, --check-every, --checkpoint-every and --keep-checkpoints may be given anew. Another \
+            --print-every, --check-every, --validate-every, --checkpoint-every and --keep-checkpoints may be given anew. Another \
             world size works when world size x --accumulate stays the same (--accumulate is then chosen for you).
             """)
 
@@ -58,6 +58,7 @@ struct Search: ParsableCommand {
     @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
+    @Option(help: "Validate at the end of every N-th epoch and of the last (default: every epoch; --preset small: 6, the end only); the search itself is the same, bit for bit.") var validateEvery: Int?
     @Option(help: "A checkpoint every N steps as well as at the end of every epoch.") var checkpointEvery: Int?
     @Option(help: "Keep the newest K checkpoints in RUN_DIR/checkpoints (default: \(defaults.keepCheckpoints)).") var keepCheckpoints: Int?
     @Option(help: "Diagnostic messages on standard error from every rank, tagged with its rank and host, at this level and above: trace, debug, info, notice, warning, error, critical.")

@@ -67,6 +67,37 @@ import TestSupport
         }
     }
 
+    @Test func validatingEveryOtherEpochChangesNoStepOfTheSearch() throws {
+        let reference = try ReferenceRuns.reference(secondOrder: false)
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let result = try CommandRunner.run(ReferenceRuns.search(out, extra: ["--validate-every", "2"]), ranks: 2)
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("epoch 1/3 done in "), "\(result.all)")
+        #expect(result.stdout.contains("not validated (--validate-every 2)"))
+        #expect(result.stdout.components(separatedBy: "not validated").count == 2, "epochs 2 and 3 validate")
+        let mine = try readJSON(Result.self, out.appendingPathComponent("result.json"))
+        let theirs = try readJSON(Result.self, reference.appendingPathComponent("result.json"))
+        #expect(mine.rankChecksums == theirs.rankChecksums, "the same weights and alphas, bit for bit")
+        #expect(mine.validationAccuracy == theirs.validationAccuracy && mine.genotypeText == theirs.genotypeText)
+        // metrics.jsonl: no validation figures in epoch 0; epochs 1 and 2 as in the reference.
+        func lines(_ run: URL) throws -> [[String: Any]] {
+            try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+                .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        }
+        let a = try lines(out), b = try lines(reference)
+        #expect(a.count == 3 && b.count == 3)
+        #expect(a[0]["validationLoss"] == nil && a[0]["validationAccuracy"] == nil && a[0]["trainLoss"] as? Double == b[0]["trainLoss"] as? Double)
+        for epoch in 1...2 {
+            #expect(a[epoch]["validationLoss"] as? Double == b[epoch]["validationLoss"] as? Double)
+            #expect(a[epoch]["validationAccuracy"] as? Double == b[epoch]["validationAccuracy"] as? Double)
+        }
+        // The accuracy curve has a validation point for each validated epoch only.
+        let svg = try String(contentsOf: out.appendingPathComponent("accuracy.svg"), encoding: .utf8)
+        #expect(svg.components(separatedBy: "<title>validation, epoch").count - 1 == 2, "\(svg.prefix(400))")
+    }
+
     @Test(arguments: [2, 4])
     func everyRankEndsWithIdenticalWeightsAndAlphas(ranks: Int) throws {
         let tmp = try CommandRunner.temporaryFolder()

@@ -39,8 +39,8 @@ import Training
         // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --arch-lr
         // --arch-weight-decay --grad-clip --train-portion --subset --seed --warmup-epochs
         // --arch-regularization-weight --max-parameter-free --max-parameter-free-reduce --partial-channels
-        // --print-every --accumulate --check-every --checkpoint-every --keep-checkpoints --image-size
-        #expect(Self.walk(Search.self, SearchOptions.self) == 25)
+        // --print-every --accumulate --check-every --validate-every --checkpoint-every --keep-checkpoints --image-size
+        #expect(Self.walk(Search.self, SearchOptions.self) == 26)
     }
 
     @Test func everyNumericRetrainFlagRefusesInfAndNaN() {

@@ -32,6 +32,8 @@ public struct RetrainCheckpoint {
 
     static let magic = "DARTSRT1"
     static let what = "retrain checkpoint"
+    /// What to give where a file of another kind was given (the fix in the error message).
+    static let expected = "the run folder of a retrain that completed an epoch"
     /// The file name in a run folder.
     public static let fileName = "checkpoint.ckpt"
 
@@ -58,7 +60,8 @@ public struct RetrainCheckpoint {
     /// - Parameter checksum: false skips the checksum check (for fuzzing the fields behind it).
     public init(data: Data, path: String, checksum: Bool = true) throws {
         (manifest, sections) = try SectionFile.decode(Manifest.self, data: data, path: path, magic: Self.magic,
-                                                      what: Self.what, checksum: checksum, sectionsOf: \.sections)
+                                                      what: Self.what, expected: Self.expected, checksum: checksum,
+                                                      sectionsOf: \.sections)
         try checkSections(path: path)
     }
 
@@ -66,6 +69,7 @@ public struct RetrainCheckpoint {
     /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
     public init(contentsOf url: URL) throws {
         (manifest, sections) = try SectionFile.read(Manifest.self, from: url, magic: Self.magic, what: Self.what,
+                                                    expected: Self.expected,
                                                     sectionsOf: \.sections)
         try checkSections(path: url.path)
     }

@@ -37,6 +37,8 @@ public struct SavedModel {
 
     static let magic = "DARTSMD1"
     static let what = "saved model"
+    /// What to give where a file of another kind was given (the fix in the error message).
+    static let expected = "the model.bin of a finished retrain, or its run folder"
     /// The file name in a retrain run folder.
     public static let fileName = "model.bin"
 
@@ -69,6 +71,7 @@ public struct SavedModel {
             }
         }
         (manifest, sections) = try SectionFile.read(Manifest.self, from: url, magic: Self.magic, what: Self.what,
+                                                    expected: Self.expected,
                                                     sectionsOf: \.sections)
         try check(path: url.path)
     }
@@ -78,7 +81,8 @@ public struct SavedModel {
     /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
     public init(data: Data, path: String, checksum: Bool = true) throws {
         (manifest, sections) = try SectionFile.decode(Manifest.self, data: data, path: path, magic: Self.magic,
-                                                      what: Self.what, checksum: checksum, sectionsOf: \.sections)
+                                                      what: Self.what, expected: Self.expected, checksum: checksum,
+                                                      sectionsOf: \.sections)
         try check(path: path)
     }
 

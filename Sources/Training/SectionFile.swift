@@ -36,15 +36,17 @@ enum SectionFile {
     /// Reads and verifies a file.
     /// - Parameters:
     ///   - what: the kind of file for messages ("retrain checkpoint", "saved model").
+    ///   - expected: what to give instead when the file is not of this kind (the fix in the message).
     ///   - sectionsOf: the manifest's section list.
     /// - Throws: ``SectionFileError`` naming the file and what is wrong with it.
     static func read<Manifest: Decodable>(_ type: Manifest.Type, from url: URL, magic: String, what: String,
-                                          sectionsOf: (Manifest) -> [FloatSection]) throws -> (Manifest, [String: [Float]]) {
+                                          expected: String, sectionsOf: (Manifest) -> [FloatSection]) throws -> (Manifest, [String: [Float]]) {
         let data: Data
         do { data = try contents(of: url) } catch {
             throw SectionFileError.unreadable(what, url.path, "\(error)")
         }
-        return try decode(type, data: data, path: url.path, magic: magic, what: what, sectionsOf: sectionsOf)
+        return try decode(type, data: data, path: url.path, magic: magic, what: what, expected: expected,
+                          sectionsOf: sectionsOf)
     }
 
     /// The bytes of a regular file (a FIFO or a device is refused before it is opened, since
@@ -121,18 +123,18 @@ enum SectionFile {
     }
 
     /// Verifies and decodes the bytes of a file read from `path`.
-    /// - Parameter checksum: false skips the checksum check (for fuzzing the fields behind it).
+    /// - Parameters:
+    ///   - expected: what to give instead when the file is not of this kind (as in ``read(_:from:magic:what:expected:sectionsOf:)``).
+    ///   - checksum: false skips the checksum check (for fuzzing the fields behind it).
     static func decode<Manifest: Decodable>(_ type: Manifest.Type, data: Data, path: String, magic: String, what: String,
-                                            checksum: Bool = true,
+                                            expected: String, checksum: Bool = true,
                                             sectionsOf: (Manifest) -> [FloatSection]) throws -> (Manifest, [String: [Float]]) {
         if let other = otherKind(data, expected: magic, what: what) {
             throw SectionFileError.wrongKind(what, path, other)
         }
         guard Array(data.prefix(8)) == Array(magic.utf8) else {
             throw SectionFileError.wrongKind(what, path, "not a darts-dist \(what): it does not begin as every file darts-dist "
-                + "writes does (a file of another kind, or one damaged at its start); give "
-                + (what == SavedModel.what ? "the model.bin of a finished retrain, or its run folder"
-                                           : "the run folder of a retrain that completed an epoch"))
+                + "writes does (a file of another kind, or one damaged at its start); give \(expected)")
         }
         guard data.count >= 24 else {
             throw SectionFileError.corrupt(what, path, "it ends after \(data.count) bytes, inside its header (truncated)")

@@ -230,14 +230,17 @@ class Bookkeeping(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir)
 
-    def args(self, seeds=2):
-        return ["--out", self.out, "--binary", self.fake, "--launcher", "env FAKE_LAUNCHED=1",
-                "--config", "plain=", "--config", "robust=--epochs 3",
-                "--seeds", str(seeds), "--random-cells", "2", "--darts-v2-retrains", "2",
-                "--search-args", "--subset 640 --epochs 1", "--retrain-args", "--preset fast --epochs 1"]
+    def args(self, seeds=2, search_args="--subset 640 --epochs 1"):
+        """The study's arguments; search_args=None leaves --search-args out."""
+        common = ["--out", self.out, "--binary", self.fake, "--launcher", "env FAKE_LAUNCHED=1",
+                  "--config", "plain=", "--config", "robust=--epochs 3",
+                  "--seeds", str(seeds), "--random-cells", "2", "--darts-v2-retrains", "2",
+                  "--retrain-args", "--preset fast --epochs 1"]
+        return common + ([] if search_args is None else ["--search-args", search_args])
 
-    def study(self, *extra, seeds=2, env=None):
-        return subprocess.run([sys.executable, STUDY] + self.args(seeds) + list(extra), env=dict(self.env, **(env or {})),
+    def study(self, *extra, seeds=2, search_args="--subset 640 --epochs 1", env=None):
+        return subprocess.run([sys.executable, STUDY] + self.args(seeds, search_args) + list(extra),
+                              env=dict(self.env, **(env or {})),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
 
     def calls(self):
@@ -420,8 +423,7 @@ class Bookkeeping(unittest.TestCase):
         self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
 
     def test_seed_bases_for_a_confirmatory_study(self):
-        self.args = lambda seeds=2: Bookkeeping.args(self, seeds)[:-4] + ["--retrain-args", "--preset fast --epochs 1"]  # no --search-args
-        dry = self.study("--dry-run", "--search-seed", "6", "--random-seed", "11")
+        dry = self.study("--dry-run", "--search-seed", "6", "--random-seed", "11", search_args=None)
         self.assertEqual(dry.returncode, 0, dry.stderr)
         jobs = [l for l in dry.stdout.splitlines() if " search " in l or " retrain " in l]
         self.assertIn("--seed 6 --out " + f"{self.out}/searches/plain/seed_6", jobs[0])   # round 1: the first seeds
@@ -431,13 +433,13 @@ class Bookkeeping(unittest.TestCase):
                          ["plain/seed_6", "plain/seed_7", "robust/seed_6", "robust/seed_7"])
         self.assertIn(f"{self.fake} genotype --random --seed 12 --format json > {self.out}/cells/random_12.json",
                       dry.stdout.splitlines())
-        finished = self.study("--search-seed", "6", "--random-seed", "11")
+        finished = self.study("--search-seed", "6", "--random-seed", "11", search_args=None)
         self.assertEqual(finished.returncode, 0, finished.stderr)
         with open(os.path.join(self.out, "study.md")) as f:
             self.assertIn("; searches with each configuration's flags, seeds 6 to 7; random cells of seeds 11 to 12", f.read())
-        moved = self.study("--search-seed", "8", "--random-seed", "11")   # a finished study is not reseeded
+        moved = self.study("--search-seed", "8", "--random-seed", "11", search_args=None)   # not reseeded
         self.assertNotEqual(moved.returncode, 0)
-        negative = self.study("--dry-run", "--random-seed", "-1")
+        negative = self.study("--dry-run", "--random-seed", "-1", search_args=None)
         self.assertIn("--random-seed must be 0 or more", negative.stderr)
 
     def test_flag_values_starting_with_a_dash(self):

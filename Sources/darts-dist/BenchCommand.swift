@@ -14,10 +14,10 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
-    @Option(help: "Image channels (1 for Fashion-MNIST, 3 for CIFAR-10; default: \(defaults.inputChannels)).") var inputChannels: Int?
-    @Option(help: "Image height and width (default: \(defaults.imageSize)).") var imageSize: Int?
-    @Option(help: "Measured steps per order (default: \(defaults.steps)).") var steps: Int?
-    @Option(help: "Unmeasured warm-up steps per order (default: \(defaults.warmup)).") var warmup: Int?
+    @Option(parsing: .unconditional, help: "Image channels (1 for Fashion-MNIST, 3 for CIFAR-10; default: \(defaults.inputChannels)).", transform: wholeNumber) var inputChannels: Int?
+    @Option(parsing: .unconditional, help: "Image height and width (default: \(defaults.imageSize)).", transform: wholeNumber) var imageSize: Int?
+    @Option(parsing: .unconditional, help: "Measured steps per order (default: \(defaults.steps)).", transform: wholeNumber) var steps: Int?
+    @Option(parsing: .unconditional, help: "Unmeasured warm-up steps per order (default: \(defaults.warmup)).", transform: wholeNumber) var warmup: Int?
     @Option(help: "first, second or both (default: \(defaults.order)).") var order: String?
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them.") var recompute = false
     @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags

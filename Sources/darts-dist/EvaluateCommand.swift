@@ -17,8 +17,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A saved model (model.bin) or the retrain run folder that holds it.", valueName: "file"))
     var model: String
     @Option(help: "The data folder (default: the one the model was trained with, else the dataset's).") var data: String?
-    @Option(name: .customLong("batch-size"), help: "Images per forward pass.") var batchSize = 100
-    @Option(name: .customLong("test-subset"), help: "Measure on only the first N test images.") var testSubset: Int?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per forward pass.", transform: wholeNumber)
+    var batchSize: Int = 100
+    @Option(name: .customLong("test-subset"), parsing: .unconditional, help: "Measure on only the first N test images.", transform: wholeNumber) var testSubset: Int?
     @Option(name: .customLong("save-logits"), help: ArgumentHelp(
         "Also write the test images (normalized), labels and logits as images.npy, labels.npy and logits.npy to this new folder.",
         valueName: "dir")) var saveLogits: String?

@@ -31,16 +31,16 @@ struct GenotypeCommand: ParsableCommand {
     @Flag(help: "A random genotype (uniform over the DARTS cell space) instead of the argument.")
     var random = false
 
-    @Option(help: ArgumentHelp("The seed of --random.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The seed of --random.", valueName: "s"), transform: wholeNumber)
     var seed: UInt64?
 
     @Option(help: "Print the genotype as darts (the official text), json (ours) or nni (NNI's exported architecture).")
     var format: Format = .darts
 
-    @Option(help: ArgumentHelp("Derive a search run folder's genotype again from its last epoch_N.alphas.json with at most M parameter-free edges in the normal cell (0...8).", valueName: "M"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Derive a search run folder's genotype again from its last epoch_N.alphas.json with at most M parameter-free edges in the normal cell (0...8).", valueName: "M"), transform: wholeNumber)
     var maxParameterFree: Int?
 
-    @Option(help: ArgumentHelp("The same for the reduction cell: at most M parameter-free edges among its 8 (0...8).", valueName: "M"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The same for the reduction cell: at most M parameter-free edges among its 8 (0...8).", valueName: "M"), transform: wholeNumber)
     var maxParameterFreeReduce: Int?
 
     @Option(help: ArgumentHelp("Write both cells as Graphviz DOT to this one file (and a .png next to it when `dot` is installed).", valueName: "path"))

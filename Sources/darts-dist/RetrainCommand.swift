@@ -31,16 +31,16 @@ struct RetrainCommand: ParsableCommand {
     var genotype: String?
     @Option(help: "Starting values of the training flags: paper or fast (default: paper for cifar10, fast for every other dataset); any flag given overrides its preset value.") var preset: RetrainPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
-    @Option(help: "Measure on only the first N test images.") var testSubset: Int?
+    @Option(parsing: .unconditional, help: "Measure on only the first N test images.", transform: wholeNumber) var testSubset: Int?
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
     @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
-    @Option(help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).", transform: finiteNumber) var auxWeight: Float?
-    @Option(help: "Final drop path probability, ramped linearly from 0 (paper 0.2).", transform: finiteNumber) var dropPathProb: Float?
-    @Option(help: "Cutout length in pixels, 0 for none (paper 16).") var cutout: Int?
-    @Option(help: "Random crop padding in pixels, 0 for no crop (paper 4).") var cropPadding: Int?
+    @Option(parsing: .unconditional, help: "Weight of the auxiliary head's loss; 0 builds no head (paper 0.4).", transform: finiteNumber) var auxWeight: Float?
+    @Option(parsing: .unconditional, help: "Final drop path probability, ramped linearly from 0 (paper 0.2).", transform: finiteNumber) var dropPathProb: Float?
+    @Option(parsing: .unconditional, help: "Cutout length in pixels, 0 for none (paper 16).", transform: wholeNumber) var cutout: Int?
+    @Option(parsing: .unconditional, help: "Random crop padding in pixels, 0 for no crop (paper 4).", transform: wholeNumber) var cropPadding: Int?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
-    @Option(help: .hidden) var stopAfterEpochs: Int?
+    @Option(parsing: .unconditional, help: .hidden, transform: wholeNumber) var stopAfterEpochs: Int?
 
     func run() throws {
         let given = givenFlags(of: self)

@@ -35,32 +35,32 @@ struct Search: ParsableCommand {
     @OptionGroup(title: "Network") var network: NetworkFlags
     @OptionGroup(title: "Batch") var batch: BatchFlags
     @OptionGroup(title: "Weights") var weightTraining: WeightTrainingFlags
-    @Option(help: "Adam learning rate of the alphas (default: \(defaults.archLearningRate)).", transform: finiteNumber) var archLr: Float?
-    @Option(help: "Weight decay of the alphas (default: \(defaults.archWeightDecay)).", transform: finiteNumber) var archWeightDecay: Float?
-    @Option(help: "Fraction of the training images that train the weights; the rest train the alphas (default: \(defaults.trainPortion)).",
+    @Option(parsing: .unconditional, help: "Adam learning rate of the alphas (default: \(defaults.archLearningRate)).", transform: finiteNumber) var archLr: Float?
+    @Option(parsing: .unconditional, help: "Weight decay of the alphas (default: \(defaults.archWeightDecay)).", transform: finiteNumber) var archWeightDecay: Float?
+    @Option(parsing: .unconditional, help: "Fraction of the training images that train the weights; the rest train the alphas (default: \(defaults.trainPortion)).",
             transform: finiteNumber)
     var trainPortion: Double?
     @Flag(name: [.customLong("second-order"), .customLong("unrolled")], help: "Second-order (unrolled) architecture gradient.")
     var secondOrder = false
     @Flag(help: "Recompute each edge's intermediate tensors during backward instead of keeping them: a fraction of the memory, about a third more time per step.")
     var recompute = false
-    @Option(help: "Train only the weights for the first N epochs; the alphas and their Adam state stay frozen (PC-DARTS, NNI's warmup_epochs; default: 0).")
+    @Option(parsing: .unconditional, help: "Train only the weights for the first N epochs; the alphas and their Adam state stay frozen (PC-DARTS, NNI's warmup_epochs; default: 0).", transform: wholeNumber)
     var warmupEpochs: Int?
     @Option(help: "A term added to the architecture step's validation loss: none (default) or beta (beta-DARTS, Ye et al. CVPR 2022: mean over the 28 edges of logsumexp(alpha)).")
     var archRegularization: ArchRegularizationKind?
-    @Option(help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.",
+    @Option(parsing: .unconditional, help: "LAMBDA of --arch-regularization beta (required with it), a linear ramp from 0: the weight is LAMBDA x e / epochs in the 0-based epoch e.",
             transform: finiteNumber)
     var archRegularizationWeight: Float?
-    @Option(help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).")
+    @Option(parsing: .unconditional, help: "At most M of the normal cell's 8 edges may be parameter-free (pools, skip_connect) in the derived genotype; the weakest others take their best convolution (P-DARTS keeps M=2; default: no cap).", transform: wholeNumber)
     var maxParameterFree: Int?
-    @Option(help: "The same cap on the reduction cell's 8 edges (default: no cap).")
+    @Option(parsing: .unconditional, help: "The same cap on the reduction cell's 8 edges (default: no cap).", transform: wholeNumber)
     var maxParameterFreeReduce: Int?
     @OptionGroup(title: "Search space") var searchSpace: SearchSpaceFlags
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
-    @Option(help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).") var checkEvery: Int?
-    @Option(help: "Validate at the end of every N-th epoch and of the last (default: every epoch; --preset small: 6, the end only); the search itself is the same, bit for bit.") var validateEvery: Int?
-    @Option(help: "A checkpoint every N steps as well as at the end of every epoch.") var checkpointEvery: Int?
-    @Option(help: "Keep the newest K checkpoints in RUN_DIR/checkpoints (default: \(defaults.keepCheckpoints)).") var keepCheckpoints: Int?
+    @Option(parsing: .unconditional, help: "Compare weights, alphas and optimizer states across ranks every N steps (default: every epoch).", transform: wholeNumber) var checkEvery: Int?
+    @Option(parsing: .unconditional, help: "Validate at the end of every N-th epoch and of the last (default: every epoch; --preset small: 6, the end only); the search itself is the same, bit for bit.", transform: wholeNumber) var validateEvery: Int?
+    @Option(parsing: .unconditional, help: "A checkpoint every N steps as well as at the end of every epoch.", transform: wholeNumber) var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "Keep the newest K checkpoints in RUN_DIR/checkpoints (default: \(defaults.keepCheckpoints)).", transform: wholeNumber) var keepCheckpoints: Int?
     @Option(help: "Diagnostic messages on standard error from every rank, tagged with its rank and host, at this level and above: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 

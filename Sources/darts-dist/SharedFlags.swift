@@ -11,20 +11,20 @@ import Training
 struct DataFlags: ParsableArguments {
     @Option(help: "fashion-mnist, mnist, cifar10, folder (DIR/train/CLASS/*.png|*.jpg, DIR/test/CLASS/...) or numpy (DIR/train_images.npy, ... or FILE.npz) (default: fashion-mnist).") var dataset: String?
     @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
-    @Option(help: "Use only the first N training images.") var subset: Int?
-    @Option(help: "--dataset folder or numpy: resize every image to S x S, bilinear (default: the images' own size, one for all, square).")
+    @Option(parsing: .unconditional, help: "Use only the first N training images.", transform: wholeNumber) var subset: Int?
+    @Option(parsing: .unconditional, help: "--dataset folder or numpy: resize every image to S x S, bilinear (default: the images' own size, one for all, square).", transform: wholeNumber)
     var imageSize: Int?
 }
 
 /// The network's size: `search`, `retrain` and `bench`.
 struct NetworkFlags: ParsableArguments {
-    @Option(help: "Cells in the network (search and bench: 8; retrain: the preset's, paper 20, fast 5).") var layers: Int?
-    @Option(help: "Initial channels C (search and bench: 16; retrain: paper 36, fast 8).") var channels: Int?
+    @Option(parsing: .unconditional, help: "Cells in the network (search and bench: 8; retrain: the preset's, paper 20, fast 5).", transform: wholeNumber) var layers: Int?
+    @Option(parsing: .unconditional, help: "Initial channels C (search and bench: 16; retrain: paper 36, fast 8).", transform: wholeNumber) var channels: Int?
 }
 
 /// Changes to the search network and step: `search` and `bench`.
 struct SearchSpaceFlags: ParsableArguments {
-    @Option(help: "PC-DARTS partial channel connections (Xu et al., ICLR 2020): each edge's operations see 1/K of its channels, with edge normalization; K must divide --channels (default: 1, plain DARTS).")
+    @Option(parsing: .unconditional, help: "PC-DARTS partial channel connections (Xu et al., ICLR 2020): each edge's operations see 1/K of its channels, with edge normalization; K must divide --channels (default: 1, plain DARTS).", transform: wholeNumber)
     var partialChannels: Int?
     @Flag(help: "DARTS- auxiliary skip connection (Chu et al., ICLR 2021) on every edge, its weight decaying linearly from 1 to 0 over the search's steps.")
     var auxiliarySkip = false
@@ -32,27 +32,27 @@ struct SearchSpaceFlags: ParsableArguments {
 
 /// How a step's batch is split: `search`, `retrain` and `bench`.
 struct BatchFlags: ParsableArguments {
-    @Option(help: "Global batch size, split over the ranks (search and bench: 64; retrain: paper 96, fast 64).")
+    @Option(parsing: .unconditional, help: "Global batch size, split over the ranks (search and bench: 64; retrain: paper 96, fast 64).", transform: wholeNumber)
     var batchSize: Int?
-    @Option(help: "Gradient accumulation: each rank's shard in K micro-batches, a larger global batch on fewer ranks (default: 1).")
+    @Option(parsing: .unconditional, help: "Gradient accumulation: each rank's shard in K micro-batches, a larger global batch on fewer ranks (default: 1).", transform: wholeNumber)
     var accumulate: Int?
 }
 
 /// The weights' SGD and its schedule: `search` and `retrain`.
 struct WeightTrainingFlags: ParsableArguments {
-    @Option(help: "Epochs (search: 50; retrain: paper 600, fast 10).") var epochs: Int?
-    @Option(help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).", transform: finiteNumber) var lr: Float?
-    @Option(help: "Final weight learning rate (search: 0.001; retrain: 0).", transform: finiteNumber) var lrMin: Float?
-    @Option(help: "SGD momentum (default: 0.9).", transform: finiteNumber) var momentum: Float?
-    @Option(help: "Weight decay of the weights (default: 3e-4).", transform: finiteNumber) var weightDecay: Float?
-    @Option(help: "Clip the weight gradients to this global L2 norm (default: 5).", transform: finiteNumber) var gradClip: Float?
-    @Option(help: "Random seed, the same on every rank (search: 2; retrain: 0).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Epochs (search: 50; retrain: paper 600, fast 10).", transform: wholeNumber) var epochs: Int?
+    @Option(parsing: .unconditional, help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).", transform: finiteNumber) var lr: Float?
+    @Option(parsing: .unconditional, help: "Final weight learning rate (search: 0.001; retrain: 0).", transform: finiteNumber) var lrMin: Float?
+    @Option(parsing: .unconditional, help: "SGD momentum (default: 0.9).", transform: finiteNumber) var momentum: Float?
+    @Option(parsing: .unconditional, help: "Weight decay of the weights (default: 3e-4).", transform: finiteNumber) var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "Clip the weight gradients to this global L2 norm (default: 5).", transform: finiteNumber) var gradClip: Float?
+    @Option(parsing: .unconditional, help: "Random seed, the same on every rank (search: 2; retrain: 0).", transform: wholeNumber) var seed: UInt64?
 }
 
 /// The run folder and the progress lines: `search` and `retrain`.
 struct RunFlags: ParsableArguments {
     @Option(help: "The run folder to create, never overwritten (search: runs/search; retrain: runs/retrain).") var out: String?
-    @Option(help: "A progress line every N steps (search: 10; retrain: paper 50, fast 100).") var printEvery: Int?
+    @Option(parsing: .unconditional, help: "A progress line every N steps (search: 10; retrain: paper 50, fast 100).", transform: wholeNumber) var printEvery: Int?
     @Option(help: ArgumentHelp("Continue the stopped run in this run folder, with its saved options.", valueName: "run-dir"))
     var resume: String?
 }
@@ -64,7 +64,10 @@ struct RunFlags: ParsableArguments {
 /// - Throws: ``NumberFlagError`` for text that is not a number, `inf`, `nan`, a value that
 ///   overflows the type (1e40 for a Float) or a non-zero value that underflows to 0 (1e-50).
 func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) throws -> Value {
-    guard let value = Value(text) else { throw NumberFlagError("'\(text)' is not a number") }
+    guard let value = Value(text) else {
+        if text.hasPrefix("-") && Double(text) == nil { throw NumberFlagError("\(text) is another flag; give this flag a number first") }
+        throw NumberFlagError("'\(text)' is not a number")
+    }
     let bits = Value.significandBitCount == Float.significandBitCount ? "32-bit float" : "64-bit double"
     let name = text.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
     if !value.isFinite {
@@ -79,7 +82,26 @@ func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text
     return value
 }
 
-/// Why the text of a floating-point flag was refused.
+/// The value of an integer flag, as `transform:` of its `@Option` (declared with `parsing:
+/// .unconditional`, so that `--lr -1` reaches the options' range check as the number -1 rather than
+/// failing as "Missing value"). argument-parser reports a refusal with the value as typed: "The
+/// value '2.5' is invalid for '--epochs <epochs>': 2.5 is not a whole number".
+/// - Throws: ``NumberFlagError`` for another flag where the value belongs (`--seed --epochs 3`),
+///   text that is not a number, a fraction, a negative value for an unsigned flag, or a value
+///   outside the type's range.
+func wholeNumber<Value: FixedWidthInteger>(_ text: String) throws -> Value {
+    if let value = Value(text) { return value }
+    if text.hasPrefix("--") || (text.hasPrefix("-") && Double(text) == nil) {
+        throw NumberFlagError("\(text) is another flag; give this flag a number first")
+    }
+    guard let number = Double(text), number.isFinite else { throw NumberFlagError("'\(text)' is not a whole number") }
+    if number.rounded() != number { throw NumberFlagError("\(text) is not a whole number") }
+    if !Value.isSigned, text.hasPrefix("-") { throw NumberFlagError("\(text) is negative; give 0 or more") }
+    if text.contains(where: { "eE.".contains($0) }) { throw NumberFlagError("\(text): write it as a whole number, without a point or exponent") }
+    throw NumberFlagError("\(text) is outside the range of a \(Value.bitWidth)-bit integer (\(Value.min) to \(Value.max))")
+}
+
+/// Why the text of a numeric flag was refused.
 struct NumberFlagError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

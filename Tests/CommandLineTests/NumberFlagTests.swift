@@ -94,6 +94,31 @@ import Training
         #expect(word.contains("'five' is not a number"), "\(word)")
     }
 
+    @Test func integerFlagsSayWhyAValueIsNotAWholeNumber() throws {
+        let fraction = try #require(Self.refusal(Search.self, ["--epochs", "2.5"]))
+        #expect(fraction.contains("'2.5'") && fraction.contains("2.5 is not a whole number"), "\(fraction)")
+        let exponent = try #require(Self.refusal(RetrainCommand.self, ["--genotype", "DARTS_V2", "--batch-size", "1e3"]))
+        #expect(exponent.contains("1e3: write it as a whole number, without a point or exponent"), "\(exponent)")
+        let seed = try #require(Self.refusal(Search.self, ["--seed=-1"]))
+        #expect(seed.contains("'-1'") && seed.contains("-1 is negative; give 0 or more"), "\(seed)")
+        let huge = try #require(Self.refusal(Search.self, ["--layers", "99999999999999999999"]))
+        #expect(huge.contains("outside the range of a 64-bit integer"), "\(huge)")
+        let word = try #require(Self.refusal(EvaluateCommand.self, ["--model", "m.bin", "--batch-size", "many"]))
+        #expect(word.contains("'many' is not a whole number"), "\(word)")
+    }
+
+    @Test func aNegativeNumberAfterAFlagIsItsValueNotAMissingValue() throws {
+        let parsed = try #require(try Search.parseAsRoot(["--lr", "-1", "--subset", "-2"]) as? Search)
+        let options = SearchOptions().applying(givenFlags(of: parsed))
+        #expect(options.learningRate == -1 && options.subset == -2)
+        let error = #expect(throws: SearchError.self) { try options.validate(worldSize: 1) }
+        #expect(error.map { "\($0)" }?.contains("--lr -1.0 must be positive") == true, "\(String(describing: error))")
+        let flag = try #require(Self.refusal(Search.self, ["--seed", "--epochs", "3"]))
+        #expect(flag.contains("--epochs is another flag; give this flag a number first"), "\(flag)")
+        let floatFlag = try #require(Self.refusal(RetrainCommand.self, ["--genotype", "DARTS_V2", "--lr", "--epochs", "3"]))
+        #expect(floatFlag.contains("--epochs is another flag"), "\(floatFlag)")
+    }
+
     @Test func finiteValuesStillParseToTheirNumbers() throws {
         let parsed = try #require(try Search.parseAsRoot(["--lr", "3e38", "--weight-decay", "1e-40", "--train-portion=0.25",
                                                            "--arch-lr=-0"]) as? Search)

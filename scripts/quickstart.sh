@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what darts-dist needs on Debian, builds it in release mode and runs a data-parallel
-# DARTS search on Fashion-MNIST with 2 MPI ranks: `darts-dist search --preset small`, about 15 minutes
+# DARTS search on Fashion-MNIST with 2 MPI ranks: `darts-dist search --preset small`, about 13 minutes
 # on an idle 2-core machine (README, "Is the found cell any good?").
 # Extra arguments are passed to `darts-dist search` (e.g. --epochs 2 for a shorter run).
 set -euo pipefail

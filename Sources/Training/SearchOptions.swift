@@ -96,7 +96,7 @@ public struct SearchOptions: Codable, Sendable, Equatable {
             // partial channels (C = 16, K = 4, 3 warm-up epochs of 10, Adam 3e-3, at most 2
             // parameter-free operations) found cells about 0.4 points worse after the retrain.
             // Validating the 8,000 val images took about 20 s an epoch: only the last epoch is
-            // validated, which changes no step of the search.
+            // validated, which changes no step of the search (12.5 minutes on the idle machine).
             subset = 16_000
             epochs = 6
             layers = 5
@@ -246,7 +246,7 @@ public enum SearchPreset: String, CaseIterable, Codable, Sendable {
     /// The DARTS paper's search (docs/algorithm.md §3 and §4): C = 16, 8 cells, batch 64, 50 epochs,
     /// every training image, Adam 3e-4 on the alphas from the first step.
     case paper
-    /// A search of about 15 minutes on a 2-core machine (`mpirun -np 2`) on Fashion-MNIST: 16,000
+    /// A search of about 13 minutes on a 2-core machine (`mpirun -np 2`) on Fashion-MNIST: 16,000
     /// images (8,000 train the weights, 8,000 the alphas), C = 8, 5 cells, 6 epochs, validated at
     /// the end only; every other value the paper's (first order, batch 64, Adam 3e-4 on the alphas
     /// from the first step).

@@ -10,7 +10,7 @@ struct Search: ParsableCommand {
         abstract: "Search a cell on a dataset (first or second order DARTS).",
         discussion: """
             Flags follow the DARTS paper's train_search.py and NNI's DARTS example; the defaults are the \
-            paper's; --preset small starts from a search of about 15 minutes on 2 cores instead (see --preset). \
+            paper's; --preset small starts from a search of about 13 minutes on 2 cores instead (see --preset). \
             --batch-size is the GLOBAL batch: each of the N ranks takes batch-size / N images per step.
 
             Writes to --out: config.json, metrics.jsonl, per epoch epoch_N.genotype.txt / .genotype.json / \
@@ -29,7 +29,7 @@ struct Search: ParsableCommand {
 
     static let defaults = SearchOptions()
 
-    @Option(help: "Starting values of the flags: paper (the default: the DARTS paper's search) or small (about 15 minutes on 2 cores with mpirun -np 2: 16,000 images, C=8, 5 cells, 6 epochs; the best of the study in the README); any flag given overrides its preset value.")
+    @Option(help: "Starting values of the flags: paper (the default: the DARTS paper's search) or small (about 13 minutes on 2 cores with mpirun -np 2: 16,000 images, C=8, 5 cells, 6 epochs; the best of the first study in the README, no better than random cells in the second); any flag given overrides its preset value.")
     var preset: SearchPreset?
     @OptionGroup(title: "Data") var dataFlags: DataFlags
     @OptionGroup(title: "Network") var network: NetworkFlags

@@ -64,10 +64,7 @@ struct RunFlags: ParsableArguments {
 /// - Throws: ``NumberFlagError`` for text that is not a number, `inf`, `nan`, a value that
 ///   overflows the type (1e40 for a Float) or a non-zero value that underflows to 0 (1e-50).
 func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) throws -> Value {
-    guard let value = Value(text) else {
-        if text.hasPrefix("-") && Double(text) == nil { throw NumberFlagError("\(text) is another flag; give this flag a number first") }
-        throw NumberFlagError("'\(text)' is not a number")
-    }
+    guard let value = Value(text) else { throw NumberFlagError.anotherFlag(text) ?? NumberFlagError("'\(text)' is not a number") }
     let bits = Value.significandBitCount == Float.significandBitCount ? "32-bit float" : "64-bit double"
     let name = text.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
     if !value.isFinite {
@@ -91,9 +88,7 @@ func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text
 ///   outside the type's range.
 func wholeNumber<Value: FixedWidthInteger>(_ text: String) throws -> Value {
     if let value = Value(text) { return value }
-    if text.hasPrefix("--") || (text.hasPrefix("-") && Double(text) == nil) {
-        throw NumberFlagError("\(text) is another flag; give this flag a number first")
-    }
+    if let flag = NumberFlagError.anotherFlag(text) { throw flag }
     guard let number = Double(text), number.isFinite else { throw NumberFlagError("'\(text)' is not a whole number") }
     if number.rounded() != number { throw NumberFlagError("\(text) is not a whole number") }
     if !Value.isSigned, text.hasPrefix("-") { throw NumberFlagError("\(text) is negative; give 0 or more") }
@@ -105,6 +100,12 @@ func wholeNumber<Value: FixedWidthInteger>(_ text: String) throws -> Value {
 struct NumberFlagError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
+    /// The refusal of a value that is another flag (`--seed --epochs 3` gives --seed "--epochs"),
+    /// nil for text that is not a flag (a negative number is not one).
+    static func anotherFlag(_ text: String) -> NumberFlagError? {
+        text.hasPrefix("-") && Double(text) == nil ? NumberFlagError("\(text) is another flag; give this flag a number first") : nil
+    }
 }
 
 /// The parsed values of a command's arguments, by flag name.

@@ -16,6 +16,11 @@ with other derivation flags (`darts-dist genotype SEARCH FLAGS`, e.g. `--max-par
 2`): a rule that changes only the derived genotype, never a training step, so it needs no search
 of its own, only the retrains. Derived configurations can be added to a finished study.
 
+An exploratory study of one more configuration can take the random cells of an earlier study
+instead of retraining them (`--reuse-random EARLIER --random-seed B --random-cells R` with the
+earlier study's retrain flags): their finished retrains are copied, not run again. A confirmatory
+study draws new random cells instead.
+
 Writes OUT/searches/CONFIG/seed_i, OUT/cells/NAME.json, OUT/retrains/NAME/seed_j, OUT/logs/,
 and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at any moment, the same command continues:
 finished runs (result.json) are kept, interrupted ones go on with `--resume`, a run folder without
@@ -306,6 +311,11 @@ def parse_args(argv):
                    help="retrains of every searched and random cell, seeds BASE ... BASE+T-1 (1)")
     p.add_argument("--retrain-seed", type=int, default=0, metavar="BASE",
                    help="the first retrain seed, the same for every cell (0, darts-dist's default)")
+    p.add_argument("--reuse-random", metavar="STUDY",
+                   help="take the random cells' finished retrains from another study folder instead of running them "
+                        "again: that study must have the same retrain flags and seeds (checked), its random cells must "
+                        "be the ones this darts-dist draws (checked), and its darts-dist must retrain bit-identically "
+                        "to this one (not checked: compare a 1-epoch retrain of one cell); cells it lacks are retrained here")
     p.add_argument("--search-args", default="", metavar="FLAGS", help="flags for every search, before the configuration's")
     p.add_argument("--retrain-args", default="", metavar="FLAGS", help="flags for every retrain")
     p.add_argument("--launcher", default=DEFAULT_LAUNCHER,
@@ -347,7 +357,31 @@ def parse_args(argv):
     check_flags("--retrain-args", args.retrain_args, ("--seed", "--out", "--resume", "--genotype"))
     args.out = os.path.abspath(args.out)
     args.binary = os.path.abspath(args.binary)
+    if args.reuse_random is not None:
+        args.reuse_random = os.path.abspath(args.reuse_random)
+        check_reuse(args)
     return args
+
+
+def check_reuse(args):
+    """Refuses --reuse-random STUDY unless STUDY is another study folder whose retrains were run like
+    this study's: the same retrain flags, the same first retrain seed, at least as many retrain seeds."""
+    source = args.reuse_random
+    if source == args.out:
+        raise SystemExit(f"study.py: --reuse-random {source} is this study's own folder; give another study's --out")
+    try:
+        with open(os.path.join(source, "study.json")) as f:
+            theirs = json.load(f).get("arguments") or {}
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"study.py: --reuse-random {source}: cannot read its study.json ({error}); "
+                         "give the --out folder of a study made by study.py")
+    ours = {"retrainArgs": shlex.split(args.retrain_args), "retrainSeed": args.retrain_seed}
+    diffs = [f"{k}: {json.dumps(theirs.get(k))} there, {json.dumps(v)} here" for k, v in ours.items() if theirs.get(k) != v]
+    if theirs.get("retrainSeeds", 1) < args.retrain_seeds:
+        diffs.append(f"retrainSeeds: {theirs.get('retrainSeeds', 1)} there, {args.retrain_seeds} here")
+    if diffs:
+        raise SystemExit(f"study.py: --reuse-random {source}: its retrains are not this study's ({'; '.join(diffs)}); "
+                         "give a study retrained with the same --retrain-args and seeds, or leave --reuse-random out")
 
 
 def study_arguments(args):
@@ -369,6 +403,8 @@ def study_arguments(args):
         arguments["searchSeed"] = args.search_seed
     if args.random_seed != 1:
         arguments["randomSeed"] = args.random_seed
+    if args.reuse_random is not None:
+        arguments["reuseRandom"] = args.reuse_random
     if args.derived:
         arguments["derived"] = [[name, base, shlex.split(flags)] for name, base, flags in args.derived]
     return arguments
@@ -583,6 +619,8 @@ class Runner:
                 self.say(f"{rel}: continuing from its checkpoint")
             self.execute(self.launcher + run.resume, log_name)
             return
+        if st == "new" and self.reuse(run):
+            return
         if st == "empty":
             aside = self.aside_path(rel)
             if self.args.dry_run:
@@ -617,8 +655,41 @@ class Runner:
                 print(shlex.join(cell["command"]) + " > " + shlex.quote(path))
                 return
             text = self.execute(cell["command"], "cells", capture=True)
-        json.loads(text)  # a genotype in JSON, or an error here rather than in the retrain
+        genotype = json.loads(text)  # a genotype in JSON, or an error here rather than in the retrain
+        theirs = self.reused_cell(cell)
+        if theirs is not None:
+            with open(theirs) as f:
+                if json.load(f) != genotype:
+                    raise SystemExit(f"study.py: {cell['name']} of {self.args.binary} differs from {theirs}: the two "
+                                     "darts-dist binaries draw different random cells, so their retrains cannot be "
+                                     "reused; leave --reuse-random out")
         write_atomic(path, text if text.endswith("\n") else text + "\n")
+
+    def reused_cell(self, cell):
+        """The other study's file of this random cell under --reuse-random, or None."""
+        if self.args.reuse_random is None or cell["group"] != "random":
+            return None
+        path = os.path.join(self.args.reuse_random, "cells", cell["name"] + ".json")
+        return path if os.path.exists(path) else None
+
+    def reuse(self, run):
+        """Copies the other study's finished retrain of this random cell into run.folder; False when
+        there is none (not under --reuse-random, not a random cell, or not finished there)."""
+        if run.kind != "retrain" or self.reused_cell(run.cell) is None:
+            return False
+        source = os.path.join(self.args.reuse_random, os.path.relpath(run.folder, self.args.out))
+        if not os.path.exists(os.path.join(source, "result.json")):
+            return False
+        rel = os.path.relpath(run.folder, self.args.out)
+        if self.args.dry_run:
+            print(f"cp -r {shlex.quote(source)} {shlex.quote(run.folder)}   # finished in --reuse-random's study")
+            return True
+        tmp = f"{run.folder}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp, symlinks=True)
+        os.replace(tmp, run.folder)
+        self.say(f"{rel}: copied from {source} (finished there)")
+        return True
 
 
 def write_atomic(path, text):
@@ -771,7 +842,9 @@ def markdown(args, groups, rows, progress=None):
              f"{args.random_seed + args.random_cells - 1}. "
              "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "
              "data). Searched and random groups: one value per cell (mean over its retrain seeds); DARTS_V2: one "
-             "value per retrain. p: one-sided, searched > random.", "",
+             "value per retrain. p: one-sided, searched > random."
+             + (f" The random cells' retrains finished in {args.reuse_random} were copied from there (`--reuse-random`), "
+                "not run again." if args.reuse_random else ""), "",
              "| group | flags | n | test top-1 (mean ± sd) | − random | Welch t (df), p | Mann-Whitney U, p | "
              "param-free ops / normal cell | param-free ops / reduction cell | parameters | search min | retrain min |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]

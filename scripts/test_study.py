@@ -230,16 +230,17 @@ class Bookkeeping(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir)
 
-    def args(self, seeds=2, search_args="--subset 640 --epochs 1"):
+    def args(self, seeds=2, search_args="--subset 640 --epochs 1", retrain_args="--preset fast --epochs 1"):
         """The study's arguments; search_args=None leaves --search-args out."""
         common = ["--out", self.out, "--binary", self.fake, "--launcher", "env FAKE_LAUNCHED=1",
                   "--config", "plain=", "--config", "robust=--epochs 3",
                   "--seeds", str(seeds), "--random-cells", "2", "--darts-v2-retrains", "2",
-                  "--retrain-args", "--preset fast --epochs 1"]
+                  "--retrain-args", retrain_args]
         return common + ([] if search_args is None else ["--search-args", search_args])
 
-    def study(self, *extra, seeds=2, search_args="--subset 640 --epochs 1", env=None):
-        return subprocess.run([sys.executable, STUDY] + self.args(seeds, search_args) + list(extra),
+    def study(self, *extra, seeds=2, search_args="--subset 640 --epochs 1", retrain_args="--preset fast --epochs 1",
+              env=None):
+        return subprocess.run([sys.executable, STUDY] + self.args(seeds, search_args, retrain_args) + list(extra),
                               env=dict(self.env, **(env or {})),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
 
@@ -441,6 +442,59 @@ class Bookkeeping(unittest.TestCase):
         self.assertNotEqual(moved.returncode, 0)
         negative = self.study("--dry-run", "--random-seed", "-1", search_args=None)
         self.assertIn("--random-seed must be 0 or more", negative.stderr)
+
+    def test_random_cells_reused_from_another_study(self):
+        first = self.study()
+        self.assertEqual(first.returncode, 0, first.stderr)
+        earlier = self.out
+        self.out = os.path.join(self.dir, "explore")
+        before = len(self.calls())
+        # Random cells 2 and 3: the earlier study has finished random_2, not random_3.
+        explore = self.study("--reuse-random", earlier, "--random-seed", "2")
+        self.assertEqual(explore.returncode, 0, explore.stderr)
+        self.assertIn("retrains/random_2/seed_0: copied from " + os.path.join(earlier, "retrains", "random_2", "seed_0"),
+                      explore.stdout)
+        new = self.calls()[before:]
+        retrained = [c for c in new if c.startswith("retrain")]
+        self.assertFalse(any("random_2" in c for c in retrained), retrained)
+        self.assertEqual(sum("random_3" in c for c in retrained), 1)
+        for name in ("random_2",):
+            with open(os.path.join(earlier, "retrains", name, "seed_0", "result.json")) as f, \
+                    open(os.path.join(self.out, "retrains", name, "seed_0", "result.json")) as g:
+                self.assertEqual(json.load(f), json.load(g))
+        with open(os.path.join(self.out, "study.json")) as f:
+            result = json.load(f)
+        self.assertEqual(result["arguments"]["reuseRandom"], earlier)
+        self.assertEqual({g["name"]: g["n"] for g in result["groups"]}["random"], 2)
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertIn(f"finished in {earlier} were copied from there (`--reuse-random`)", f.read())
+        again = self.study("--reuse-random", earlier, "--random-seed", "2")    # continued: nothing runs
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(len(self.calls()), before + len(new))
+        without = self.study("--random-seed", "2")                             # part of the study's arguments
+        self.assertIn("reuseRandom:", without.stderr)
+
+    def test_reuse_random_refuses_other_retrains_and_other_cells(self):
+        self.assertEqual(self.study().returncode, 0)
+        earlier = self.out
+        self.out = os.path.join(self.dir, "other")
+        other = self.study("--reuse-random", earlier, retrain_args="--preset fast --epochs 2")
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn('retrainArgs: ["--preset", "fast", "--epochs", "1"] there, ["--preset", "fast", "--epochs", "2"] here',
+                      other.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        own = self.study("--reuse-random", self.out)
+        self.assertIn("is this study's own folder", own.stderr)
+        missing = self.study("--reuse-random", os.path.join(self.dir, "nothing"))
+        self.assertIn("cannot read its study.json", missing.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        # A random cell that this darts-dist draws differently: refused before any retrain is copied.
+        with open(os.path.join(earlier, "cells", "random_1.json"), "w") as f:
+            json.dump({"normal": [], "reduce": []}, f)
+        drawn = self.study("--reuse-random", earlier)
+        self.assertNotEqual(drawn.returncode, 0)
+        self.assertIn("draw different random cells", drawn.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "retrains", "random_1")))
 
     def test_flag_values_starting_with_a_dash(self):
         dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",

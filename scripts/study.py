@@ -677,10 +677,10 @@ class Runner:
         there is none (not under --reuse-random, not a random cell, or not finished there)."""
         if run.kind != "retrain" or self.reused_cell(run.cell) is None:
             return False
-        source = os.path.join(self.args.reuse_random, os.path.relpath(run.folder, self.args.out))
+        rel = os.path.relpath(run.folder, self.args.out)
+        source = os.path.join(self.args.reuse_random, rel)
         if not os.path.exists(os.path.join(source, "result.json")):
             return False
-        rel = os.path.relpath(run.folder, self.args.out)
         if self.args.dry_run:
             print(f"cp -r {shlex.quote(source)} {shlex.quote(run.folder)}   # finished in --reuse-random's study")
             return True

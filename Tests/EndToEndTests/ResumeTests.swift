@@ -102,14 +102,15 @@ import TestSupport
         let out = tmp.appendingPathComponent("run"), log = tmp.appendingPathComponent("job.log")
         // 30 epochs instead of 3: on an AMD EPYC (Zen 4) the 3-epoch search (3 s) ended before the log
         // file showed the line the test waits for, so no signal was sent and the test failed.
+        let epochs = 30
         var search = ReferenceRuns.search(out)
-        search[search.firstIndex(of: "--epochs")! + 1] = "30"
+        search[search.firstIndex(of: "--epochs")! + 1] = String(epochs)
         let command = BackgroundJob.mpirunCommand(contexts: [(2, search)])
             .map { "'" + $0 + "'" }.joined(separator: " ")
         let job = try BackgroundJob(executable: URL(fileURLWithPath: "/bin/sh"),
                                     arguments: ["-c", "exec \(command) > '\(log.path)' 2>&1"], unblockingSignals: true)
         var text = ""
-        for _ in 0..<30_000 where job.process.isRunning && !text.contains("epoch 2/30 step 1/4") {
+        for _ in 0..<30_000 where job.process.isRunning && !text.contains("epoch 2/\(epochs) step 1/4") {
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             Thread.sleep(forTimeInterval: 0.01)
         }

@@ -102,8 +102,7 @@ config=(--layers "$layers" --channels "$channels" --batch-size "$batch" --steps 
 setups="${cores}x1,1x$cores"
 ((cores > 1)) || setups=1x1
 
-grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //' | tr -d '\n' > "$results/cpu.txt"
-echo ", $cores cores, $(free -g | awk '/Mem:/ {print $2}') GB" >> "$results/cpu.txt"
+echo "$("$root/scripts/cpu_label.sh"), $cores cores, $(free -g | awk '/Mem:/ {print $2}') GB" > "$results/cpu.txt"
 echo "$build" > "$results/build.txt"
 echo "${isa_env[*]}" > "$results/isa.txt"
 uptime | sed 's/.*load average: //' > "$results/load-before.txt"

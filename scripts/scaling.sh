@@ -68,8 +68,7 @@ run() {   # run RANKS GLOBAL_BATCH JSON
     fi
 }
 
-grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //' | tr -d '\n' > "$results/cpu.txt"
-echo ", $cores cores" >> "$results/cpu.txt"
+echo "$("$root/scripts/cpu_label.sh"), $cores cores" > "$results/cpu.txt"
 uptime | sed 's/.*load average: //' > "$results/load-before.txt"
 echo "load average before: $(cat "$results/load-before.txt")"
 cat > "$results/scaling-config.json" <<EOF

@@ -5,7 +5,49 @@ import Testing
 // tail of the kernels: rows in fours and ones, pixels in 24s, 8s and ones, weight-gradient
 // columns in threes.
 @Suite struct PointwiseTests {
-    static let shapes = [(1, 1, 1), (3, 5, 7), (4, 3, 24), (5, 7, 33), (16, 16, 49), (8, 13, 196), (6, 64, 25)]
+    static let shapes = [(1, 1, 1), (3, 5, 7), (4, 3, 24), (5, 7, 33), (16, 16, 49), (8, 13, 196), (6, 64, 25),
+                         (6, 5, 32), (13, 9, 75), (64, 64, 49)]
+
+    /// Every output of the product is one chain of fused multiply-adds over k in order, whichever
+    /// register block or tail computes it, so a change of block shape (per vector width, say)
+    /// keeps every build's bits.
+    @Test(arguments: shapes)
+    func productIsTheSameChainOfFusedMultiplyAddsInEveryBlock(m: Int, k: Int, p: Int) {
+        let a = randomTensor([m * k], seed: UInt64(m * 1000 + k)).values
+        let b = randomTensor([k * p], seed: UInt64(p)).values
+        var out = [Float](repeating: .nan, count: m * p), transposed = [Float](repeating: .nan, count: k * p)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer {
+                    pointwiseProduct(m: m, k: k, p: p, a: a.baseAddress!, rowStride: k, columnStride: 1,
+                                     b: b.baseAddress!, ldb: p, out: $0.baseAddress!, ldo: p)
+                }
+            }
+        }
+        let c = randomTensor([m * p], seed: UInt64(p + 7)).values
+        a.withUnsafeBufferPointer { a in
+            c.withUnsafeBufferPointer { c in
+                transposed.withUnsafeMutableBufferPointer {
+                    pointwiseProduct(m: k, k: m, p: p, a: a.baseAddress!, rowStride: 1, columnStride: k,
+                                     b: c.baseAddress!, ldb: p, out: $0.baseAddress!, ldo: p)
+                }
+            }
+        }
+        var mismatches = 0
+        for i in 0..<m {
+            for j in 0..<p {
+                let chain = (0..<k).reduce(Float(0)) { $0.addingProduct(a[i * k + $1], b[$1 * p + j]) }
+                if out[i * p + j].bitPattern != chain.bitPattern { mismatches += 1 }
+            }
+        }
+        for i in 0..<k {
+            for j in 0..<p {
+                let chain = (0..<m).reduce(Float(0)) { $0.addingProduct(a[$1 * k + i], c[$1 * p + j]) }
+                if transposed[i * p + j].bitPattern != chain.bitPattern { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
+    }
 
     @Test(arguments: shapes)
     func productAndItsTransposeMatchTheirDefinitions(m: Int, k: Int, p: Int) {

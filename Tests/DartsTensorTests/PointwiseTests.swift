@@ -8,13 +8,13 @@ import Testing
     static let shapes = [(1, 1, 1), (3, 5, 7), (4, 3, 24), (5, 7, 33), (16, 16, 49), (8, 13, 196), (6, 64, 25),
                          (6, 5, 32), (13, 9, 75), (64, 64, 49)]
 
-    /// Every output of the product is one chain of fused multiply-adds over k in order, whichever
-    /// register block or tail computes it, so a change of block shape (per vector width, say)
-    /// keeps every build's bits.
-    @Test(arguments: shapes)
-    func productIsTheSameChainOfFusedMultiplyAddsInEveryBlock(m: Int, k: Int, p: Int) {
+    /// A (M x K), B (K x P) and C (M x P), random, with the products A B (M x P) and A^T C (K x P)
+    /// that ``pointwiseProduct(m:k:p:a:rowStride:columnStride:b:ldb:out:ldo:)`` computes.
+    static func products(m: Int, k: Int, p: Int)
+        -> (a: [Float], b: [Float], c: [Float], product: [Float], transposed: [Float]) {
         let a = randomTensor([m * k], seed: UInt64(m * 1000 + k)).values
         let b = randomTensor([k * p], seed: UInt64(p)).values
+        let c = randomTensor([m * p], seed: UInt64(p + 7)).values
         var out = [Float](repeating: .nan, count: m * p), transposed = [Float](repeating: .nan, count: k * p)
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
@@ -23,9 +23,6 @@ import Testing
                                      b: b.baseAddress!, ldb: p, out: $0.baseAddress!, ldo: p)
                 }
             }
-        }
-        let c = randomTensor([m * p], seed: UInt64(p + 7)).values
-        a.withUnsafeBufferPointer { a in
             c.withUnsafeBufferPointer { c in
                 transposed.withUnsafeMutableBufferPointer {
                     pointwiseProduct(m: k, k: m, p: p, a: a.baseAddress!, rowStride: 1, columnStride: k,
@@ -33,6 +30,32 @@ import Testing
                 }
             }
         }
+        return (a, b, c, out, transposed)
+    }
+
+    @Test(arguments: shapes)
+    func productAndItsTransposeMatchTheirDefinitions(m: Int, k: Int, p: Int) {
+        let (a, b, c, out, transposed) = Self.products(m: m, k: k, p: p)
+        for i in 0..<m {
+            for j in 0..<p {
+                let expected = (0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[$1 * p + j]) }
+                #expect(abs(Double(out[i * p + j]) - expected) <= 1e-5 * max(1, abs(expected)))
+            }
+        }
+        for i in 0..<k {
+            for j in 0..<p {
+                let expected = (0..<m).reduce(0.0) { $0 + Double(a[$1 * k + i]) * Double(c[$1 * p + j]) }
+                #expect(abs(Double(transposed[i * p + j]) - expected) <= 1e-5 * max(1, abs(expected)))
+            }
+        }
+    }
+
+    /// Every output of the product is one chain of fused multiply-adds over k in order, whichever
+    /// register block or tail computes it, so a change of block shape (per vector width, say)
+    /// keeps every build's bits.
+    @Test(arguments: shapes)
+    func productIsTheSameChainOfFusedMultiplyAddsInEveryBlock(m: Int, k: Int, p: Int) {
+        let (a, b, c, out, transposed) = Self.products(m: m, k: k, p: p)
         var mismatches = 0
         for i in 0..<m {
             for j in 0..<p {
@@ -47,40 +70,6 @@ import Testing
             }
         }
         #expect(mismatches == 0)
-    }
-
-    @Test(arguments: shapes)
-    func productAndItsTransposeMatchTheirDefinitions(m: Int, k: Int, p: Int) {
-        let a = randomTensor([m * k], seed: UInt64(m * 1000 + k)).values
-        let b = randomTensor([k * p], seed: UInt64(p)).values
-        let c = randomTensor([m * p], seed: UInt64(p + 7)).values
-        var out = [Float](repeating: .nan, count: m * p), transposed = [Float](repeating: .nan, count: k * p)
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer {
-                    pointwiseProduct(m: m, k: k, p: p, a: a.baseAddress!, rowStride: k, columnStride: 1,
-                                     b: b.baseAddress!, ldb: p, out: $0.baseAddress!, ldo: p)
-                }
-            }
-            c.withUnsafeBufferPointer { c in
-                transposed.withUnsafeMutableBufferPointer {
-                    pointwiseProduct(m: k, k: m, p: p, a: a.baseAddress!, rowStride: 1, columnStride: k,
-                                     b: c.baseAddress!, ldb: p, out: $0.baseAddress!, ldo: p)
-                }
-            }
-        }
-        for i in 0..<m {
-            for j in 0..<p {
-                let expected = (0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[$1 * p + j]) }
-                #expect(abs(Double(out[i * p + j]) - expected) <= 1e-5 * max(1, abs(expected)))
-            }
-        }
-        for i in 0..<k {
-            for j in 0..<p {
-                let expected = (0..<m).reduce(0.0) { $0 + Double(a[$1 * k + i]) * Double(c[$1 * p + j]) }
-                #expect(abs(Double(transposed[i * p + j]) - expected) <= 1e-5 * max(1, abs(expected)))
-            }
-        }
     }
 
     @Test(arguments: shapes)

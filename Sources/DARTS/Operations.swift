@@ -1,17 +1,17 @@
 import DartsTensor
 import NN
 
-/// How a cell operation runs, decided when it is built from what it is: in the search network
-/// (BN without affine parameters) as fused DartsTensor kernels that keep only their input and
-/// output for backward; in the evaluation network (affine BN) layer by layer.
+/// How a cell operation runs, decided when it is built from what it is: as fused DartsTensor
+/// kernels that keep only their input and output for backward (and, with an affine BN, its
+/// normalized values), in the search network (BN without affine parameters) and in the
+/// evaluation network (affine BN) alike; layer by layer where no fused kernel covers the geometry.
 enum Execution {
     case fused
     case layered
 
-    /// Fused exactly when the BN has no affine parameters and `fusable` (the fused kernel covers
-    /// the operation's geometry).
-    init(affine: Bool, fusable: Bool = true) {
-        self = !affine && fusable ? .fused : .layered
+    /// Fused exactly when `fusable` (the fused kernel covers the operation's geometry).
+    init(fusable: Bool = true) {
+        self = fusable ? .fused : .layered
     }
 }
 
@@ -20,8 +20,8 @@ public final class ReLUConvBN: Module {
     let op: Sequential
     let conv: Conv2d
     let bn: BatchNorm2d
-    /// Fused (``reluPointwiseBatchNorm(_:weight:runningMean:runningVar:training:momentum:eps:)``)
-    /// for the search cell's 1x1 stride-1 preprocessing.
+    /// Fused (``reluPointwiseBatchNorm(_:weight:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``)
+    /// for a cell's 1x1 stride-1 preprocessing.
     let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
                 affine: Bool, rng: inout RandomGenerator) {
@@ -29,14 +29,15 @@ public final class ReLUConvBN: Module {
                       stride: stride, padding: padding, bias: false, rng: &rng)
         bn = BatchNorm2d(featureCount: outputChannels, affine: affine)
         op = Sequential([ReLU(), conv, bn])
-        execution = Execution(affine: affine, fusable: kernelSize == 1 && stride == 1 && padding == 0)
+        execution = Execution(fusable: kernelSize == 1 && stride == 1 && padding == 0)
         super.init()
         registerModule("op", op)
     }
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         switch execution {
         case .fused:
-            return reluPointwiseBatchNorm(x, weight: conv.weight, runningMean: bn.runningMean, runningVar: bn.runningVar,
+            return reluPointwiseBatchNorm(x, weight: conv.weight, bnWeight: bn.weight, bnBias: bn.bias,
+                                          runningMean: bn.runningMean, runningVar: bn.runningVar,
                                           training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
         case .layered:
             return op(x)
@@ -61,7 +62,7 @@ extension ReLUFirst {
 
 /// ReLU - depthwise kxk conv - 1x1 conv - BN, the layers of half a separable convolution: the
 /// layers listed as ``layers`` (for the official module names) and held by type for the fused
-/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``,
+/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``,
 /// which keeps only its input and output for backward.
 struct SeparableBlock {
     let depthwise, pointwise: Conv2d
@@ -83,6 +84,7 @@ struct SeparableBlock {
     func fused(_ x: Tensor) -> Tensor {
         reluSeparableBatchNorm(x, depthwise: depthwise.weight, pointwise: pointwise.weight, stride: depthwise.stride,
                                padding: depthwise.padding, dilation: depthwise.dilation,
+                               bnWeight: batchNorm.weight, bnBias: batchNorm.bias,
                                runningMean: batchNorm.runningMean, runningVar: batchNorm.runningVar,
                                training: batchNorm.isTraining, momentum: batchNorm.momentum, eps: batchNorm.eps)
     }
@@ -98,7 +100,7 @@ public final class DilConv: Module, ReLUFirst {
         block = SeparableBlock(channels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
                                stride: stride, padding: padding, dilation: dilation, affine: affine, rng: &rng)
         op = Sequential(block.layers)
-        execution = Execution(affine: affine)
+        execution = Execution()
         super.init()
         registerModule("op", op)
     }
@@ -126,7 +128,7 @@ public final class SepConv: Module, ReLUFirst {
         second = SeparableBlock(channels: c, outputChannels: outputChannels, kernelSize: kernelSize, stride: 1,
                                 padding: padding, dilation: 1, affine: affine, rng: &rng)
         op = Sequential(first.layers + second.layers)
-        execution = Execution(affine: affine)
+        execution = Execution()
         super.init()
         registerModule("op", op)
     }
@@ -146,8 +148,8 @@ public final class SepConv: Module, ReLUFirst {
 public final class FactorizedReduce: Module, ReLUFirst {
     let conv1, conv2: Conv2d
     let bn: BatchNorm2d
-    /// Fused (``reluFactorizedReduceBatchNorm(_:weight1:weight2:runningMean:runningVar:training:momentum:eps:)``)
-    /// in the search network, for even H and W.
+    /// Fused (``reluFactorizedReduceBatchNorm(_:weight1:weight2:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``)
+    /// for even H and W.
     let execution: Execution
     public init(inputChannels: Int, outputChannels: Int, affine: Bool, rng: inout RandomGenerator) {
         precondition(outputChannels % 2 == 0, "FactorizedReduce needs an even number of output channels")
@@ -156,7 +158,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
         conv2 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels / 2, kernelSize: 1, stride: 2,
                        bias: false, rng: &rng)
         bn = BatchNorm2d(featureCount: outputChannels, affine: affine)
-        execution = Execution(affine: affine)
+        execution = Execution()
         super.init()
         registerModule("relu", ReLU())
         registerModule("conv_1", conv1)
@@ -166,7 +168,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         if execution == .fused, x.shape[2] % 2 == 0, x.shape[3] % 2 == 0 {
             return reluFactorizedReduceBatchNorm(x, weight1: conv1.weight, weight2: conv2.weight,
-                                                 runningMean: bn.runningMean, runningVar: bn.runningVar,
+                                                 bnWeight: bn.weight, bnBias: bn.bias, runningMean: bn.runningMean, runningVar: bn.runningVar,
                                                  training: bn.isTraining, momentum: bn.momentum, eps: bn.eps)
         }
         return self(activated: relu(x))
@@ -174,7 +176,7 @@ public final class FactorizedReduce: Module, ReLUFirst {
     public func callAsFunction(activated r: Tensor) -> Tensor {
         bn(concatChannels([conv1(r), conv2(cropTopLeft(r))]))
     }
-    /// In the search network (BN without affine parameters) it runs as one fused operation.
+    /// For even H and W it runs as one fused operation.
     public var fusesReLU: Bool { execution == .fused }
 }
 

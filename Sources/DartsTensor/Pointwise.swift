@@ -1,5 +1,5 @@
 /// The products of a 1x1 convolution on one image, without packing: the fused blocks'
-/// (``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``
+/// (``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``
 /// and the others) forward, input gradient and weight gradient. Their matrices are small (4 to
 /// 256 rows and columns of the weight, 49 to 784 pixels): OpenBLAS's sgemm packs both operands
 /// on every call and zeroes its output first, which at these sizes costs as much as the

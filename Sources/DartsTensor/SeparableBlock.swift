@@ -1,6 +1,6 @@
-/// ReLU, depthwise convolution, 1x1 convolution and batch normalization without affine parameters,
-/// as one operation: the official DARTS `DilConv`, and each half of `SepConv`, as the search
-/// network builds them (affine = False).
+/// ReLU, depthwise convolution, 1x1 convolution and batch normalization, as one operation: the
+/// official DARTS `DilConv`, and each half of `SepConv`, in the search network (BN without affine
+/// parameters) and in the retrained one (with them).
 ///
 /// y = BN(conv1x1(depthwise(relu(x)))), the values of ``relu(_:)``, two
 /// ``conv2d(_:_:bias:stride:padding:dilation:groups:)`` and ``batchNorm2d(_:weight:bias:runningMean:runningVar:training:momentum:eps:)``
@@ -8,9 +8,9 @@
 /// backward, where the layers keep four (N, C, H, W) tensors:
 /// - the ReLU is applied while each input plane is copied into the depthwise kernel's padded
 ///   plane, and its gradient mask is read from x;
-/// - the batch-norm gradient is computed from the output: with no affine transform the
-///   normalized input is y itself, so dz = invStd (dy - mean(dy) - y mean(dy y)) (the idea of
-///   in-place activated batch norm, Rota Bulò et al., CVPR 2018);
+/// - the batch-norm gradient is computed from the normalized output x̂: dz = gamma invStd (dy -
+///   mean(dy) - x̂ mean(dy x̂)). Without an affine transform x̂ is y itself (the idea of in-place
+///   activated batch norm, Rota Bulò et al., CVPR 2018); with one, x̂ is kept as a third tensor;
 /// - the depthwise result, which the 1x1 weight gradient needs, is computed again in backward,
 ///   one image at a time (a k*k multiply-add per element, against C for the 1x1 convolution).
 ///
@@ -21,11 +21,13 @@
 ///   - depthwise: (C, 1, k, k).
 ///   - pointwise: (Cout, C, 1, 1).
 ///   - stride, padding, dilation: the depthwise convolution's.
+///   - bnWeight, bnBias: gamma and beta (Cout), or nil for affine = false (both or neither).
 ///   - runningMean, runningVar: (Cout) buffers, updated in training as batchNorm2d does.
 ///   - training: batch statistics (true) or running statistics (false).
 /// - Returns: y (N, Cout, Hout, Wout), Hout = (H + 2 padding - dilation (k - 1) - 1) / stride + 1.
 public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise wp: Tensor,
                                    stride: Int, padding: Int, dilation: Int,
+                                   bnWeight: Tensor? = nil, bnBias: Tensor? = nil,
                                    runningMean: Tensor, runningVar: Tensor, training: Bool,
                                    momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -39,6 +41,7 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
     Profiler.countFlops(2 * n * plane * c * kh * kw)
     return fusedPointwiseBatchNorm(
         x, depthwise: wd, branches: [wp], outputShape: [n, cout, geo.outH, geo.outW],
+        affine: affineParameters(bnWeight, bnBias, cout, "reluSeparableBatchNorm"),
         runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
     ) {
         let planes = DepthwisePlanes(geo, reluInput: true)
@@ -59,18 +62,21 @@ public func reluSeparableBatchNorm(_ x: Tensor, depthwise wd: Tensor, pointwise 
     }
 }
 
-/// ReLU, 1x1 convolution and batch normalization without affine parameters, as one operation:
-/// the official DARTS `ReLUConvBN` with a 1x1 kernel, the search cell's preprocessing of its
-/// inputs (affine = False). Keeps only x and y for backward (see
-/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``):
+/// ReLU, 1x1 convolution and batch normalization, as one operation: the official DARTS
+/// `ReLUConvBN` with a 1x1 kernel, a cell's preprocessing of its inputs (BN without affine
+/// parameters in the search network, with them in the retrained one). Keeps only x and y (and x̂
+/// with an affine BN) for backward (see
+/// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``):
 /// the relu(x) that the weight gradient needs is formed again, one image at a time.
 ///
 /// - Parameters:
 ///   - x: (N, C, H, W).
 ///   - weight: (Cout, C, 1, 1).
+///   - bnWeight, bnBias: gamma and beta (Cout), or nil for affine = false (both or neither).
 ///   - runningMean, runningVar: (Cout) buffers, updated in training as batchNorm2d does.
 /// - Returns: (N, Cout, H, W).
-public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, runningMean: Tensor, runningVar: Tensor,
+public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, bnWeight: Tensor? = nil, bnBias: Tensor? = nil,
+                                   runningMean: Tensor, runningVar: Tensor,
                                    training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let cout = weight.shape[0]
@@ -79,6 +85,7 @@ public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, runningMean: Ten
     let plane = h * w
     return fusedPointwiseBatchNorm(
         x, depthwise: nil, branches: [weight], outputShape: [n, cout, h, w],
+        affine: affineParameters(bnWeight, bnBias, cout, "reluPointwiseBatchNorm"),
         runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
     ) {
         BlockInput(
@@ -94,18 +101,21 @@ public func reluPointwiseBatchNorm(_ x: Tensor, weight: Tensor, runningMean: Ten
     }
 }
 
-/// The official DARTS `FactorizedReduce` with BN(affine = False), as one operation: ReLU, then
-/// concat(conv1x1 stride 2 on x, conv1x1 stride 2 on x[:, :, 1:, 1:]) along channels, then batch
-/// normalization. The search network's skip_connect at stride 2 and the preprocessing after a
-/// reduction cell. Keeps only x and y for backward (the strided relu(x) samples are gathered
-/// again in backward, one image at a time).
+/// The official DARTS `FactorizedReduce` as one operation: ReLU, then concat(conv1x1 stride 2 on
+/// x, conv1x1 stride 2 on x[:, :, 1:, 1:]) along channels, then batch normalization (without
+/// affine parameters in the search network, with them in the retrained one). A skip_connect at
+/// stride 2 and the preprocessing after a reduction cell. Keeps only x and y (and x̂ with an
+/// affine BN) for backward (the strided relu(x) samples are gathered again in backward, one image
+/// at a time).
 ///
 /// - Parameters:
 ///   - x: (N, C, H, W), H and W even.
 ///   - weight1, weight2: (Cout / 2, C, 1, 1) each.
+///   - bnWeight, bnBias: gamma and beta (Cout), or nil for affine = false (both or neither).
 ///   - runningMean, runningVar: (Cout) buffers, updated in training as batchNorm2d does.
 /// - Returns: (N, Cout, H / 2, W / 2).
-public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2: Tensor, runningMean: Tensor,
+public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2: Tensor,
+                                          bnWeight: Tensor? = nil, bnBias: Tensor? = nil, runningMean: Tensor,
                                           runningVar: Tensor, training: Bool, momentum: Float = 0.1,
                                           eps: Float = 1e-5) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -117,6 +127,7 @@ public func reluFactorizedReduceBatchNorm(_ x: Tensor, weight1: Tensor, weight2:
     let inPlane = h * w, plane = oh * ow
     return fusedPointwiseBatchNorm(
         x, depthwise: nil, branches: [weight1, weight2], outputShape: [n, 2 * half, oh, ow],
+        affine: affineParameters(bnWeight, bnBias, 2 * half, "reluFactorizedReduceBatchNorm"),
         runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum, eps: eps
     ) {
         BlockInput(
@@ -178,12 +189,25 @@ struct BlockInput {
     let release: () -> Void
 }
 
-/// y = BN(concat_b(W_b t_b(x))) with BN(affine = False): the body shared by the fused blocks.
-/// Branch b's 1x1 weight W_b (Cb, C, 1, 1) fills output channels after those of the branches
-/// before it; `input` (called once for forward and once for backward) forms each t_b. Keeps x
-/// and y; the gradient of the normalization comes from y (x̂ = y without an affine transform):
-/// dz = invStd (dy - mean(dy) - y mean(dy y)) in training, invStd dy with running statistics.
+/// Batch norm's gamma and beta for a fused block, checked: both (Cout) or both nil.
+private func affineParameters(_ weight: Tensor?, _ bias: Tensor?, _ channels: Int,
+                              _ caller: String) -> (weight: Tensor, bias: Tensor)? {
+    precondition((weight == nil) == (bias == nil), "\(caller): give both bnWeight and bnBias, or neither")
+    guard let weight, let bias else { return nil }
+    precondition(weight.shape == [channels] && bias.shape == [channels],
+                 "\(caller): bnWeight \(weight.shape) and bnBias \(bias.shape) must both be [\(channels)]")
+    return (weight, bias)
+}
+
+/// y = BN(concat_b(W_b t_b(x))): the body shared by the fused blocks. Branch b's 1x1 weight W_b
+/// (Cb, C, 1, 1) fills output channels after those of the branches before it; `input` (called once
+/// for forward and once for backward) forms each t_b. Keeps x and y, and with an affine BN
+/// (y = gamma x̂ + beta) the normalized x̂ too; without one, x̂ = y. The gradient of the
+/// normalization comes from x̂ (Ioffe and Szegedy 2015, section 3):
+/// dz = gamma invStd (dy - mean(dy) - x̂ mean(dy x̂)) in training, gamma invStd dy with running
+/// statistics; dgamma = sum(dy x̂), dbeta = sum(dy).
 private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: [Tensor], outputShape shape: [Int],
+                                     affine: (weight: Tensor, bias: Tensor)?,
                                      runningMean: Tensor, runningVar: Tensor, training: Bool,
                                      momentum: Float, eps: Float, input: @escaping () -> BlockInput) -> Tensor {
     let (n, c) = (x.shape[0], x.shape[1])
@@ -192,34 +216,43 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     precondition(rows.reduce(0, +) == cout)
     Profiler.countFlops(2 * n * plane * cout * c)
     var invStd: [Float] = []
-    let out = Tensor.result(shape: shape, inputs: [x] + (depthwise.map { [$0] } ?? []) + branches) { out in
+    var inputs = [x] + (depthwise.map { [$0] } ?? []) + branches
+    if let affine { inputs += [affine.weight, affine.bias] }
+    // x̂ is kept only for a backward pass that will run.
+    let normalized = affine != nil && Autograd.isRecording && inputs.contains(where: { $0.requiresGrad })
+        ? Tensor(uninitializedShape: shape) : nil
+    let out = Tensor.result(shape: shape, inputs: inputs) { out in
         // dL/dy = scale dy: a weighted sum's coefficient, folded into a, b and c below.
         guard let (dy, scale) = out.gradientMemory.scaled else { return }
         let dx = x.requiresGrad ? x.ensureGrad() : nil
         let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
         let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
+        let dGamma = (affine?.weight.requiresGrad ?? false) ? affine!.weight.ensureGrad() : nil
+        let dBeta = (affine?.bias.requiresGrad ?? false) ? affine!.bias.ensureGrad() : nil
         let needsInput = dx != nil || dDepthwise != nil
         Profiler.countFlops(2 * n * plane * cout * c * ((needsInput ? 1 : 0) + (dW[0] == nil ? 0 : 1)))
-        let y = out.data
+        let xhat = normalized?.data ?? out.data
+        // dz = a dy + b x̂ + c0 per channel.
         var a = invStd, b = [Float](repeating: 0, count: cout), c0 = b
-        if training {
-            let fm = Float(n * plane)
-            for o in 0..<cout {
-                var sumDy: Float = 0, sumDyY: Float = 0
+        let fm = Float(n * plane)
+        for o in 0..<cout {
+            if training || dGamma != nil || dBeta != nil {
+                var sumDy: Float = 0, sumDyXhat: Float = 0
                 for img in 0..<n {
                     let offset = (img * cout + o) * plane
-                    let (sum, dot) = vectorSumAndDot(dy + offset, y + offset, plane)
+                    let (sum, dot) = vectorSumAndDot(dy + offset, xhat + offset, plane)
                     sumDy += sum
-                    sumDyY += dot
+                    sumDyXhat += dot
                 }
-                b[o] = -invStd[o] * sumDyY / fm
-                c0[o] = -invStd[o] * sumDy / fm
+                if training {
+                    b[o] = -invStd[o] * sumDyXhat / fm
+                    c0[o] = -invStd[o] * sumDy / fm
+                }
+                dGamma?[o] += scale * sumDyXhat
+                dBeta?[o] += scale * sumDy
             }
-        } else {
-            a = invStd
-        }
-        if scale != 1 {
-            for o in 0..<cout { a[o] *= scale; b[o] *= scale; c0[o] *= scale }
+            let factor = scale * (affine?.weight.data[o] ?? 1)
+            if factor != 1 { a[o] *= factor; b[o] *= factor; c0[o] *= factor }
         }
         let kernel = input()
         let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
@@ -229,9 +262,9 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
         for img in 0..<n {
             for o in 0..<cout {
                 let offset = (img * cout + o) * plane
-                let dyp = dy + offset, yp = y + offset, dzp = dz + o * plane
+                let dyp = dy + offset, xp = xhat + offset, dzp = dz + o * plane
                 let (ao, bo, co) = (a[o], b[o], c0[o])
-                for i in 0..<plane { dzp[i] = ao * dyp[i] + bo * yp[i] + co }
+                for i in 0..<plane { dzp[i] = ao * dyp[i] + bo * xp[i] + co }
             }
             var first = 0
             for (branch, weight) in branches.enumerated() {
@@ -276,9 +309,23 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     out.gradientMemory.acceptsSharing = true
     for o in 0..<cout {
         let inv = stats.invStd[o], shift = -stats.mean[o] * stats.invStd[o]
-        for img in 0..<n {
-            let p = out.data + (img * cout + o) * plane
-            for i in 0..<plane { p[i] = inv * p[i] + shift }
+        if let affine {
+            // x̂ = inv z + shift (kept when backward will run), y = gamma x̂ + beta, as batchNorm2d.
+            let gamma = affine.weight.data[o], beta = affine.bias.data[o]
+            let scaleY = gamma * inv, shiftY = beta - stats.mean[o] * gamma * inv
+            for img in 0..<n {
+                let p = out.data + (img * cout + o) * plane
+                if let normalized {
+                    let q = normalized.data + (img * cout + o) * plane
+                    for i in 0..<plane { q[i] = inv * p[i] + shift }
+                }
+                for i in 0..<plane { p[i] = scaleY * p[i] + shiftY }
+            }
+        } else {
+            for img in 0..<n {
+                let p = out.data + (img * cout + o) * plane
+                for i in 0..<plane { p[i] = inv * p[i] + shift }
+            }
         }
     }
     return out
@@ -288,7 +335,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
 /// search network's `max_pool_3x3` and `avg_pool_3x3` (the official MixedOp appends
 /// BN(affine = False) to each pool). Keeps only x and y for backward, where the two layers keep
 /// the pooled tensor, the output and (max) the argmax positions: the batch-norm gradient comes
-/// from its output (x̂ = y, as in ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:runningMean:runningVar:training:momentum:eps:)``),
+/// from its output (x̂ = y, as in ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``),
 /// and `poolBackward` routes the gradient (max pooling finds its maxima again from x).
 ///
 /// - Parameters:

@@ -23,8 +23,8 @@ import Foundation
 ///   output; one edge's intermediates at a time are alive besides), and 8 / K + 1 + 1 / K with
 ///   `--partial-channels K`; the cell keeps its two preprocessed inputs, its four nodes and their
 ///   concatenation. An evaluation-network cell keeps its preprocessed inputs, each operation's
-///   layers (4 per separable-convolution half, 3 per dilated convolution, 1 per pool), its nodes
-///   and the concatenation. Backward's gradients fit in the memory it frees as it goes: the
+///   fused blocks' normalized values and outputs (2 per separable-convolution half, 2 per dilated
+///   convolution and stride-2 skip), 1 per pool, its nodes and the concatenation. Backward's gradients fit in the memory it frees as it goes: the
 ///   measured peaks match the kept tensors alone (``backwardFactor`` 1), times the allocator's
 ///   overhead (``searchOverhead`` 1.2, ``retrainOverhead`` 1.35, fitted to the measurements).
 /// - **evaluation**: the validation or test pass (no graph) at its chunk of images: the cell with
@@ -140,13 +140,14 @@ public struct MemoryEstimate: Equatable, Sendable {
             let edges = run.reduction ? genotype.reduce : genotype.normal
             let concat = Double(run.reduction ? genotype.reduceConcat.count : genotype.normalConcat.count)
             let inputRatio = run.inputArea / run.outputArea
-            // ReLU, depthwise, pointwise, BN per separable half; a stride-2 skip is a factorized reduce.
+            // The fused blocks keep x̂ and y: two per separable half, and for a stride-2 skip (a
+            // factorized reduce).
             let ops = edges.map { edge -> Double in
                 let stride2 = run.reduction && edge.input < 2
                 switch edge.operation {
-                case .sepConv3x3, .sepConv5x5: return 8 + (stride2 ? inputRatio : 0)
-                case .dilConv3x3, .dilConv5x5: return 4 + (stride2 ? inputRatio : 0)
-                case .skipConnect: return stride2 ? 3 : 0
+                case .sepConv3x3, .sepConv5x5: return 4
+                case .dilConv3x3, .dilConv5x5: return 2
+                case .skipConnect: return stride2 ? 2 : 0
                 case .maxPool3x3, .avgPool3x3, .none: return 1
                 }
             }.reduce(0, +)

@@ -24,10 +24,13 @@ study draws new random cells instead.
 Writes OUT/searches/CONFIG/seed_i, OUT/cells/NAME.json, OUT/retrains/NAME/seed_j, OUT/logs/,
 and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at any moment, the same command continues:
 finished runs (result.json) are kept, interrupted ones go on with `--resume`, a run folder without
-a checkpoint yet is moved to OUT/aside/ and started again. Standard library only.
+a checkpoint yet is moved to OUT/aside/ and started again. The same command, that is: the same
+arguments and the same darts-dist build (study.json records its SHA-256; another build may train
+differently and is refused unless --other-build). Standard library only.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -323,6 +326,9 @@ def parse_args(argv):
                         "e.g. \"srun -n 32\", \"mpirun -np 16 --hostfile H\", \"\" for one process)")
     p.add_argument("--binary", default=os.path.join(REPO, ".build/release/darts-dist"),
                    help="the darts-dist binary (.build/release/darts-dist)")
+    p.add_argument("--other-build", action="store_true",
+                   help="continue a study with a darts-dist build other than the one that ran its jobs (another "
+                        "build may train differently: study.json and study.md list every build used)")
     p.add_argument("--dry-run", action="store_true", help="print every command it would run; run and write nothing")
     p.add_argument("--report", action="store_true",
                    help="run nothing: write study.md, study.json and study.svg from the runs finished so far "
@@ -702,13 +708,43 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def build_of(binary):
+    """The darts-dist build: the SHA-256 of the binary's bytes (the same source built again may
+    differ; what matters is that every job of a study runs the same executable)."""
+    digest = hashlib.sha256()
+    with open(binary, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "path": binary, "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def check_build(args, saved):
+    """The builds that ran the study's jobs, with this one: refused when it is another build,
+    unless --other-build. A study.json from before builds were recorded takes this one as its first."""
+    builds = list(saved.get("builds") or [])
+    if args.dry_run or args.report or not os.path.exists(args.binary):
+        return builds
+    mine = build_of(args.binary)
+    if any(b["sha256"] == mine["sha256"] for b in builds):
+        return builds
+    if builds and not args.other_build:
+        theirs = "; ".join(f"{b['sha256'][:16]} ({b['path']}, since {b['since']})" for b in builds)
+        raise SystemExit(f"study.py: {args.binary} (sha256 {mine['sha256'][:16]}) is not the darts-dist build that "
+                         f"ran the jobs of {args.out} ({theirs}): another build may train differently, and every cell "
+                         "of a study is to be retrained alike. Continue with that binary (--binary), or start another "
+                         "--out; --other-build continues with this one and lists both builds in study.json and study.md")
+    return builds + [mine]
+
+
 def open_study(args):
-    """Writes OUT/study.json with the arguments, or checks them against an existing one."""
+    """Writes OUT/study.json with the arguments and the build, or checks them against an existing
+    one (and records another build allowed by --other-build)."""
     wanted = study_arguments(args)
     path = os.path.join(args.out, "study.json")
     if os.path.exists(path):
         with open(path) as f:
-            saved = json.load(f).get("arguments")
+            study = json.load(f)
+        saved = study.get("arguments")
         saved_derived, wanted_derived = (saved or {}).get("derived", []), wanted.get("derived", [])
         if saved_derived == wanted_derived[:len(saved_derived)]:
             # Derived configurations added: they change no run of the study, only add retrains.
@@ -719,11 +755,15 @@ def open_study(args):
                      for k in keys if (saved or {}).get(k) != wanted.get(k)]
             raise SystemExit(f"study.py: {args.out} holds a study with other arguments ({'; '.join(diffs)}); "
                              "run it with its own arguments, or give another --out")
+        builds = check_build(args, study)
+        if builds != study.get("builds", []):
+            write_atomic(path, json.dumps(dict(study, builds=builds), indent=2) + "\n")
         return
     if not args.dry_run:
         if os.path.isdir(args.out) and os.listdir(args.out):
             raise SystemExit(f"study.py: {args.out} is not empty and holds no study.json; give another --out")
-        write_atomic(path, json.dumps({"arguments": wanted, "complete": False}, indent=2) + "\n")
+        write_atomic(path, json.dumps({"arguments": wanted, "complete": False, "builds": check_build(args, {})},
+                                      indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -829,10 +869,16 @@ def fmt(x, spec=".2f", suffix=""):
     return format(x, spec) + suffix
 
 
-def markdown(args, groups, rows, progress=None):
+def markdown(args, groups, rows, progress=None, builds=()):
     lines = ["# Study: searched cells against random cells", ""]
     if progress:
         lines += [f"**Partial report:** {progress}. Every figure below is over the finished runs only.", ""]
+    if len(builds) > 1:
+        lines += [f"**Its jobs ran on {len(builds)} darts-dist builds** (`--other-build`): "
+                  + "; ".join(f"sha256 {b['sha256'][:16]} from {b['since']}" for b in builds)
+                  + ". A run's figures depend on the build that ran it.", ""]
+    elif builds:
+        lines += [f"darts-dist build: sha256 {builds[0]['sha256'][:16]} ({builds[0]['path']}).", ""]
     lines += [
              f"Every cell retrained with `{shlex.join(['retrain'] + shlex.split(args.retrain_args))}`, retrain seed "
              f"{args.retrain_seed}" + (f" to {args.retrain_seed + args.retrain_seeds - 1}" if args.retrain_seeds > 1 else "")
@@ -961,7 +1007,8 @@ def report(args, searches, cells, retrains, partial=False):
     done = sum(state(r) == "done" for r in searches), sum(state(r) == "done" for r in retrains)
     if partial and done != (len(searches), len(retrains)):   # --report of a finished study is the whole report
         progress = f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
-    text = markdown(args, groups, rows, progress)
+    builds = load_json(os.path.join(args.out, "study.json")).get("builds", [])
+    text = markdown(args, groups, rows, progress, builds)
     write_atomic(os.path.join(args.out, "study.md"), text)
     write_atomic(os.path.join(args.out, "study.svg"), svg(groups, rows))
 
@@ -975,7 +1022,7 @@ def report(args, searches, cells, retrains, partial=False):
         return o
     write_atomic(os.path.join(args.out, "study.json"),
                  json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
-                                   "progress": progress, "groups": groups, "cells": rows,
+                                   "progress": progress, "builds": builds, "groups": groups, "cells": rows,
                                    "correlations": cell_correlations(rows)}),
                             indent=2) + "\n")
     print(text, end="", flush=True)

@@ -5,6 +5,7 @@ arguments checked) with a fake darts-dist, so they take seconds and need no Swif
     python3 scripts/test_study.py
 """
 
+import hashlib
 import itertools
 import json
 import math
@@ -410,6 +411,40 @@ class Bookkeeping(unittest.TestCase):
         self.assertIn("other arguments", other.stderr)
         self.assertIn("seeds: 2 in study.json, 3 now", other.stderr)
         self.assertEqual(self.calls(), before)
+
+    def test_another_build_is_refused_unless_other_build(self):
+        self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "2"}).returncode, 128 + 15)
+        with open(os.path.join(self.out, "study.json")) as f:
+            builds = json.load(f)["builds"]
+        self.assertEqual(len(builds), 1)
+        with open(self.fake, "rb") as f:
+            self.assertEqual(builds[0]["sha256"], hashlib.sha256(f.read()).hexdigest())
+        # The same build at another path continues; the build recorded stays one.
+        moved = os.path.join(self.dir, "moved-darts-dist")
+        shutil.copy2(self.fake, moved)
+        args = self.args()
+        args[args.index("--binary") + 1] = moved
+        run = lambda *extra: subprocess.run([sys.executable, STUDY] + args + list(extra), env=self.env,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        self.assertEqual(run().returncode, 0)
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertEqual(len(json.load(f)["builds"]), 1)
+        # Another build (other bytes) is refused before it runs anything.
+        with open(moved, "a") as f:
+            f.write("# rebuilt\n")
+        before = self.calls()
+        other = run()
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("is not the darts-dist build that ran the jobs of", other.stderr)
+        self.assertIn("--other-build", other.stderr)
+        self.assertEqual(self.calls(), before)
+        self.assertEqual(run("--report").returncode, 0)   # a report runs nothing: allowed
+        # --other-build continues and records it; the report says so.
+        self.assertEqual(run("--other-build").returncode, 0)
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertEqual(len(json.load(f)["builds"]), 2)
+        with open(os.path.join(self.out, "study.md")) as f:
+            self.assertIn("Its jobs ran on 2 darts-dist builds", f.read())
 
     def test_dry_run_prints_commands_and_runs_nothing(self):
         dry = self.study("--dry-run")

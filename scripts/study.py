@@ -718,11 +718,25 @@ def build_of(binary):
     return {"sha256": digest.hexdigest(), "path": binary, "since": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def check_build(args, saved):
-    """The builds that ran the study's jobs, with this one: refused when it is another build,
-    unless --other-build. A study.json from before builds were recorded takes this one as its first."""
-    builds = list(saved.get("builds") or [])
-    if args.dry_run or args.report or not os.path.exists(args.binary):
+UNRECORDED_BUILD = {"sha256": "unrecorded", "path": None, "since": "before study.py recorded builds"}
+
+
+def reused_builds(args):
+    """The builds that ran the jobs of the --reuse-random study, whose finished retrains are copied here."""
+    if args.reuse_random is None:
+        return []
+    return load_json(os.path.join(args.reuse_random, "study.json")).get("builds") or [UNRECORDED_BUILD]
+
+
+def check_build(args, saved, begun=False):
+    """The builds that ran the study's jobs (and the --reuse-random study's), with this one: refused
+    when it is another build, unless --other-build. A study begun before builds were recorded ran
+    on an unrecorded build. --dry-run refuses as the run would; --report runs nothing and checks nothing."""
+    builds = list(saved.get("builds") or ([UNRECORDED_BUILD] if begun else []))
+    for b in reused_builds(args):
+        if all(b["sha256"] != o["sha256"] for o in builds):
+            builds.append(b)
+    if args.report or not os.path.exists(args.binary):
         return builds
     mine = build_of(args.binary)
     if any(b["sha256"] == mine["sha256"] for b in builds):
@@ -730,9 +744,10 @@ def check_build(args, saved):
     if builds and not args.other_build:
         theirs = "; ".join(f"{b['sha256'][:16]} ({b['path']}, since {b['since']})" for b in builds)
         raise SystemExit(f"study.py: {args.binary} (sha256 {mine['sha256'][:16]}) is not the darts-dist build that "
-                         f"ran the jobs of {args.out} ({theirs}): another build may train differently, and every cell "
-                         "of a study is to be retrained alike. Continue with that binary (--binary), or start another "
-                         "--out; --other-build continues with this one and lists both builds in study.json and study.md")
+                         f"ran the jobs of {args.out} or of its --reuse-random study ({theirs}): another build may "
+                         "train differently, and every cell of a study is to be retrained alike. Continue with that "
+                         "binary (--binary), or start another --out; --other-build continues with this one and lists "
+                         "every build in study.json and study.md")
     return builds + [mine]
 
 
@@ -755,8 +770,10 @@ def open_study(args):
                      for k in keys if (saved or {}).get(k) != wanted.get(k)]
             raise SystemExit(f"study.py: {args.out} holds a study with other arguments ({'; '.join(diffs)}); "
                              "run it with its own arguments, or give another --out")
-        builds = check_build(args, study)
-        if builds != study.get("builds", []):
+        begun = "builds" not in study and any(os.path.isdir(os.path.join(args.out, d))
+                                              for d in ("searches", "cells", "retrains"))
+        builds = check_build(args, study, begun)
+        if builds != study.get("builds", []) and not args.dry_run:
             write_atomic(path, json.dumps(dict(study, builds=builds), indent=2) + "\n")
         return
     if not args.dry_run:

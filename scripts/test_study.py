@@ -419,32 +419,71 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual(len(builds), 1)
         with open(self.fake, "rb") as f:
             self.assertEqual(builds[0]["sha256"], hashlib.sha256(f.read()).hexdigest())
-        # The same build at another path continues; the build recorded stays one.
-        moved = os.path.join(self.dir, "moved-darts-dist")
-        shutil.copy2(self.fake, moved)
         args = self.args()
-        args[args.index("--binary") + 1] = moved
-        run = lambda *extra: subprocess.run([sys.executable, STUDY] + args + list(extra), env=self.env,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-        self.assertEqual(run().returncode, 0)
-        with open(os.path.join(self.out, "study.json")) as f:
-            self.assertEqual(len(json.load(f)["builds"]), 1)
-        # Another build (other bytes) is refused before it runs anything.
-        with open(moved, "a") as f:
+        run = lambda binary, *extra: subprocess.run(
+            [sys.executable, STUDY] + [binary if a == self.fake else a for a in args] + list(extra), env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        # Another build (other bytes) is refused while the study still has jobs to run, before it
+        # runs any of them; --dry-run says so too.
+        rebuilt = os.path.join(self.dir, "rebuilt-darts-dist")
+        shutil.copy2(self.fake, rebuilt)
+        with open(rebuilt, "a") as f:
             f.write("# rebuilt\n")
         before = self.calls()
-        other = run()
-        self.assertNotEqual(other.returncode, 0)
-        self.assertIn("is not the darts-dist build that ran the jobs of", other.stderr)
-        self.assertIn("--other-build", other.stderr)
+        for extra in [(), ("--dry-run",)]:
+            other = run(rebuilt, *extra)
+            self.assertNotEqual(other.returncode, 0)
+            self.assertIn("is not the darts-dist build that ran the jobs of", other.stderr)
+            self.assertIn("--other-build", other.stderr)
         self.assertEqual(self.calls(), before)
-        self.assertEqual(run("--report").returncode, 0)   # a report runs nothing: allowed
+        self.assertEqual(run(rebuilt, "--report").returncode, 0)   # a report runs nothing: allowed
+        # The same build at another path continues (and finishes); the build recorded stays one.
+        moved = os.path.join(self.dir, "moved-darts-dist")
+        shutil.copy2(self.fake, moved)
+        self.assertEqual(run(moved).returncode, 0)
+        self.assertGreater(len(self.calls()), len(before))
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertEqual(len(json.load(f)["builds"]), 1)
         # --other-build continues and records it; the report says so.
-        self.assertEqual(run("--other-build").returncode, 0)
+        self.assertEqual(run(rebuilt, "--other-build").returncode, 0)
         with open(os.path.join(self.out, "study.json")) as f:
             self.assertEqual(len(json.load(f)["builds"]), 2)
         with open(os.path.join(self.out, "study.md")) as f:
             self.assertIn("Its jobs ran on 2 darts-dist builds", f.read())
+
+    def test_a_study_begun_before_builds_were_recorded_is_not_claimed_by_this_build(self):
+        self.assertEqual(self.study(env={"FAKE_INTERRUPT_AT": "2"}).returncode, 128 + 15)
+        path = os.path.join(self.out, "study.json")
+        with open(path) as f:
+            saved = json.load(f)
+        del saved["builds"]
+        with open(path, "w") as f:
+            json.dump(saved, f)
+        before = self.calls()
+        refused = self.study()
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("unrecorded", refused.stderr)
+        self.assertEqual(self.calls(), before)
+        self.assertEqual(self.study("--other-build").returncode, 0)
+        with open(path) as f:
+            self.assertEqual([b["sha256"] == "unrecorded" for b in json.load(f)["builds"]], [True, False])
+
+    def test_retrains_reused_from_a_study_of_another_build_are_refused(self):
+        earlier = os.path.join(self.dir, "earlier")
+        args = self.args()
+        args[args.index("--out") + 1] = earlier
+        self.assertEqual(subprocess.run([sys.executable, STUDY] + args, env=self.env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, timeout=120).returncode, 0)
+        with open(self.fake, "a") as f:
+            f.write("# rebuilt\n")
+        before = self.calls()
+        refused = self.study("--reuse-random", earlier)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--reuse-random study", refused.stderr)
+        self.assertEqual(self.calls(), before)
+        self.assertEqual(self.study("--reuse-random", earlier, "--other-build").returncode, 0)
+        with open(os.path.join(self.out, "study.json")) as f:
+            self.assertEqual(len(json.load(f)["builds"]), 2)
 
     def test_dry_run_prints_commands_and_runs_nothing(self):
         dry = self.study("--dry-run")

@@ -63,7 +63,7 @@ extension ReLUFirst {
 /// ReLU - depthwise kxk conv - 1x1 conv - BN, the layers of half a separable convolution: the
 /// layers listed as ``layers`` (for the official module names) and held by type for the fused
 /// ``reluSeparableBatchNorm(_:depthwise:pointwise:stride:padding:dilation:bnWeight:bnBias:runningMean:runningVar:training:momentum:eps:)``,
-/// which keeps only its input and output for backward.
+/// which keeps only its input and output (and, with an affine BN, its normalized output) for backward.
 struct SeparableBlock {
     let depthwise, pointwise: Conv2d
     let batchNorm: BatchNorm2d

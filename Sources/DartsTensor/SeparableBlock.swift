@@ -4,8 +4,8 @@
 ///
 /// y = BN(conv1x1(depthwise(relu(x)))), the values of ``relu(_:)``, two
 /// ``conv2d(_:_:bias:stride:padding:dilation:groups:)`` and ``batchNorm2d(_:weight:bias:runningMean:runningVar:training:momentum:eps:)``
-/// in sequence, and the same gradients up to the order of sums. Only x and y are kept for
-/// backward, where the layers keep four (N, C, H, W) tensors:
+/// in sequence, and the same gradients up to the order of sums. Only x and y (and x̂ with an
+/// affine BN) are kept for backward, where the layers keep four (N, C, H, W) tensors:
 /// - the ReLU is applied while each input plane is copied into the depthwise kernel's padded
 ///   plane, and its gradient mask is read from x;
 /// - the batch-norm gradient is computed from the normalized output x̂: dz = gamma invStd (dy -
@@ -218,12 +218,12 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
     var invStd: [Float] = []
     var inputs = [x] + (depthwise.map { [$0] } ?? []) + branches
     if let affine { inputs += [affine.weight, affine.bias] }
-    // x̂ is kept only for a backward pass that will run.
-    let normalized = affine != nil && Autograd.isRecording && inputs.contains(where: { $0.requiresGrad })
-        ? Tensor(uninitializedShape: shape) : nil
+    // x̂ is kept exactly when this backward closure is recorded (out.requiresGrad, set below).
+    var normalized: Tensor?
     let out = Tensor.result(shape: shape, inputs: inputs) { out in
         // dL/dy = scale dy: a weighted sum's coefficient, folded into a, b and c below.
         guard let (dy, scale) = out.gradientMemory.scaled else { return }
+        precondition(affine == nil || normalized != nil, "fusedPointwiseBatchNorm: an affine backward pass without its x̂")
         let dx = x.requiresGrad ? x.ensureGrad() : nil
         let dDepthwise = (depthwise?.requiresGrad ?? false) ? depthwise!.ensureGrad() : nil
         let dW = branches.map { $0.requiresGrad ? $0.ensureGrad() : nil }
@@ -284,6 +284,7 @@ private func fusedPointwiseBatchNorm(_ x: Tensor, depthwise: Tensor?, branches: 
         }
     }
 
+    if affine != nil && out.requiresGrad { normalized = Tensor(uninitializedShape: shape) }
     let kernel = input()
     let t = UnsafeMutablePointer<Float>.allocate(capacity: c * plane)
     defer { kernel.release(); t.deallocate() }

@@ -24,9 +24,10 @@ import Foundation
 ///   `--partial-channels K`; the cell keeps its two preprocessed inputs, its four nodes and their
 ///   concatenation. An evaluation-network cell keeps its preprocessed inputs, each operation's
 ///   fused blocks' normalized values and outputs (2 per separable-convolution half, 2 per dilated
-///   convolution and stride-2 skip), 1 per pool, its nodes and the concatenation. Backward's gradients fit in the memory it frees as it goes: the
-///   measured peaks match the kept tensors alone (``backwardFactor`` 1), times the allocator's
-///   overhead (``searchOverhead`` 1.2, ``retrainOverhead`` 1.35, fitted to the measurements).
+///   convolution and stride-2 skip), 1 per pool, its nodes and the concatenation. Backward's
+///   gradients fit in the memory it frees as it goes: the measured peaks match the kept tensors
+///   alone (``backwardFactor`` 1), times the allocator's overhead (``searchOverhead`` and
+///   ``retrainOverhead`` 1.2, fitted to the measurements).
 /// - **evaluation**: the validation or test pass (no graph) at its chunk of images: the cell with
 ///   the most floats alive at once (a node's terms before their sum, and the cell's states). It
 ///   adds to the training step's memory: the tensor cache keeps the step's tensors until the pass
@@ -57,9 +58,9 @@ public struct MemoryEstimate: Equatable, Sendable {
     /// (see the type's documentation).
     static let backwardFactor = 1.0
     /// The allocator's and the tensor cache's overhead over the tensors alive (blocks of other
-    /// sizes kept for reuse), fitted to the measured peaks: the search network's fused operations,
-    /// and the evaluation network's layers (ReLU, convolutions and batch norm each keep a tensor).
-    static let searchOverhead = 1.2, retrainOverhead = 1.35
+    /// sizes kept for reuse), fitted to the measured peaks of the fused operations of the search
+    /// and the evaluation network.
+    static let searchOverhead = 1.2, retrainOverhead = 1.2
 
     // MARK: Search
 

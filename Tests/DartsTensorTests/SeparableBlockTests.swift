@@ -233,17 +233,23 @@ func weightedSumSharesItsGradientAsIfWrittenOut(affine: Bool) {
         let c = Tensor(shape: [4], values: [0.3, -0.7, 1.9, 0.25])
         let (gamma, beta) = affineParameters(4, seed: 45)
         for t in [x, wd, wp, c, gamma, beta] { t.requiresGrad = true }
-        let stats = (0..<4).map { Tensor(shape: [4], repeating: Float($0 % 2)) }
+        let stats = (0..<6).map { Tensor(shape: [4], repeating: Float($0 % 2)) }
         let conv = reluSeparableBatchNorm(x, depthwise: wd, pointwise: wp, stride: 1, padding: 1, dilation: 1,
                                           bnWeight: affine ? gamma : nil, bnBias: affine ? beta : nil,
                                           runningMean: stats[0], runningVar: stats[1], training: true)
         let pool = pooledBatchNorm(x, runningMean: stats[2], runningVar: stats[3], training: true,
                                    pool: { maxPool2d($0, kernelSize: 3, stride: 1, padding: 1) },
                                    poolBackward: { maxPool2dBackward($0, $1, into: $2, kernelSize: 3, stride: 1, padding: 1) })
-        #expect(conv.gradientMemory.acceptsSharing && pool.gradientMemory.acceptsSharing)
-        if !share { conv.gradientMemory.acceptsSharing = false; pool.gradientMemory.acceptsSharing = false }
+        // A term of one sum only: its backward runs on the shared gradient with scale c[1] = -0.7
+        // (conv and pool, used again, get buffers of their own first and run with scale 1).
+        let once = reluSeparableBatchNorm(x, depthwise: wd, pointwise: wp, stride: 1, padding: 1, dilation: 1,
+                                          bnWeight: affine ? gamma : nil, bnBias: affine ? beta : nil,
+                                          runningMean: stats[4], runningVar: stats[5], training: true)
+        let terms = [conv, pool, once]
+        #expect(terms.allSatisfy { $0.gradientMemory.acceptsSharing })
+        if !share { for t in terms { t.gradientMemory.acceptsSharing = false } }
         let first = weightedSum([conv, pool, conv], coefficients: c, indices: [0, 1, 2])
-        let second = weightedSum([pool, conv], coefficients: c, indices: [3, 0])
+        let second = weightedSum([pool, conv, once], coefficients: c, indices: [3, 0, 1])
         let total = weightedSum([first, second], coefficients: Tensor(shape: [2], values: [1, 0.5]), indices: [0, 1])
         total.backward(seed: randomTensor([total.count], seed: 44).values)
         return ([x, wd, wp, c] + (affine ? [gamma, beta] : [])).map(\.gradient)

@@ -30,12 +30,19 @@ func softmaxBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into
     for j in 0..<count { dx[j] += y[j] * (dy[j] - dot) }
 }
 
-/// Mean cross-entropy of logits against class labels (PyTorch `cross_entropy`, reduction mean):
-/// L = -1/N sum_n log softmax(x_n)[y_n]. Backward: dx_n = (softmax(x_n) - onehot(y_n)) / N.
-/// - Parameters: logits (N, K); labels N class indices in 0..<K. Returns a one-element tensor.
-public func crossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
+/// Mean cross-entropy of logits against class labels (PyTorch `cross_entropy`, reduction mean,
+/// `label_smoothing` ε): the target of row n is q_n = (1 - ε) onehot(y_n) + ε / K (Szegedy et al.,
+/// "Rethinking the Inception Architecture", CVPR 2016, §7), and
+/// L = -1/N sum_n sum_k q_nk log softmax(x_n)_k
+///   = 1/N sum_n [(1 - ε) (lse_n - x_n,y_n) + ε (lse_n - mean_k x_nk)], lse_n = log sum_k exp(x_nk).
+/// Backward: dx_n = (softmax(x_n) - q_n) / N. ε = 0 is the plain cross-entropy.
+/// - Parameters: logits (N, K); labels N class indices in 0..<K; labelSmoothing ε in [0, 1].
+///   Returns a one-element tensor.
+public func crossEntropy(_ logits: Tensor, labels: [Int32], labelSmoothing: Float = 0) -> Tensor {
     let (n, k) = (logits.shape[0], logits.shape[1])
     precondition(labels.count == n, "crossEntropy: \(labels.count) labels for \(n) rows")
+    precondition(labelSmoothing >= 0 && labelSmoothing <= 1, "crossEntropy: label smoothing \(labelSmoothing) outside [0, 1]")
+    let epsilon = Double(labelSmoothing)
     var probabilities = [Float](repeating: 0, count: n * k)
     var total = 0.0
     for r in 0..<n {
@@ -47,15 +54,23 @@ public func crossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
         for j in 0..<k { probabilities[r * k + j] /= s }
         let y = Int(labels[r])
         precondition(y >= 0 && y < k, "crossEntropy: label \(y) outside 0..<\(k)")
-        total += Double(logf(s) + m - xp[y])
+        let logSumExp = logf(s) + m
+        var rowLoss = Double(logSumExp - xp[y])
+        if epsilon > 0 {
+            var sum = 0.0
+            for j in 0..<k { sum += Double(xp[j]) }
+            rowLoss = (1 - epsilon) * rowLoss + epsilon * (Double(logSumExp) - sum / Double(k))
+        }
+        total += rowLoss
     }
     let out = Tensor.result(shape: [1], inputs: [logits]) { out in
         guard let dy = out.grad else { return }
         let dx = logits.ensureGrad()
         let scale = dy[0] / Float(n)
+        let offLabel = labelSmoothing / Float(k), onLabel = 1 - labelSmoothing + labelSmoothing / Float(k)
         for r in 0..<n {
             for j in 0..<k {
-                let target: Float = j == Int(labels[r]) ? 1 : 0
+                let target = j == Int(labels[r]) ? onLabel : offLabel
                 dx[r * k + j] += scale * (probabilities[r * k + j] - target)
             }
         }

@@ -49,7 +49,7 @@ extension RetrainJob {
 
     /// One rank's share of a step: the gradient of the mean training loss over its shard in
     /// micro-batches (``accumulateMicroBatches(_:arenas:microBatch:)``, bit-identical to as many
-    /// ranks). Loss = CE(logits) + auxWeight * CE(auxiliary logits).
+    /// ranks). Loss = CE(logits) + auxWeight * CE(auxiliary logits), each with the options' label smoothing.
     /// - Parameter observe: each micro-batch's logits (N, classes) and labels.
     /// - Returns: the mean of the micro-batch losses.
     func accumulateGradients(_ run: RetrainRun, images: [Tensor], shard: [Int], epoch: Int,
@@ -64,9 +64,10 @@ extension RetrainJob {
             network.dropPathSampleSeeds = network.dropPathProbability > 0
                 ? KeyedRandomness.dropPathSeeds(part, seed: options.seed, epoch: epoch) : nil
             let (logits, auxiliaryLogits) = network(images[k])
-            var loss = crossEntropy(logits, labels: labels)
+            let smoothing = options.labelSmoothing ?? 0
+            var loss = crossEntropy(logits, labels: labels, labelSmoothing: smoothing)
             if let auxiliaryLogits {
-                loss = loss + scaled(crossEntropy(auxiliaryLogits, labels: labels), by: options.auxWeight)
+                loss = loss + scaled(crossEntropy(auxiliaryLogits, labels: labels, labelSmoothing: smoothing), by: options.auxWeight)
             }
             loss.backward()
             observe(logits, labels)

@@ -38,6 +38,11 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
     /// the official train.py's RandomCrop(32, padding=4)).
     public var cropPadding: Int?
     public var gradClip: Float = 5
+    /// Label smoothing ε of the training loss (PyTorch `CrossEntropyLoss(label_smoothing=)`; the
+    /// official DARTS ImageNet retrain, train_imagenet.py, uses 0.1): each training image's target
+    /// is (1 - ε) onehot + ε / classes, for the auxiliary head too. The test loss stays the plain
+    /// cross-entropy. nil is 0 (none), as in every file written before the option existed.
+    public var labelSmoothing: Float?
     public var seed: UInt64 = 0
     /// Use only the first N training images; nil for all.
     public var subset: Int?
@@ -112,6 +117,10 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         try check.require(auxWeight >= 0 && auxWeight.isFinite, "--aux-weight \(auxWeight) must not be negative (0 builds no auxiliary head)")
         try check.require(dropPathProb >= 0 && dropPathProb < 1, "--drop-path-prob \(dropPathProb) must be in [0, 1)")
         try check.require(cutout >= 0, "--cutout \(cutout) must not be negative (0 switches cutout off)")
+        if let labelSmoothing {
+            try check.require(labelSmoothing >= 0 && labelSmoothing < 1,
+                              "--label-smoothing \(labelSmoothing) must be in [0, 1) (0 for none; 0.1 is the usual value)")
+        }
         if let cropPadding {
             try check.require(cropPadding >= 0, "--crop-padding \(cropPadding) must not be negative (0 switches the random crop off)")
             try check.require(cropPadding <= OptionCheck.largestImageSide,
@@ -146,6 +155,7 @@ extension RetrainOptions: CommandLineOptions {
         OptionFlag("--cutout", \.cutout),
         OptionFlag("--crop-padding", \.cropPadding, unset: "(the dataset's)"),
         OptionFlag("--grad-clip", \.gradClip),
+        OptionFlag("--label-smoothing", \.labelSmoothing, unset: "0.0"),
         OptionFlag("--seed", \.seed),
         OptionFlag("--subset", \.subset, unset: "(all)"),
         OptionFlag("--test-subset", \.testSubset, unset: "(all)"),

@@ -39,6 +39,7 @@ struct RetrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Final drop path probability, ramped linearly from 0 (paper 0.2).", transform: finiteNumber) var dropPathProb: Float?
     @Option(parsing: .unconditional, help: "Cutout length in pixels, 0 for none (paper 16).", transform: wholeNumber) var cutout: Int?
     @Option(parsing: .unconditional, help: "Random crop padding in pixels, 0 for no crop (paper 4).", transform: wholeNumber) var cropPadding: Int?
+    @Option(parsing: .unconditional, help: "Label smoothing of the training loss in [0, 1): targets (1 - e) onehot + e / classes, as PyTorch's CrossEntropyLoss(label_smoothing=e) (default 0; DARTS's ImageNet retrain 0.1).", transform: finiteNumber) var labelSmoothing: Float?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(parsing: .unconditional, help: .hidden, transform: wholeNumber) var stopAfterEpochs: Int?
 

@@ -45,9 +45,9 @@ import Training
 
     @Test func everyNumericRetrainFlagRefusesInfAndNaN() {
         // --layers --channels --batch-size --epochs --lr --lr-min --momentum --weight-decay --aux-weight
-        // --drop-path-prob --cutout --crop-padding --grad-clip --seed --subset --test-subset --print-every --accumulate
-        // --image-size
-        #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 19)
+        // --drop-path-prob --cutout --crop-padding --grad-clip --label-smoothing --seed --subset --test-subset
+        // --print-every --accumulate --image-size
+        #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 20)
     }
 
     @Test func everyNumericBenchFlagRefusesInfAndNaN() {

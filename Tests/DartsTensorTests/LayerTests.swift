@@ -152,6 +152,34 @@ func avgPoolGradientMatchesCentralDifferences(kernel: Int, stride: Int, padding:
     checkGradients([x]) { crossEntropy($0[0], labels: [1, 0, 4, 2]) }
 }
 
+/// PyTorch's `F.cross_entropy(x, y, label_smoothing=e)`: the values below were printed by PyTorch
+/// 2.15 for these logits (float32), and agree with the closed form
+/// (1 - e) (lse - x_y) + e (lse - mean_k x_k) averaged over the rows.
+@Test func labelSmoothedCrossEntropyMatchesPyTorch() {
+    let logits = Tensor(shape: [2, 3], values: [0, 0, 0, 1, 2, 3])
+    let lse: Double = log(exp(1.0) + exp(2.0) + exp(3.0))
+    for (epsilon, pytorch) in [(Float(0.1), 0.8031090), (Float(0.25), 0.8781092)] {
+        let e = Double(epsilon)
+        let closed = ((1 - e) * log(3.0) + e * log(3.0) + (1 - e) * (lse - 3) + e * (lse - 2)) / 2
+        let loss = crossEntropy(logits, labels: [0, 2], labelSmoothing: epsilon)
+        #expect(abs(Double(loss.scalar) - pytorch) < 1e-6, "e = \(epsilon): \(loss.scalar) against PyTorch \(pytorch)")
+        #expect(abs(closed - pytorch) < 1e-6)
+    }
+    // e = 0 is the plain loss, bit for bit, and its gradient too.
+    let x = randomTensor([4, 5], seed: 25)
+    let plain = crossEntropy(x, labels: [1, 0, 4, 2]), zero = crossEntropy(x, labels: [1, 0, 4, 2], labelSmoothing: 0)
+    #expect(plain.scalar == zero.scalar)
+    checkGradients([x]) { crossEntropy($0[0], labels: [1, 0, 4, 2], labelSmoothing: 0.1) }
+    // The gradient is (softmax - q) / N: at uniform logits and e = 1 every target is 1/K, so it vanishes.
+    let uniform = Tensor(shape: [1, 4], values: [0, 0, 0, 0], requiresGrad: true)
+    crossEntropy(uniform, labels: [2], labelSmoothing: 1).backward()
+    #expect(uniform.gradient.allSatisfy { abs($0) < 1e-7 })
+    // And at e = 0.1 it is (1/4 - q) / 1: q = 0.925 at the label, 0.025 elsewhere.
+    let again = Tensor(shape: [1, 4], values: [0, 0, 0, 0], requiresGrad: true)
+    crossEntropy(again, labels: [2], labelSmoothing: 0.1).backward()
+    expectClose(again.gradient, [0.225, 0.225, -0.675, 0.225])
+}
+
 @Test func weightedSumGradientsReachInputsAndCoefficients() {
     let a = randomTensor([2, 2, 3, 3], seed: 26), b = randomTensor([2, 2, 3, 3], seed: 27)
     let c = randomTensor([2, 3], seed: 28)

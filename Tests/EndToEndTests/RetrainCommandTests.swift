@@ -242,6 +242,32 @@ import TestSupport
         #expect(counted(1, "epoch") == "1 epoch" && counted(0, "epoch") == "0 epochs" && counted(2, "step") == "2 steps")
     }
 
+    /// `--label-smoothing` reaches the training loss (other weights than without it), 0 is the
+    /// plain loss bit for bit, config.json records it, and `--resume` keeps it.
+    @Test func labelSmoothingChangesTheTrainedWeightsAndZeroIsThePlainLoss() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        func checksum(_ name: String, _ extra: [String]) throws -> String {
+            let out = tmp.appendingPathComponent(name)
+            let result = try CommandRunner.run(Self.tinyRetrain(out: out, extra: ["--subset", "64", "--test-subset", "100", "--epochs", "1"] + extra))
+            try #require(result.status == 0, "\(result.all)")
+            return try readJSON(RetrainResult.self, out.appendingPathComponent("result.json")).weightsChecksum
+        }
+        let plain = try checksum("plain", [])
+        #expect(try checksum("zero", ["--label-smoothing", "0"]) == plain)
+        #expect(try checksum("smoothed", ["--label-smoothing", "0.1"]) != plain)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("smoothed/config.json"))) as? [String: Any]
+        let options = config?["options"] as? [String: Any]
+        #expect((options?["labelSmoothing"] as? Double).map { abs($0 - 0.1) < 1e-6 } == true, "\(options ?? [:])")
+
+        func run(_ tmp: URL) -> URL { tmp.appendingPathComponent("run") }
+        try BadInputTests.expectRefused({ ["retrain", "--resume", run($0).path, "--label-smoothing", "0.2"] }, prepare: { tmp in
+            let result = try CommandRunner.run(Self.tinyRetrain(out: run(tmp), extra: ["--subset", "64", "--test-subset", "100",
+                                                                                      "--label-smoothing", "0.1", "--stop-after-epochs", "1"]))
+            try #require(result.status == 0, "\(result.all)")
+        }, ["--label-smoothing 0.2 differs from its 0.1"])
+    }
+
     @Test func usersMistakesEndWithOneMessageNamingTheInputAndNothingOverwritten() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -71,6 +71,24 @@ import Testing
         #expect(message { $0.auxWeight = -1 }.contains("--aux-weight"))
         #expect(message { $0.dataset = "imagenet" }.contains("--dataset imagenet is not known"))
         #expect(message { $0.learningRateMin = 1 }.contains("--lr-min"))
+        #expect(message { $0.labelSmoothing = 1 }.contains("--label-smoothing 1.0 must be in [0, 1)"))
+        #expect(message { $0.labelSmoothing = -0.1 }.contains("--label-smoothing -0.1 must be in [0, 1)"))
+        #expect(message { $0.labelSmoothing = 0.1 } == "")
+    }
+
+    /// Options written before `--label-smoothing` existed (config.json, checkpoints, model.bin)
+    /// still decode, as no smoothing, and compare equal by flag text to an explicit 0.
+    @Test func optionsWithoutLabelSmoothingDecodeAsNone() throws {
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(RetrainOptions(preset: .fast))) as! [String: Any]
+        #expect(json["labelSmoothing"] == nil)
+        json.removeValue(forKey: "labelSmoothing")
+        let decoded = try JSONDecoder().decode(RetrainOptions.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(decoded.labelSmoothing == nil)
+        var zero = decoded
+        zero.labelSmoothing = 0
+        #expect(zero.definingValues.map(\.value) == decoded.definingValues.map(\.value))
+        zero.labelSmoothing = 0.1
+        #expect(zero.definingValues.first { $0.flag == "--label-smoothing" }?.value == "0.1")
     }
 
     @Test func keyedRandomnessDependsOnEveryPartOfTheKey() {

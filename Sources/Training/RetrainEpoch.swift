@@ -64,11 +64,7 @@ extension RetrainJob {
             network.dropPathSampleSeeds = network.dropPathProbability > 0
                 ? KeyedRandomness.dropPathSeeds(part, seed: options.seed, epoch: epoch) : nil
             let (logits, auxiliaryLogits) = network(images[k])
-            let smoothing = options.labelSmoothing ?? 0
-            var loss = crossEntropy(logits, labels: labels, labelSmoothing: smoothing)
-            if let auxiliaryLogits {
-                loss = loss + scaled(crossEntropy(auxiliaryLogits, labels: labels, labelSmoothing: smoothing), by: options.auxWeight)
-            }
+            let loss = retrainLoss(logits: logits, auxiliaryLogits: auxiliaryLogits, labels: labels, options: options)
             loss.backward()
             observe(logits, labels)
             return loss.scalar
@@ -165,4 +161,15 @@ extension RetrainJob {
                                     : "DIFFERS across ranks: \(rankChecksums.joined(separator: ", "))"))
         return result
     }
+}
+
+/// The training loss of a retrain step: CE(logits) + auxWeight * CE(auxiliary logits), both with
+/// the options' label smoothing (``crossEntropy(_:labels:labelSmoothing:)``), as the official
+/// train.py (auxiliary weight) and train_imagenet.py (smoothing of both heads) form it.
+/// - Parameters: logits and auxiliaryLogits (N, classes); labels N class indices.
+func retrainLoss(logits: Tensor, auxiliaryLogits: Tensor?, labels: [Int32], options: RetrainOptions) -> Tensor {
+    let smoothing = options.labelSmoothing ?? 0
+    let loss = crossEntropy(logits, labels: labels, labelSmoothing: smoothing)
+    guard let auxiliaryLogits else { return loss }
+    return loss + scaled(crossEntropy(auxiliaryLogits, labels: labels, labelSmoothing: smoothing), by: options.auxWeight)
 }

@@ -202,7 +202,8 @@ public final class RetrainJob {
             + "; global batch \(options.batchSize) (\(options.batchSize / worldSize) per rank"
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(data.stepsPerEpoch, "step")) per epoch, "
             + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
-            + "augmentation \(data.augmentation.description), drop path \(options.dropPathProb); output in \(options.out)")
+            + "augmentation \(data.augmentation.description), drop path \(options.dropPathProb)"
+            + ((options.labelSmoothing ?? 0) > 0 ? ", label smoothing \(options.labelSmoothing!)" : "") + "; output in \(options.out)")
         if let hint = InterruptNotice.startHint("retrain", folder: options.out, worldSize: worldSize) { say(hint) }
         if run.startEpoch > 0 {
             say("resuming \(options.out) after epoch \(run.startEpoch) of \(options.epochs) (step \(run.totalSteps))")

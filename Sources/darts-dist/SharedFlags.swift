@@ -76,7 +76,7 @@ func finiteNumber<Value: BinaryFloatingPoint & LosslessStringConvertible>(_ text
     if value == 0, let wide = Double(text), wide != 0 {
         throw NumberFlagError("\(text) is too small for a \(bits): it would be 0 (the smallest is about \(Value.leastNonzeroMagnitude))")
     }
-    return value
+    return value + 0   // -0 becomes 0: a flag's value is compared as text on --resume ("-0.0" against "0.0")
 }
 
 /// The value of an integer flag, as `transform:` of its `@Option` (declared with `parsing:

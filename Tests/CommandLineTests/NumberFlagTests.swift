@@ -50,6 +50,16 @@ import Training
         #expect(Self.walk(RetrainCommand.self, RetrainOptions.self) == 20)
     }
 
+    /// `-0` reads as 0, so that a run started with `--label-smoothing -0` resumes with `0` (flags are
+    /// compared as text: "-0.0" against "0.0").
+    @Test func negativeZeroReadsAsZero() throws {
+        let command = try RetrainCommand.parseAsRoot(["--label-smoothing=-0", "--lr-min=-0"]) as! RetrainCommand
+        #expect(command.labelSmoothing?.sign == .plus && command.labelSmoothing == 0)
+        let options = RetrainOptions.fromCommandLine(givenFlags(of: command))
+        #expect(options.flagValues.first { $0.flag == "--label-smoothing" }?.value == "0.0")
+        #expect(options.flagValues.first { $0.flag == "--lr-min" }?.value == "0.0")
+    }
+
     @Test func everyNumericBenchFlagRefusesInfAndNaN() {
         #expect(Self.walk(BenchCommand.self, BenchOptions.self) == 9)
     }

@@ -243,7 +243,8 @@ import TestSupport
     }
 
     /// `--label-smoothing` reaches the training loss (other weights than without it), 0 is the
-    /// plain loss bit for bit, config.json records it, and `--resume` keeps it.
+    /// plain loss bit for bit, config.json records it, and `--resume` keeps it (a run stopped and
+    /// resumed ends as an uninterrupted one) and refuses another value.
     @Test func labelSmoothingChangesTheTrainedWeightsAndZeroIsThePlainLoss() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -259,6 +260,18 @@ import TestSupport
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("smoothed/config.json"))) as? [String: Any]
         let options = config?["options"] as? [String: Any]
         #expect((options?["labelSmoothing"] as? Double).map { abs($0 - 0.1) < 1e-6 } == true, "\(options ?? [:])")
+
+        let smoothed = ["--subset", "64", "--test-subset", "100", "--label-smoothing", "0.1"]
+        let whole = tmp.appendingPathComponent("whole"), stopped = tmp.appendingPathComponent("stopped")
+        let first = try CommandRunner.run(Self.tinyRetrain(out: whole, extra: smoothed))
+        try #require(first.status == 0, "\(first.all)")
+        #expect(first.stdout.contains("drop path 0.2, label smoothing 0.1; output in"), "\(first.stdout)")
+        let part = try CommandRunner.run(Self.tinyRetrain(out: stopped, extra: smoothed + ["--stop-after-epochs", "1"]))
+        try #require(part.status == 0, "\(part.all)")
+        let resumed = try CommandRunner.run(["retrain", "--resume", stopped.path])
+        try #require(resumed.status == 0, "\(resumed.all)")
+        let checksums = try [whole, stopped].map { try readJSON(RetrainResult.self, $0.appendingPathComponent("result.json")).weightsChecksum }
+        #expect(checksums[0] == checksums[1])
 
         func run(_ tmp: URL) -> URL { tmp.appendingPathComponent("run") }
         try BadInputTests.expectRefused({ ["retrain", "--resume", run($0).path, "--label-smoothing", "0.2"] }, prepare: { tmp in

@@ -76,6 +76,24 @@ import Testing
         #expect(message { $0.labelSmoothing = 0.1 } == "")
     }
 
+    /// The retrain's loss smooths the labels of both heads: CE_e(main) + w CE_e(auxiliary).
+    @Test func labelSmoothingReachesTheAuxiliaryHeadsLoss() {
+        var options = RetrainOptions()
+        options.auxWeight = 0.4
+        options.labelSmoothing = 0.2
+        let main = Tensor(shape: [3, 10], values: (0..<30).map { 2 * Float(sin(1.3 * Double($0))) })
+        let auxiliary = Tensor(shape: [3, 10], values: (0..<30).map { 2 * Float(cos(0.7 * Double($0))) })
+        let labels: [Int32] = [4, 0, 9]
+        let loss = retrainLoss(logits: main, auxiliaryLogits: auxiliary, labels: labels, options: options).scalar
+        let smoothed = crossEntropy(main, labels: labels, labelSmoothing: 0.2).scalar
+            + 0.4 * crossEntropy(auxiliary, labels: labels, labelSmoothing: 0.2).scalar
+        let auxiliaryPlain = crossEntropy(main, labels: labels, labelSmoothing: 0.2).scalar
+            + 0.4 * crossEntropy(auxiliary, labels: labels).scalar
+        #expect(abs(loss - smoothed) < 1e-6 && abs(loss - auxiliaryPlain) > 1e-3, "\(loss) \(smoothed) \(auxiliaryPlain)")
+        #expect(retrainLoss(logits: main, auxiliaryLogits: nil, labels: labels, options: options).scalar
+                == crossEntropy(main, labels: labels, labelSmoothing: 0.2).scalar)
+    }
+
     /// Options written before `--label-smoothing` existed (config.json, checkpoints, model.bin)
     /// still decode, as no smoothing, and compare equal by flag text to an explicit 0.
     @Test func optionsWithoutLabelSmoothingDecodeAsNone() throws {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the readers of every file darts-dist takes with libFuzzer: builds the library modules
+# Fuzzes the readers of IDX, CIFAR-10, genotype, checkpoint, model and metrics files with libFuzzer: builds the library modules
 # with coverage and AddressSanitizer (swift build --build-path .build/fuzz), links each harness of
 # Fuzz/harnesses against them, and runs each for SECONDS (default 60), one at a time, from the
 # seeds in Fuzz/seeds/HARNESS. New inputs go to .build/fuzz/corpus/HARNESS (not committed);

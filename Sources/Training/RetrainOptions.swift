@@ -67,10 +67,10 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         case .paper:
             break
         case .fast:
-            // Sized from measured throughput (README, "Retraining"): about 150 s per epoch of the
-            // 60,000 Fashion-MNIST images plus the 10,000-image test on 2 ranks x 1 core, so 10
-            // epochs fit in 30 minutes. No random crop: with it, a 9-epoch run ended with train
-            // accuracy at test accuracy (91.8%), underfitting.
+            // Sized from measured throughput (README, "Retraining the found cell"): 10 epochs of the
+            // 60,000 Fashion-MNIST images and the 10,000-image tests took 8 to 16 minutes on 2 ranks
+            // x 1 core (26 with an earlier build). No random crop: with it, a 9-epoch run ended
+            // with train accuracy at test accuracy (91.8%), underfitting.
             layers = 5
             channels = 8
             batchSize = 64

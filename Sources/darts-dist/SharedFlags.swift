@@ -11,15 +11,15 @@ import Training
 struct DataFlags: ParsableArguments {
     @Option(help: "fashion-mnist, mnist, cifar10, folder (DIR/train/CLASS/*.png|*.jpg, DIR/test/CLASS/...) or numpy (DIR/train_images.npy, ... or FILE.npz) (default: fashion-mnist).") var dataset: String?
     @Option(help: "The data folder (default: the dataset's, /usr/share/datasets/fashion-mnist for Fashion-MNIST).") var data: String?
-    @Option(parsing: .unconditional, help: "Use only the first N training images.", transform: wholeNumber) var subset: Int?
+    @Option(parsing: .unconditional, help: "Use only the first N training images (search --preset small: 16000).", transform: wholeNumber) var subset: Int?
     @Option(parsing: .unconditional, help: "--dataset folder or numpy: resize every image to S x S, bilinear (default: the images' own size, one for all, square).", transform: wholeNumber)
     var imageSize: Int?
 }
 
 /// The network's size: `search`, `retrain` and `bench`.
 struct NetworkFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Cells in the network (search and bench: 8; retrain: the preset's, paper 20, fast 5).", transform: wholeNumber) var layers: Int?
-    @Option(parsing: .unconditional, help: "Initial channels C (search and bench: 16; retrain: paper 36, fast 8).", transform: wholeNumber) var channels: Int?
+    @Option(parsing: .unconditional, help: "Cells in the network (search and bench: 8, search --preset small 5; retrain: the preset's, paper 20, fast 5).", transform: wholeNumber) var layers: Int?
+    @Option(parsing: .unconditional, help: "Initial channels C (search and bench: 16, search --preset small 8; retrain: paper 36, fast 8).", transform: wholeNumber) var channels: Int?
 }
 
 /// Changes to the search network and step: `search` and `bench`.
@@ -40,7 +40,7 @@ struct BatchFlags: ParsableArguments {
 
 /// The weights' SGD and its schedule: `search` and `retrain`.
 struct WeightTrainingFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Epochs (search: 50; retrain: paper 600, fast 10).", transform: wholeNumber) var epochs: Int?
+    @Option(parsing: .unconditional, help: "Epochs (search: 50, --preset small 6; retrain: paper 600, fast 10).", transform: wholeNumber) var epochs: Int?
     @Option(parsing: .unconditional, help: "Weight learning rate, cosine-annealed (search: 0.025; retrain: paper 0.025, fast 0.05).", transform: finiteNumber) var lr: Float?
     @Option(parsing: .unconditional, help: "Final weight learning rate (search: 0.001; retrain: 0).", transform: finiteNumber) var lrMin: Float?
     @Option(parsing: .unconditional, help: "SGD momentum (default: 0.9).", transform: finiteNumber) var momentum: Float?

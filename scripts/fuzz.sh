@@ -14,14 +14,16 @@ cd "$(dirname "$0")/.."
 root=$PWD
 seconds=${1:-60}
 shift || true
-all=(idx_raw idx_gzip cifar genotype_text genotype_json nni_json checkpoint model metrics)
+all=(idx_raw idx_gzip cifar genotype_text genotype_json nni_json checkpoint model metrics npy npz png jpeg)
 harnesses=("${@:-${all[@]}}")
 
-# The source of each harness (genotype_text, genotype_json and nni_json share one entry point).
+# The source of each harness (harnesses that share an entry point differ in their seeds).
 source_of() {
     case "$1" in
         idx_raw|idx_gzip) echo idx ;;
         genotype_text|genotype_json|nni_json) echo genotype ;;
+        npy|npz) echo numpy ;;
+        png|jpeg) echo image ;;
         *) echo "$1" ;;
     esac
 }

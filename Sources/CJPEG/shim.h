@@ -1,7 +1,8 @@
 // JPEG decoding through libjpeg-turbo's libjpeg API (jpeglib.h; libjpeg.txt, "Decompression
 // details"). libjpeg reports fatal errors by calling error_exit, which must not return: here it
 // longjmps back into cjpeg_decode, which Swift cannot do itself. Warnings (a truncated file is
-// one: "Premature end of JPEG file") are treated as errors, so a damaged file is never accepted.
+// one: "Premature end of JPEG file") are treated as errors and end the decoding at once, so a
+// damaged file is never accepted and never decoded further.
 #ifndef DARTS_DIST_CJPEG_SHIM_H
 #define DARTS_DIST_CJPEG_SHIM_H
 #include <stdio.h>
@@ -13,7 +14,6 @@
 struct cjpeg_error_manager {
     struct jpeg_error_mgr base;
     jmp_buf jump;
-    int warned;
     char message[JMSG_LENGTH_MAX];
 };
 
@@ -25,17 +25,19 @@ static void cjpeg_error_exit(j_common_ptr info) {
 
 static void cjpeg_emit_message(j_common_ptr info, int level) {
     struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
-    if (level < 0 && !manager->warned) {   // a warning; trace messages (level >= 0) are ignored
-        manager->warned = 1;
+    if (level < 0) {   // a warning: ends the decoding as an error does; trace messages (level >= 0) are ignored
         (*info->err->format_message)(info, manager->message);
+        longjmp(manager->jump, 1);
     }
 }
 
 /// Decodes the JPEG in `data[0..<size]` to 8-bit gray (1 channel, for a grayscale JPEG) or RGB
 /// (3 channels, any other color space converted by libjpeg). On success returns 0 and sets
 /// `*pixels` to a malloc'ed H x W x C buffer the caller frees; on failure (an error or a warning)
-/// returns -1 with libjpeg's message in `message` (at most `message_size` bytes, NUL-terminated).
-static inline int cjpeg_decode(const unsigned char *data, unsigned long size, unsigned char **pixels,
+/// returns -1 with libjpeg's message in `message` (at most `message_size` bytes, NUL-terminated);
+/// returns -2, with `*width` and `*height` set and no pixel buffer allocated, when the header
+/// declares more than `max_pixels` pixels.
+static inline int cjpeg_decode(const unsigned char *data, unsigned long size, size_t max_pixels, unsigned char **pixels,
                                int *width, int *height, int *channels, char *message, size_t message_size) {
     struct jpeg_decompress_struct info;
     struct cjpeg_error_manager manager;
@@ -54,6 +56,12 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, un
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
+    if ((size_t)info.image_width * (size_t)info.image_height > max_pixels) {   // each at most 65,500
+        *width = (int)info.image_width;
+        *height = (int)info.image_height;
+        jpeg_destroy_decompress(&info);
+        return -2;
+    }
     info.out_color_space = info.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t row = (size_t)info.output_width * (size_t)info.output_components;
@@ -68,12 +76,6 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, un
         jpeg_read_scanlines(&info, &line, 1);
     }
     jpeg_finish_decompress(&info);
-    if (manager.warned) {
-        snprintf(message, message_size, "%s", manager.message);
-        jpeg_destroy_decompress(&info);
-        free(buffer);
-        return -1;
-    }
     *pixels = buffer;
     *width = (int)info.output_width;
     *height = (int)info.output_height;

@@ -9,8 +9,9 @@
 /// Decodes the PNG in `data[0..<size]` to 8-bit gray (1 channel, when the file has no color) or
 /// RGB (3 channels; alpha is composited over black). On success returns 0 and sets `*pixels` to
 /// a malloc'ed H x W x C buffer the caller frees; on failure returns -1 with libpng's reason in
-/// `message` (at most `message_size` bytes, NUL-terminated).
-static inline int cpng_decode(const unsigned char *data, size_t size, unsigned char **pixels,
+/// `message` (at most `message_size` bytes, NUL-terminated); returns -2, with `*width` and
+/// `*height` set and nothing allocated, when the header declares more than `max_pixels` pixels.
+static inline int cpng_decode(const unsigned char *data, size_t size, size_t max_pixels, unsigned char **pixels,
                               int *width, int *height, int *channels, char *message, size_t message_size) {
     png_image image;
     memset(&image, 0, sizeof image);
@@ -19,6 +20,12 @@ static inline int cpng_decode(const unsigned char *data, size_t size, unsigned c
     if (!png_image_begin_read_from_memory(&image, data, size)) {
         snprintf(message, message_size, "%s", image.message);
         return -1;
+    }
+    if ((size_t)image.width * (size_t)image.height > max_pixels) {   // both below 2^31 (libpng's limit)
+        *width = (int)image.width;
+        *height = (int)image.height;
+        png_image_free(&image);
+        return -2;
     }
     int color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
     image.format = color ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;

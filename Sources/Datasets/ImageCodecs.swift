@@ -19,9 +19,15 @@ public enum ImageCodecs {
     /// The file name extensions taken as images (compared case-insensitively).
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
 
+    /// The most pixels (width x height) of an image decoded: 16384 x 16384, 805 MB as RGB bytes.
+    /// Checked on the file's header, before the pixel buffer is allocated, so that a small file
+    /// declaring a huge image (a decompression bomb, or a damaged header) cannot exhaust memory.
+    static let maximumPixels = 1 << 28
+
     /// Decodes `bytes`, the contents of `path`.
-    /// - Throws: ``OwnDataError`` naming `path` when the bytes are neither PNG nor JPEG, or the
-    ///   library reports the file corrupt or truncated (its message is quoted).
+    /// - Throws: ``OwnDataError`` naming `path` when the bytes are neither PNG nor JPEG, the
+    ///   header declares more than ``maximumPixels`` pixels, or the library reports the file
+    ///   corrupt or truncated (its message is quoted).
     static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
         let isPNG = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let isJPEG = bytes.starts(with: [0xFF, 0xD8, 0xFF])
@@ -35,11 +41,18 @@ public enum ImageCodecs {
         let status = bytes.withUnsafeBufferPointer { buffer in
             message.withUnsafeMutableBufferPointer { text in
                 isPNG
-                    ? cpng_decode(buffer.baseAddress, buffer.count, &pixels, &width, &height, &channels, text.baseAddress, text.count)
-                    : cjpeg_decode(buffer.baseAddress, UInt(buffer.count), &pixels, &width, &height, &channels, text.baseAddress, text.count)
+                    ? cpng_decode(buffer.baseAddress, buffer.count, maximumPixels, &pixels, &width, &height, &channels,
+                                  text.baseAddress, text.count)
+                    : cjpeg_decode(buffer.baseAddress, UInt(buffer.count), maximumPixels, &pixels, &width, &height, &channels,
+                                   text.baseAddress, text.count)
             }
         }
         defer { free(pixels) }
+        if status == -2 {
+            throw OwnDataError.invalid("\(InputText.path(path)) declares \(width) x \(height) pixels (width x height), more than the "
+                + "16384 x 16384 darts-dist decodes; resize it (every image is resized to --image-size anyway) or move it out of "
+                + "the data folder")
+        }
         guard status == 0, let pixels else {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw OwnDataError.invalid("\(InputText.path(path)) is a corrupt or truncated \(isPNG ? "PNG" : "JPEG") file (\(isPNG ? "libpng" : "libjpeg"): "

@@ -51,41 +51,51 @@ enum ImageFolder {
             a.relative != b.relative ? a.relative.unicodeScalars.lexicographicallyPrecedes(b.relative.unicodeScalars)
                                      : a.label < b.label
         }
-        var decoded: [DecodedImage] = []
-        decoded.reserveCapacity(files.count)
+        if let imageSize {   // at least one channel a pixel; checked again below with the channels found
+            try RawImages.checkResizedFits(count: files.count, channels: reference?.channels ?? 1, side: imageSize, path: splitURL.path)
+        }
+        // Each image to (C, H, W) floats in [0, 1] with its own C (1 or 3) as soon as it is
+        // decoded, resized to imageSize x imageSize when given, so that only one image is held at
+        // its file's size. The bilinear resize works plane by plane, so a gray image resized and
+        // then given three equal planes is the same as one given three planes and then resized.
+        var converted: [(channels: Int, pixels: [Float])] = []
+        converted.reserveCapacity(files.count)
+        var first: (height: Int, width: Int)?
         for file in files {
             let image = try ImageCodecs.decode(try FileBytes.readPlain(file.path), path: file.path)
-            if imageSize == nil, let first = decoded.first, image.width != first.width || image.height != first.height {
+            if imageSize == nil, let first, image.width != first.width || image.height != first.height {
                 throw OwnDataError.invalid("\(InputText.path(file.path)) is \(image.height)x\(image.width) (height x width), but \(InputText.path(files[0].path)) "
                     + "is \(first.height)x\(first.width); every image of a data set must have one size: pass --image-size S "
                     + "to resize them all to S x S")
             }
-            decoded.append(image)
+            first = first ?? (image.height, image.width)
+            var one = RawImages(pixels: [Float](repeating: 0, count: image.channels * image.height * image.width), labels: [0],
+                                channels: image.channels, height: image.height, width: image.width, classNames: [])
+            let plane = image.height * image.width
+            for i in 0..<plane {
+                for c in 0..<image.channels {
+                    one.pixels[c * plane + i] = Float(image.pixels[i * image.channels + c]) / 255
+                }
+            }
+            if let imageSize { one = one.resized(to: imageSize) }
+            converted.append((image.channels, one.pixels))
         }
-        let channels = reference?.channels ?? (decoded.contains { $0.channels == 3 } ? 3 : 1)
-        if channels == 1, let color = decoded.firstIndex(where: { $0.channels == 3 }) {
+        let channels = reference?.channels ?? (converted.contains { $0.channels == 3 } ? 3 : 1)
+        if channels == 1, let color = converted.firstIndex(where: { $0.channels == 3 }) {
             throw OwnDataError.invalid("\(InputText.path(files[color].path)) is in color, but the training images are grayscale; "
                 + "convert the test images to grayscale")
         }
-        // Each image to (C, H, W) floats in [0, 1], resized to imageSize x imageSize when given.
-        let height = imageSize ?? decoded[0].height, width = imageSize ?? decoded[0].width
+        let height = imageSize ?? first!.height, width = imageSize ?? first!.width
         if let imageSize {
             try RawImages.checkResizedFits(count: files.count, channels: channels, side: imageSize, path: splitURL.path)
         }
         var raw = RawImages(pixels: [], labels: files.map { Int32($0.label) }, channels: channels, height: height,
                             width: width, classNames: classNames)
         raw.pixels.reserveCapacity(files.count * channels * height * width)
-        for image in decoded {
-            var one = RawImages(pixels: [Float](repeating: 0, count: channels * image.height * image.width), labels: [0],
-                                channels: channels, height: image.height, width: image.width, classNames: [])
-            let plane = image.height * image.width
-            for i in 0..<plane {
-                for c in 0..<channels {
-                    one.pixels[c * plane + i] = Float(image.pixels[i * image.channels + min(c, image.channels - 1)]) / 255
-                }
-            }
-            if image.height != height || image.width != width { one = one.resized(to: height) }
-            raw.pixels += one.pixels
+        for k in converted.indices {
+            // A gray image among color ones: its plane three times.
+            for _ in 0..<(channels / converted[k].channels) { raw.pixels += converted[k].pixels }
+            converted[k].pixels = []
         }
         return raw
     }

@@ -82,8 +82,12 @@ enum NumpyArrays {
                          classNames: (0..<classes).map(String.init))
     }
 
-    /// The labels as Int values, checked: integer dtype, one dimension, each in 0..<count (or
-    /// not negative when count is nil).
+    /// The most classes a numpy data set may have: the training labels' largest value + 1, so a
+    /// label read from a file cannot make the class list (and the network's last layer) huge.
+    static let maximumClasses = 100_000
+
+    /// The labels as Int values, checked: integer dtype, one dimension, each in 0..<count (or in
+    /// 0..<``maximumClasses`` when count is nil: the training labels, which define the classes).
     @discardableResult
     static func checkLabels(_ labels: NPYFile.Array, path: String, count: Int?) throws -> [Int] {
         guard labels.dtype.isInteger, labels.shape.count == 1 else {
@@ -91,9 +95,11 @@ enum NumpyArrays {
                 + "one integer per image, shape (N): save array.astype(numpy.int64)")
         }
         let values = labels.integers()
-        for (index, label) in values.enumerated() where label < 0 || (count.map { label >= Int64($0) } ?? false) {
+        let bound = Int64(count ?? maximumClasses)
+        for (index, label) in values.enumerated() where label < 0 || label >= bound {
             throw OwnDataError.invalid("\(path): label \(label) of item \(index) is out of range "
-                + (count.map { "0...\($0 - 1) (the training labels' range)" } ?? "(labels are 0, 1, ..., K-1)")
+                + (count.map { "0...\($0 - 1) (the training labels' range)" }
+                   ?? "(labels are 0, 1, ..., K-1, with at most \(maximumClasses) classes)")
                 + "; number the classes from 0")
         }
         return values.map { Int($0) }
@@ -131,9 +137,25 @@ enum NumpyArrays {
                        + (members.count > 10 ? " and \(members.count - 10) more" : "")) + "); write it with "
                     + "numpy.savez(FILE, train_images=..., train_labels=..., test_images=..., test_labels=...)")
             }
+            // The member's size as its zip headers declare it, checked against the memory before
+            // extracting; extraction stops once the output passes it (a zip bomb that lies).
+            let declared = entry.uncompressedSize
+            let available = HostMemory.availableBytes()
+            guard Double(declared) <= available else {
+                throw OwnDataError.invalid("\(path)[\(name).npy] declares \(declared) bytes once extracted, more than the "
+                    + String(format: "%.1f GB", available / 1e9) + " this machine has available (MemAvailable in /proc/meminfo); "
+                    + "the archive is damaged, or the array too large for this machine")
+            }
+            struct TooLong: Error {}
             var data = Data()
             do {
-                _ = try archive.extract(entry) { data.append($0) }
+                _ = try archive.extract(entry) { part in
+                    guard UInt64(data.count) + UInt64(part.count) <= declared else { throw TooLong() }
+                    data.append(part)
+                }
+            } catch is TooLong {
+                throw OwnDataError.invalid("\(path)[\(name).npy] extracts to more than the \(declared) bytes its zip headers declare "
+                    + "(extraction stopped there); the archive is damaged, write it again with numpy.savez")
             } catch {
                 throw OwnDataError.invalid("\(path)[\(name).npy] cannot be extracted (\(error)); the archive is damaged, "
                     + "write it again with numpy.savez")

@@ -148,6 +148,28 @@ import TestSupport
         #expect(fromArchive.count == 3)
     }
 
+    /// An .npz member that inflates to more than its zip headers declare (a zip bomb that lies
+    /// about its size) is stopped at the declared size, not extracted to the end.
+    @Test func anNpzMemberLargerThanItsHeadersSayIsStoppedThere() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.url.appendingPathComponent("data.npz")
+        try OwnDataSamples.writeNPZ(OwnDataSamples.numpyArrays(train: 9, test: 3, size: 4), to: file)
+        var bytes = try FileBytes.readPlain(file.path)
+        var patched = 0
+        for i in 0..<(bytes.count - 4) {   // every header's uncompressed size to 100: local (+22) and central (+24)
+            let signature = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+            guard let offset = [0x0403_4b50: 22, 0x0201_4b50: 24][signature] else { continue }
+            bytes.replaceSubrange((i + offset)..<(i + offset + 4), with: [100, 0, 0, 0])
+            patched += 1
+        }
+        #expect(patched == 8)
+        try Data(bytes).write(to: file)
+        let text = message { _ = try loadDataset(.numpy, folder: file.path, split: .train) }
+        #expect(text.contains("data.npz[train_images.npy] extracts to more than the 100 bytes its zip headers declare (extraction "
+                              + "stopped there); the archive is damaged"), "\(text)")
+    }
+
     @Test func numpyShapesThatDoNotFitAreRefused() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -156,6 +178,30 @@ import TestSupport
         try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url)
         let text = message { _ = try loadDataset(.numpy, folder: folder.path, split: .train) }
         #expect(text.contains("train_images.npy has shape [4, 3, 4, 3]: neither N x H x W x C nor N x C x H x W"))
+    }
+
+    /// The training labels define the classes (largest + 1): a label of 100,000 or more, up to
+    /// Int64.max, is refused before a class list is made (found by fuzzing: a hang building 8.6e9
+    /// class names, and a trap at Int64.max + 1).
+    @Test func trainingLabelsBeyondTheClassBoundAreRefused() throws {
+        for label in [100_000, Int.max] {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            var arrays = OwnDataSamples.numpyArrays(train: 4, test: 2, size: 4)
+            arrays["train_labels"] = OwnDataSamples.npy(descr: "<i8", shape: [4], data: OwnDataSamples.int64([0, 1, label, 2]))
+            try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url)
+            for split in [DatasetSplit.train, .test] {
+                let text = message { _ = try loadDataset(.numpy, folder: folder.path, split: split) }
+                #expect(text.contains("train_labels.npy: label \(label) of item 2 is out of range (labels are 0, 1, ..., K-1, with at "
+                                      + "most 100000 classes); number the classes from 0"), "\(text)")
+            }
+        }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var arrays = OwnDataSamples.numpyArrays(train: 4, test: 2, size: 4)
+        arrays["train_labels"] = OwnDataSamples.npy(descr: "<i8", shape: [4], data: OwnDataSamples.int64([0, 1, 99_999, 2]))
+        try OwnDataSamples.writeNumpyFolder(arrays, to: folder.url)
+        #expect(try loadDataset(.numpy, folder: folder.path, split: .train).classCount == 100_000)
     }
 
     // MARK: image folders
@@ -206,6 +252,60 @@ import TestSupport
         let jpeg = try ImageCodecs.decode(ImageCodecs.encodeJPEG(smooth, width: 8, height: 8, channels: 3, quality: 100), path: "b.jpg")
         #expect(jpeg.channels == 3 && jpeg.width == 8 && jpeg.height == 8)
         #expect(zip(jpeg.pixels, smooth).allSatisfy { abs(Int($0) - Int($1)) <= 8 })
+    }
+
+    /// With --image-size each image is resized as it is decoded, with its own channels; a gray
+    /// image among color ones then gets its resized plane three times, which is the same as
+    /// resizing three equal planes (the resize works plane by plane).
+    @Test func grayAndColorImagesAreResizedPlaneByPlaneAsTheyAreDecoded() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let gray = OwnDataSamples.image(1, size: 5, channels: 1), color = OwnDataSamples.image(2, size: 5, channels: 3)
+        for split in ["train", "test"] {
+            try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("\(split)/a"), withIntermediateDirectories: true)
+            try ImageCodecs.writePNG(gray, width: 5, height: 5, channels: 1, to: folder.file("\(split)/a/1.png"))
+            try ImageCodecs.writePNG(color, width: 5, height: 5, channels: 3, to: folder.file("\(split)/a/2.png"))
+        }
+        let raw = try ImageFolder.load(root: folder.path, split: .train, reference: nil, imageSize: 7)
+        #expect(raw.channels == 3 && raw.height == 7 && raw.width == 7 && raw.labels == [0, 0])
+        let grayPlanes = gray.map { Float($0) / 255 } + gray.map { Float($0) / 255 } + gray.map { Float($0) / 255 }
+        let colorPlanes = (0..<3).flatMap { c in (0..<25).map { Float(color[$0 * 3 + c]) / 255 } }
+        let expected = RawImages(pixels: grayPlanes + colorPlanes, labels: [0, 0], channels: 3, height: 5, width: 5,
+                                 classNames: ["a"]).resized(to: 7)
+        #expect(raw.pixels == expected.pixels)
+    }
+
+    /// A header that declares more than 16384 x 16384 pixels is refused before any pixel buffer
+    /// is made: a small PNG or JPEG whose width and height were raised to 20000 x 17000.
+    @Test func imagesDeclaringTooManyPixelsAreRefusedBeforeDecoding() throws {
+        func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {   // PNG's CRC (ISO 3309), bit by bit
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return ~crc
+        }
+        func bigEndian(_ value: UInt32, _ count: Int) -> [UInt8] { (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try ImageCodecs.writePNG(OwnDataSamples.image(1, size: 8, channels: 1), width: 8, height: 8, channels: 1, to: folder.file("a.png"))
+        var png = try FileBytes.readPlain(folder.file("a.png"))
+        png.replaceSubrange(16..<24, with: bigEndian(20000, 4) + bigEndian(17000, 4))   // IHDR width, height
+        png.replaceSubrange(29..<33, with: bigEndian(crc32(png[12..<29]), 4))
+        var jpeg = ImageCodecs.encodeJPEG(OwnDataSamples.image(1, size: 8, channels: 1), width: 8, height: 8, channels: 1)
+        let sof = try #require((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: bigEndian(17000, 2) + bigEndian(20000, 2))   // SOF0 height, width
+        for (bytes, name) in [(png, "big.png"), (jpeg, "big.jpg")] {
+            let error = #expect(throws: OwnDataError.self) { _ = try ImageCodecs.decode(bytes, path: name) }
+            #expect("\(String(describing: error))".contains("\(name) declares 20000 x 17000 pixels (width x height), more than the 16384 x "
+                                                           + "16384 darts-dist decodes; resize it"), "\(String(describing: error))")
+        }
+        // Just below the bound the header passes and the file fails as what it is, truncated.
+        png.replaceSubrange(16..<24, with: bigEndian(16384, 4) + bigEndian(16384, 4))
+        png.replaceSubrange(29..<33, with: bigEndian(crc32(png[12..<29]), 4))
+        let truncated = #expect(throws: OwnDataError.self) { _ = try ImageCodecs.decode(png, path: "edge.png") }
+        #expect("\(String(describing: truncated))".contains("edge.png is a corrupt or truncated PNG file"), "\(String(describing: truncated))")
     }
 
     @Test func anImageSizeBeyondTheMachinesMemoryIsRefusedBeforeAllocating() throws {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Fuzzes the readers of IDX, CIFAR-10, genotype, checkpoint, model and metrics files with libFuzzer: builds the library modules
-# with coverage and AddressSanitizer (swift build --build-path .build/fuzz), links each harness of
-# Fuzz/harnesses against them, and runs each for SECONDS (default 60), one at a time, from the
-# seeds in Fuzz/seeds/HARNESS. New inputs go to .build/fuzz/corpus/HARNESS (not committed);
+# Fuzzes the readers of IDX, CIFAR-10, .npy, .npz, PNG, JPEG, genotype, checkpoint, model and
+# metrics files with libFuzzer: builds the library modules with coverage and AddressSanitizer
+# (swift build --build-path .build/fuzz), links each harness of Fuzz/harnesses against them, and
+# runs each for SECONDS (default 60), one at a time, from the seeds in Fuzz/seeds/HARNESS. New inputs go to .build/fuzz/corpus/HARNESS (not committed);
 # a crash is written to .build/fuzz/crashes/ and ends the script with a non-zero exit.
 #
 #   scripts/fuzz.sh [SECONDS] [HARNESS...]     e.g. scripts/fuzz.sh 600 idx_gzip
 #
-# Harnesses: idx_raw idx_gzip cifar genotype_text genotype_json nni_json checkpoint model metrics.
+# Harnesses: idx_raw idx_gzip cifar genotype_text genotype_json nni_json checkpoint model metrics
+# npy npz png jpeg.
 # Prints one line per harness: seconds, executions, coverage (edges), features and corpus size.
 set -euo pipefail
 cd "$(dirname "$0")/.."

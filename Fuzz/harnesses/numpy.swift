@@ -10,7 +10,8 @@ import Foundation
 let folder = "/dev/shm/darts-dist-fuzz-numpy-\(getpid())"
 
 func write(_ bytes: [UInt8], _ name: String) {
-    _ = FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data(bytes))
+    let written = FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data(bytes))
+    precondition(written, "cannot write \(folder)/\(name): the harness needs a writable /dev/shm")
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

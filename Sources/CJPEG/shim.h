@@ -23,6 +23,20 @@ static void cjpeg_error_exit(j_common_ptr info) {
     longjmp(manager->jump, 1);
 }
 
+/// Progressive JPEGs: each scan walks the whole coefficient buffer, so a small file of thousands
+/// of tiny scans costs minutes (libjpeg-turbo limits scans the same way: djpeg -maxscans,
+/// TJPARAM_SCANLIMIT). More than CJPEG_MAX_SCANS scans end the decoding as an error.
+#define CJPEG_MAX_SCANS 500
+
+static void cjpeg_progress(j_common_ptr info) {
+    j_decompress_ptr decompress = (j_decompress_ptr)info;
+    if (decompress->input_scan_number > CJPEG_MAX_SCANS) {
+        struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
+        snprintf(manager->message, sizeof manager->message, "more than %d scans", CJPEG_MAX_SCANS);
+        longjmp(manager->jump, 1);
+    }
+}
+
 static void cjpeg_emit_message(j_common_ptr info, int level) {
     struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
     if (level < 0) {   // a warning: ends the decoding as an error does; trace messages (level >= 0) are ignored
@@ -41,6 +55,7 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, si
                                int *width, int *height, int *channels, char *message, size_t message_size) {
     struct jpeg_decompress_struct info;
     struct cjpeg_error_manager manager;
+    struct jpeg_progress_mgr progress;
     unsigned char *volatile buffer = NULL;
     memset(&manager, 0, sizeof manager);
     *pixels = NULL;
@@ -54,6 +69,9 @@ static inline int cjpeg_decode(const unsigned char *data, unsigned long size, si
         return -1;
     }
     jpeg_create_decompress(&info);
+    memset(&progress, 0, sizeof progress);
+    progress.progress_monitor = cjpeg_progress;
+    info.progress = &progress;
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
     if ((size_t)info.image_width * (size_t)info.image_height > max_pixels) {   // each at most 65,500

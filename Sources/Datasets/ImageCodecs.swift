@@ -19,15 +19,23 @@ public enum ImageCodecs {
     /// The file name extensions taken as images (compared case-insensitively).
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
 
-    /// The most pixels (width x height) of an image decoded: 16384 x 16384, 805 MB as RGB bytes.
-    /// Checked on the file's header, before the pixel buffer is allocated, so that a small file
+    /// The most pixels (width x height) of an image decoded: 2^26 (67 MP, 8192 x 8192). Decoding
+    /// and converting one image needs about 18 bytes a pixel of each channel (the decoder's bytes,
+    /// their copy, the float planes): 3.6 GB at this bound in RGB. Checked on the file's header,
+    /// before the pixel buffer is allocated, as is ``pixelsThatFit()``, so that a small file
     /// declaring a huge image (a decompression bomb, or a damaged header) cannot exhaust memory.
-    static let maximumPixels = 1 << 28
+    static let maximumPixels = 1 << 26
+
+    /// The pixels of an RGB image whose decoding fits in the memory available now.
+    static func pixelsThatFit() -> Int {
+        Int(min(HostMemory.availableBytes() / (18 * 3), Double(Int.max / 2)))
+    }
 
     /// Decodes `bytes`, the contents of `path`.
     /// - Throws: ``OwnDataError`` naming `path` when the bytes are neither PNG nor JPEG, the
-    ///   header declares more than ``maximumPixels`` pixels, or the library reports the file
-    ///   corrupt or truncated (its message is quoted).
+    ///   header declares more than ``maximumPixels`` pixels or more than ``pixelsThatFit()``, or
+    ///   the library reports the file corrupt or truncated (its message is quoted; a progressive
+    ///   JPEG of more than 500 scans is one).
     static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
         let isPNG = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let isJPEG = bytes.starts(with: [0xFF, 0xD8, 0xFF])
@@ -38,20 +46,24 @@ public enum ImageCodecs {
         var pixels: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
+        let fit = pixelsThatFit(), limit = min(maximumPixels, fit)
         let status = bytes.withUnsafeBufferPointer { buffer in
             message.withUnsafeMutableBufferPointer { text in
                 isPNG
-                    ? cpng_decode(buffer.baseAddress, buffer.count, maximumPixels, &pixels, &width, &height, &channels,
+                    ? cpng_decode(buffer.baseAddress, buffer.count, limit, &pixels, &width, &height, &channels,
                                   text.baseAddress, text.count)
-                    : cjpeg_decode(buffer.baseAddress, UInt(buffer.count), maximumPixels, &pixels, &width, &height, &channels,
+                    : cjpeg_decode(buffer.baseAddress, UInt(buffer.count), limit, &pixels, &width, &height, &channels,
                                    text.baseAddress, text.count)
             }
         }
         defer { free(pixels) }
         if status == -2 {
-            throw OwnDataError.invalid("\(InputText.path(path)) declares \(width) x \(height) pixels (width x height), more than the "
-                + "16384 x 16384 darts-dist decodes; resize it (every image is resized to --image-size anyway) or move it out of "
-                + "the data folder")
+            let declared = Int(width) * Int(height)
+            throw OwnDataError.invalid("\(InputText.path(path)) declares \(width) x \(height) pixels (width x height), "
+                + (declared > maximumPixels
+                   ? "more than the \(maximumPixels) (8192 x 8192) darts-dist decodes"
+                   : "more than the \(fit) whose decoding fits in this machine's available memory (MemAvailable in /proc/meminfo)")
+                + "; resize it (every image is resized to --image-size anyway) or move it out of the data folder")
         }
         guard status == 0, let pixels else {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -275,8 +275,8 @@ import TestSupport
         #expect(raw.pixels == expected.pixels)
     }
 
-    /// A header that declares more than 16384 x 16384 pixels is refused before any pixel buffer
-    /// is made: a small PNG or JPEG whose width and height were raised to 20000 x 17000.
+    /// A header that declares more than 8192 x 8192 pixels is refused before any pixel buffer is
+    /// made: a small PNG or JPEG whose width and height were raised to 20000 x 17000.
     @Test func imagesDeclaringTooManyPixelsAreRefusedBeforeDecoding() throws {
         func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {   // PNG's CRC (ISO 3309), bit by bit
             var crc: UInt32 = 0xFFFF_FFFF
@@ -298,11 +298,11 @@ import TestSupport
         jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: bigEndian(17000, 2) + bigEndian(20000, 2))   // SOF0 height, width
         for (bytes, name) in [(png, "big.png"), (jpeg, "big.jpg")] {
             let error = #expect(throws: OwnDataError.self) { _ = try ImageCodecs.decode(bytes, path: name) }
-            #expect("\(String(describing: error))".contains("\(name) declares 20000 x 17000 pixels (width x height), more than the 16384 x "
-                                                           + "16384 darts-dist decodes; resize it"), "\(String(describing: error))")
+            #expect("\(String(describing: error))".contains("\(name) declares 20000 x 17000 pixels (width x height), more than the "
+                                                           + "67108864 (8192 x 8192) darts-dist decodes; resize it"), "\(String(describing: error))")
         }
         // Just below the bound the header passes and the file fails as what it is, truncated.
-        png.replaceSubrange(16..<24, with: bigEndian(16384, 4) + bigEndian(16384, 4))
+        png.replaceSubrange(16..<24, with: bigEndian(8192, 4) + bigEndian(8192, 4))
         png.replaceSubrange(29..<33, with: bigEndian(crc32(png[12..<29]), 4))
         let truncated = #expect(throws: OwnDataError.self) { _ = try ImageCodecs.decode(png, path: "edge.png") }
         #expect("\(String(describing: truncated))".contains("edge.png is a corrupt or truncated PNG file"), "\(String(describing: truncated))")

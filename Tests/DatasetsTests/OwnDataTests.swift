@@ -308,6 +308,37 @@ import TestSupport
         #expect("\(String(describing: truncated))".contains("edge.png is a corrupt or truncated PNG file"), "\(String(describing: truncated))")
     }
 
+    /// A progressive JPEG (gray, 8 x 8, every coefficient 0) of `coefficients` AC bands: the DC
+    /// and each band sent in 14 scans (a first scan at Al = 13, then 13 refinements), all with
+    /// one-code Huffman tables, so each scan's data is one byte. 14 + 14 x coefficients scans.
+    static func progressiveJPEG(coefficients: Int) -> [UInt8] {
+        func segment(_ marker: UInt8, _ body: [UInt8]) -> [UInt8] {
+            [0xFF, marker, UInt8((body.count + 2) >> 8), UInt8((body.count + 2) & 0xFF)] + body
+        }
+        var bytes: [UInt8] = [0xFF, 0xD8]
+        bytes += segment(0xDB, [0] + [UInt8](repeating: 1, count: 64))
+        bytes += segment(0xC2, [8, 0, 8, 0, 8, 1, 1, 0x11, 0])   // SOF2: 8 bits, 8 x 8, one component
+        let oneCode: [UInt8] = [1] + [UInt8](repeating: 0, count: 15) + [0]
+        bytes += segment(0xC4, [0x00] + oneCode + [0x10] + oneCode)
+        for band in 0...coefficients {
+            for (ah, al) in [(0, 13)] + (1...13).reversed().map({ ($0, $0 - 1) }) {
+                bytes += segment(0xDA, [1, 1, 0x00, UInt8(band), UInt8(band), UInt8(ah << 4 | al)])
+                bytes.append(0x7F)   // one 0 bit (category 0, end of band, or a refinement bit), padded with 1s
+            }
+        }
+        return bytes + [0xFF, 0xD9]
+    }
+
+    /// A progressive JPEG of more than 500 scans is refused before libjpeg walks the image once
+    /// per scan; one of 434 scans decodes.
+    @Test func aProgressiveJPEGOfMoreThan500ScansIsRefused() throws {
+        let fine = try ImageCodecs.decode(Self.progressiveJPEG(coefficients: 30), path: "434.jpg")
+        #expect(fine.width == 8 && fine.height == 8 && fine.channels == 1)
+        let error = #expect(throws: OwnDataError.self) { _ = try ImageCodecs.decode(Self.progressiveJPEG(coefficients: 63), path: "896.jpg") }
+        #expect("\(String(describing: error))".contains("896.jpg is a corrupt or truncated JPEG file (libjpeg: more than 500 scans)"),
+                "\(String(describing: error))")
+    }
+
     @Test func anImageSizeBeyondTheMachinesMemoryIsRefusedBeforeAllocating() throws {
         // 1,000 images of 4 x 4 pixels, to 4096 x 4096: 134 GB of float32 twice, more than any
         // development machine has; refused with the figure, before a buffer is made.

@@ -1,5 +1,6 @@
 // PNG and JPEG files (`--dataset folder`): the decoders (libpng, libjpeg-turbo through the shims)
-// with their pixel bound, then the conversion to floats and the bilinear resize to 8 x 8.
+// with their pixel bound, then the conversion to float planes and the bilinear resize to 8 x 8,
+// as `--dataset folder` does them.
 // Harnesses png and jpeg share this entry point and differ in their seeds.
 @testable import Datasets
 import Foundation
@@ -10,9 +11,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         let image = try ImageCodecs.decode([UInt8](UnsafeBufferPointer(start: start, count: count)), path: "input")
         precondition(image.pixels.count == image.width * image.height * image.channels && [1, 3].contains(image.channels))
         guard image.width * image.height <= 1 << 20 else { return 0 }   // the resize below is a cost, not a check
-        let pixels = image.pixels.map { Float($0) / 255 }
-        _ = RawImages(pixels: pixels, labels: [0], channels: image.channels, height: image.height, width: image.width,
-                      classNames: ["a"]).resized(to: 8)
+        _ = image.planes().resized(to: 8)
     } catch {
         _ = "\(error)"
     }

@@ -9,6 +9,17 @@ struct DecodedImage {
     let height: Int
     let channels: Int
     let pixels: [UInt8]
+
+    /// The image as one (C, H, W) float image in [0, 1] (byte / 255), C its own channels.
+    func planes() -> RawImages {
+        var one = RawImages(pixels: [Float](repeating: 0, count: channels * height * width), labels: [0],
+                            channels: channels, height: height, width: width, classNames: [])
+        let plane = height * width
+        for i in 0..<plane {
+            for c in 0..<channels { one.pixels[c * plane + i] = Float(pixels[i * channels + c]) / 255 }
+        }
+        return one
+    }
 }
 
 /// PNG and JPEG decoding through Debian's libpng (simplified API) and libjpeg-turbo, for the

@@ -69,14 +69,7 @@ enum ImageFolder {
                     + "to resize them all to S x S")
             }
             first = first ?? (image.height, image.width)
-            var one = RawImages(pixels: [Float](repeating: 0, count: image.channels * image.height * image.width), labels: [0],
-                                channels: image.channels, height: image.height, width: image.width, classNames: [])
-            let plane = image.height * image.width
-            for i in 0..<plane {
-                for c in 0..<image.channels {
-                    one.pixels[c * plane + i] = Float(image.pixels[i * image.channels + c]) / 255
-                }
-            }
+            var one = image.planes()
             if let imageSize { one = one.resized(to: imageSize) }
             converted.append((image.channels, one.pixels))
         }

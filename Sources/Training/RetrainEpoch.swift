@@ -168,7 +168,7 @@ extension RetrainJob {
 /// train.py (auxiliary weight) and train_imagenet.py (smoothing of both heads) form it.
 /// - Parameters: logits and auxiliaryLogits (N, classes); labels N class indices.
 func retrainLoss(logits: Tensor, auxiliaryLogits: Tensor?, labels: [Int32], options: RetrainOptions) -> Tensor {
-    let smoothing = options.labelSmoothing ?? 0
+    let smoothing = options.labelSmoothingInEffect
     let loss = crossEntropy(logits, labels: labels, labelSmoothing: smoothing)
     guard let auxiliaryLogits else { return loss }
     return loss + scaled(crossEntropy(auxiliaryLogits, labels: labels, labelSmoothing: smoothing), by: options.auxWeight)

@@ -203,7 +203,7 @@ public final class RetrainJob {
             + (options.accumulate > 1 ? " in \(options.accumulate) micro-batches" : "") + "), \(counted(data.stepsPerEpoch, "step")) per epoch, "
             + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
             + "augmentation \(data.augmentation.description), drop path \(options.dropPathProb)"
-            + ((options.labelSmoothing ?? 0) > 0 ? ", label smoothing \(options.labelSmoothing!)" : "") + "; output in \(options.out)")
+            + (options.labelSmoothingInEffect > 0 ? ", label smoothing \(options.labelSmoothingInEffect)" : "") + "; output in \(options.out)")
         if let hint = InterruptNotice.startHint("retrain", folder: options.out, worldSize: worldSize) { say(hint) }
         if run.startEpoch > 0 {
             say("resuming \(options.out) after epoch \(run.startEpoch) of \(options.epochs) (step \(run.totalSteps))")

@@ -43,6 +43,8 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
     /// is (1 - ε) onehot + ε / classes, for the auxiliary head too. The test loss stays the plain
     /// cross-entropy. nil is 0 (none), as in every file written before the option existed.
     public var labelSmoothing: Float?
+    /// The label smoothing in effect: ``labelSmoothing``, 0 when unset.
+    public var labelSmoothingInEffect: Float { labelSmoothing ?? 0 }
     public var seed: UInt64 = 0
     /// Use only the first N training images; nil for all.
     public var subset: Int?

@@ -56,7 +56,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // MARK: System libraries (with inline C getters for OpenMPI's macro handles; zlib for gzip data files)
+        // MARK: System libraries (with inline C getters for OpenMPI's macro handles; zlib for gzip data files and .npz)
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -79,7 +79,6 @@ let package = Package(
         .target(name: "DARTS", dependencies: ["NN", "Distributed", "InputText"], swiftSettings: checkedSettings),
         .target(name: "Datasets", dependencies: [
             "DartsTensor", "InputText", "SystemZlib", "CPNG", "CJPEG",
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: checkedSettings),
         .target(name: "Training", dependencies: [
             "DARTS", "Datasets", "Distributed", "InputText",
@@ -102,7 +101,8 @@ let package = Package(
 
         // MARK: Tests
         // Helpers the test targets share: numeric comparisons, temporary folders, sample data
-        // and JSON files, module trees, a background process runner.
+        // and JSON files, module trees, a background process runner. ZIPFoundation writes the
+        // tests' .npz archives, a zip writer independent of the reader under test.
         .target(name: "TestSupport", dependencies: ["NN", "Datasets", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "DartsTensorTests", dependencies: ["DartsTensor", "TestSupport"]),

@@ -33,15 +33,12 @@ build=.build/fuzz
 swift build --build-path "$build" --target Training \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing 2>&1 | grep -E "error|warning: |Compiling|Build" || true
 objects=()
-for module in DartsTensor InputText NN Distributed DARTS Datasets Training Logging ZIPFoundation; do
+for module in DartsTensor InputText NN Distributed DARTS Datasets Training Logging; do
     objects+=("$build"/debug/"$module".build/*.o)
 done
 mkdir -p "$build/bin" "$build/crashes"
 read -r -a cflags <<< "$(pkg-config --cflags ompi-c openblas)"
 read -r -a libs <<< "$(pkg-config --libs ompi-c openblas zlib libpng libjpeg)"
-# ZIPFoundation (read by the .npz reader) brings its own module map for zlib.
-czlib=$(dirname "$(find "$build/checkouts" -path "*ZIPFoundation/Sources/*" -name module.modulemap | head -1)")
-[ -f "$czlib/module.modulemap" ] || { echo "ZIPFoundation's zlib module map not found under $build/checkouts" >&2; exit 2; }
 xcc=()
 for flag in "${cflags[@]}"; do xcc+=(-Xcc "$flag"); done
 
@@ -52,7 +49,7 @@ for name in "${harnesses[@]}"; do
     bin=$build/bin/$(source_of "$name")
     if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ -n "$(find "$build/debug/Modules" -newer "$bin" -name '*.swiftmodule' | head -1)" ]; then
         swiftc -sanitize=fuzzer,address -parse-as-library -g -I "$build/debug/Modules" \
-            -I Sources/CMPI -I Sources/CBLAS -I Sources/SystemZlib -I Sources/CPNG -I Sources/CJPEG -I "$czlib" "${xcc[@]}" \
+            -I Sources/CMPI -I Sources/CBLAS -I Sources/SystemZlib -I Sources/CPNG -I Sources/CJPEG "${xcc[@]}" \
             "$src" "${objects[@]}" "${libs[@]}" -o "$bin" 2>&1 | { grep -v "Cannot export local symbol" || true; }
         [ -x "$bin" ] || { echo "cannot link $bin" >&2; exit 2; }
     fi

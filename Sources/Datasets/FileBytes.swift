@@ -41,6 +41,20 @@ enum FileStatus: Equatable {
     /// The path exists but cannot be examined (permissions); `reason` is the system's.
     case inaccessible(reason: String)
 
+    /// Returns when `path` is a regular file (following symbolic links).
+    /// - Throws: `DatasetError.missingFile`, `.notRegularFile` (a folder, FIFO, device or socket),
+    ///   `.brokenLink` or `.unreadableFile`, naming the path.
+    static func requireRegular(_ path: String) throws {
+        switch of(path) {
+        case .regular: break
+        case .missing: throw DatasetError.missingFile(path: path, hint: "check --data")
+        case .directory: throw DatasetError.notRegularFile(path: path, kind: "a folder")
+        case .special(let kind): throw DatasetError.notRegularFile(path: path, kind: kind)
+        case .brokenLink(let reason): throw DatasetError.brokenLink(path: path, reason: reason)
+        case .inaccessible(let reason): throw DatasetError.unreadableFile(path: path, reason: reason)
+        }
+    }
+
     /// The status of `path`.
     static func of(_ path: String) -> FileStatus {
         var status = stat()
@@ -81,14 +95,7 @@ enum FileBytes {
     ///   CRC or length check, bytes other than zeros or another member after a member), the
     ///   errors of `rule.limit`, and `rule.tooLong` when the file holds more than its limit.
     static func read(_ path: String, rule: SizeRule) throws -> [UInt8] {
-        switch FileStatus.of(path) {
-        case .regular: break
-        case .missing: throw DatasetError.missingFile(path: path, hint: "check --data")
-        case .directory: throw DatasetError.notRegularFile(path: path, kind: "a folder")
-        case .special(let kind): throw DatasetError.notRegularFile(path: path, kind: kind)
-        case .brokenLink(let reason): throw DatasetError.brokenLink(path: path, reason: reason)
-        case .inaccessible(let reason): throw DatasetError.unreadableFile(path: path, reason: reason)
-        }
+        try FileStatus.requireRegular(path)
         let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw DatasetError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }

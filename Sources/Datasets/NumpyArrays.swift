@@ -1,11 +1,10 @@
 import Foundation
 import InputText
-import ZIPFoundation
 
 /// `--dataset numpy`: four arrays saved by numpy.save in a folder (train_images.npy,
 /// train_labels.npy, test_images.npy, test_labels.npy), or the same four in one .npz (a zip
 /// archive of .npy members named train_images.npy, ..., as numpy.savez and
-/// numpy.savez_compressed write it; read with ZIPFoundation).
+/// numpy.savez_compressed write it; read by ``ZipArchive``).
 ///
 /// Images: uint8 (pixels 0...255, scaled by 1/255) or float32 (pixels already in [0, 1]), shaped
 /// N x H x W (grayscale), N x H x W x C or N x C x H x W with C = 1 or 3 (the layout whose C is 1
@@ -122,16 +121,16 @@ enum NumpyArrays {
                 return try FileBytes.readPlain(file)
             })
         }
-        let archive: Archive
+        let archive: ZipArchive
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-        } catch {
-            throw OwnDataError.invalid("\(path) is not a readable .npz (zip) archive (\(error)); write it with numpy.savez, "
+            archive = try ZipArchive(path: path)
+        } catch let damage as ZipArchive.Damage {
+            throw OwnDataError.invalid("\(path) is not a readable .npz (zip) archive (\(damage.reason)); write it with numpy.savez, "
                 + "or give the folder of .npy files")
         }
-        let members = archive.map(\.path)
+        let members = archive.members.map(\.name)
         return Reader(where: { "\(path)[\($0).npy]" }, bytes: { name in
-            guard let entry = archive[name + ".npy"] else {
+            guard let entry = archive.member(named: name + ".npy") else {
                 throw OwnDataError.invalid("\(path) holds no array '\(name)' (it holds: "
                     + (members.isEmpty ? "nothing" : members.prefix(10).map(InputText.quote).joined(separator: ", ")
                        + (members.count > 10 ? " and \(members.count - 10) more" : "")) + "); write it with "
@@ -146,21 +145,15 @@ enum NumpyArrays {
                     + String(format: "%.1f GB", available / 1e9) + " this machine has available (MemAvailable in /proc/meminfo); "
                     + "the archive is damaged, or the array too large for this machine")
             }
-            struct TooLong: Error {}
-            var data = Data()
             do {
-                _ = try archive.extract(entry) { part in
-                    guard UInt64(data.count) + UInt64(part.count) <= declared else { throw TooLong() }
-                    data.append(part)
-                }
-            } catch is TooLong {
+                return try archive.extract(entry)
+            } catch is ZipArchive.LongerThanDeclared {
                 throw OwnDataError.invalid("\(path)[\(name).npy] extracts to more than the \(declared) bytes its zip headers declare "
                     + "(extraction stopped there); the archive is damaged, write it again with numpy.savez")
-            } catch {
-                throw OwnDataError.invalid("\(path)[\(name).npy] cannot be extracted (\(error)); the archive is damaged, "
+            } catch let damage as ZipArchive.Damage {
+                throw OwnDataError.invalid("\(path)[\(name).npy] cannot be extracted: \(damage.reason); the archive is damaged, "
                     + "write it again with numpy.savez")
             }
-            return [UInt8](data)
         })
     }
 }

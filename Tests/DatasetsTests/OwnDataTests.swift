@@ -35,16 +35,6 @@ import TestSupport
         #expect(try NPYFile.decode(bytes, path: "v2.npy").shape == [2, 2])
     }
 
-    /// The message of the error `body` throws, or "" (and a recorded issue) when it throws none.
-    func message(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            Issue.record("no error thrown")
-            return ""
-        } catch {
-            return "\(error)"
-        }
-    }
 
     @Test func badNpyFilesAreRefusedWithTheReason() {
         let good = OwnDataSamples.npy(descr: "|u1", shape: [2, 2], data: [1, 2, 3, 4])

@@ -1,0 +1,363 @@
+import Foundation
+import InputText
+import SystemZlib
+
+/// A zip archive read for `--dataset numpy`'s .npz files: its central directory, and each member
+/// extracted within the sizes its headers declare and checked against its CRC-32.
+///
+/// Format: PKWARE's APPNOTE.TXT 6.3.10, sections 4.3.7 (local file header), 4.3.12 (central
+/// directory header), 4.3.14 to 4.3.16 (zip64 end of central directory record and locator, end of
+/// central directory record) and 4.5.3 (zip64 extended information). Members are stored (method 0)
+/// or deflated (method 8, RFC 1951, inflated by zlib); numpy.savez writes the first,
+/// numpy.savez_compressed the second, both through Python's zipfile with zip64 local headers.
+/// Not read: encryption, multi-disk archives, other compression methods (each refused by name).
+///
+/// Why not ZIPFoundation (which the tests use to write archives): on Linux its inflate loop (0.9.20,
+/// `Data.decode`) reads past the member and never ends when a deflate stream runs to the end of the
+/// file without its last block (upstream pull request weichsel/ZIPFoundation#389), and only the
+/// package version installed on the machine resolves. Here the inflate reads at most the member's
+/// compressed size and stops one byte past its uncompressed size, whatever the bytes say.
+struct ZipArchive {
+    /// One member as the central directory declares it.
+    struct Member {
+        /// The member's name in the archive (UTF-8; names are compared byte for byte).
+        var name: String
+        /// 0 (stored) or 8 (deflated); anything else is refused by ``extract(_:)``.
+        var method: UInt16
+        /// General purpose bit flags (bit 0: encrypted).
+        var flags: UInt16
+        var crc32: UInt32
+        /// Bytes in the archive, after the local header.
+        var compressedSize: UInt64
+        /// Bytes once extracted.
+        var uncompressedSize: UInt64
+        /// Where the member's local file header starts, in bytes from the start of the file.
+        var localHeaderOffset: UInt64
+    }
+
+    /// Why an archive or a member cannot be read; `reason` names the field and what is wrong with it.
+    struct Damage: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
+    /// A member that inflates to more than its `uncompressedSize`; extraction stopped one byte past it.
+    struct LongerThanDeclared: Error {
+        var declared: UInt64
+    }
+
+    let path: String
+    /// The members in central-directory order.
+    let members: [Member]
+    private let file: RandomAccessFile
+
+    /// The central directory's signatures and fixed sizes (APPNOTE 4.3.7, 4.3.12, 4.3.14 to 4.3.16).
+    private static let localHeaderSignature: UInt32 = 0x0403_4b50, localHeaderBytes: UInt64 = 30
+    private static let centralHeaderSignature: UInt32 = 0x0201_4b50, centralHeaderBytes = 46
+    private static let endSignature: UInt32 = 0x0605_4b50, endBytes = 22
+    private static let zip64LocatorSignature: UInt32 = 0x0706_4b50, zip64LocatorBytes = 20
+    private static let zip64EndSignature: UInt32 = 0x0606_4b50, zip64EndBytes = 56
+
+    /// Reads the central directory of the zip file at `path`.
+    /// - Throws: ``Damage`` (no end of central directory record, a directory outside the file, a
+    ///   header with a wrong signature or a field that runs past its record, two members of one
+    ///   name, several disks), `DatasetError.unreadableFile` / `.notRegularFile` when the file
+    ///   cannot be opened or is not a regular file.
+    init(path: String) throws {
+        self.path = path
+        file = try RandomAccessFile(path: path)
+        let size = file.size
+
+        // The end of central directory record: 22 bytes and a comment of up to 65,535, the last
+        // record whose comment ends within the file.
+        let tailLength = min(size, UInt64(Self.endBytes + 0xFFFF))
+        let tailStart = size - tailLength
+        let tail = try file.read(at: tailStart, count: Int(tailLength))
+        var endAt: Int?
+        var candidate = tail.count - Self.endBytes
+        while candidate >= 0 {
+            if tail.uint32(at: candidate) == Self.endSignature,
+               candidate + Self.endBytes + Int(tail.uint16(at: candidate + 20)) <= tail.count {
+                endAt = candidate
+                break
+            }
+            candidate -= 1
+        }
+        guard let endAt else {
+            throw Damage(reason: size < UInt64(Self.endBytes)
+                ? "only \(size) bytes, shorter than any zip file"
+                : "no end of central directory record (not a zip file, or cut short)")
+        }
+        let end = Array(tail[endAt..<(endAt + Self.endBytes)])
+        guard end.uint16(at: 4) == 0, end.uint16(at: 6) == 0 || end.uint16(at: 6) == 0xFFFF else {
+            throw Damage(reason: "it spans several disks, which is not read")
+        }
+        var entries = UInt64(end.uint16(at: 10))
+        var directorySize = UInt64(end.uint32(at: 12))
+        var directoryOffset = UInt64(end.uint32(at: 16))
+        var directoryEnd = tailStart + UInt64(endAt)
+
+        // A zip64 end of central directory locator right before it points to the zip64 record,
+        // whose 64-bit fields replace the 16- and 32-bit ones.
+        if endAt >= Self.zip64LocatorBytes, tail.uint32(at: endAt - Self.zip64LocatorBytes) == Self.zip64LocatorSignature {
+            let locator = Array(tail[(endAt - Self.zip64LocatorBytes)..<endAt])
+            let recordOffset = locator.uint64(at: 8)
+            let locatorStart = directoryEnd - UInt64(Self.zip64LocatorBytes)
+            guard recordOffset <= locatorStart, locatorStart - recordOffset >= UInt64(Self.zip64EndBytes) else {
+                throw Damage(reason: "its zip64 end of central directory locator points to offset \(recordOffset), "
+                    + "which leaves no room for the record before the locator at \(locatorStart)")
+            }
+            let record = try file.read(at: recordOffset, count: Self.zip64EndBytes)
+            guard record.uint32(at: 0) == Self.zip64EndSignature else {
+                throw Damage(reason: "no zip64 end of central directory record at offset \(recordOffset), where its locator points")
+            }
+            guard record.uint32(at: 16) == 0, record.uint32(at: 20) == 0 else {
+                throw Damage(reason: "it spans several disks, which is not read")
+            }
+            entries = record.uint64(at: 32)
+            directorySize = record.uint64(at: 40)
+            directoryOffset = record.uint64(at: 48)
+            directoryEnd = recordOffset
+        }
+        guard directoryOffset <= directoryEnd, directorySize <= directoryEnd - directoryOffset else {
+            throw Damage(reason: "its central directory (\(directorySize) bytes at offset \(directoryOffset)) runs past "
+                + "where the end of central directory record starts (offset \(directoryEnd))")
+        }
+        guard entries <= directorySize / UInt64(Self.centralHeaderBytes) else {
+            throw Damage(reason: "it declares \(entries) members, more than its \(directorySize)-byte central directory can hold")
+        }
+
+        let directory = try file.read(at: directoryOffset, count: Int(directorySize))
+        var members: [Member] = []
+        var names = Set<String>()
+        var at = 0
+        for index in 0..<Int(entries) {
+            let member = try Self.centralHeader(directory, at: &at, index: index)
+            guard names.insert(member.name).inserted else {
+                throw Damage(reason: "two members are named \(InputText.quote(member.name))")
+            }
+            members.append(member)
+        }
+        self.members = members
+    }
+
+    /// The member named `name`, if any.
+    func member(named name: String) -> Member? {
+        members.first { $0.name == name }
+    }
+
+    /// The member's bytes, extracted within its declared sizes and checked against its CRC-32.
+    /// - Throws: ``LongerThanDeclared`` when it inflates past its `uncompressedSize` (extraction
+    ///   stops there); ``Damage`` for a wrong local header, data that runs past the end of the file,
+    ///   encryption, a method other than stored or deflate, a deflate stream that does not end
+    ///   within the member's compressed bytes or ends before them, fewer bytes than declared, and a
+    ///   CRC-32 that differs from the declared one; `DatasetError.unreadableFile` on a read error.
+    func extract(_ member: Member) throws -> [UInt8] {
+        guard member.flags & 1 == 0 else { throw Damage(reason: "it is encrypted, which is not read") }
+        guard member.method == 0 || member.method == 8 else {
+            throw Damage(reason: "it is compressed with method \(member.method); only stored (0) and deflate (8) are read, "
+                + "as numpy.savez and numpy.savez_compressed write them")
+        }
+        guard member.uncompressedSize < UInt64(Int.max), member.compressedSize < UInt64(Int.max) else {
+            throw Damage(reason: "it declares \(member.uncompressedSize) bytes, more than this machine can address")
+        }
+        let header = try file.read(at: member.localHeaderOffset, count: Int(Self.localHeaderBytes))
+        guard header.uint32(at: 0) == Self.localHeaderSignature else {
+            throw Damage(reason: "no local file header at offset \(member.localHeaderOffset), where the central directory points")
+        }
+        // The read above checked localHeaderOffset + 30 <= the file's size, so adding two 16-bit
+        // lengths cannot overflow a UInt64.
+        let dataOffset = member.localHeaderOffset + Self.localHeaderBytes + UInt64(header.uint16(at: 26)) + UInt64(header.uint16(at: 28))
+        guard dataOffset <= file.size, member.compressedSize <= file.size - dataOffset else {
+            throw Damage(reason: "its \(member.compressedSize) bytes at offset \(dataOffset) run past the end of the "
+                + "file (\(file.size) bytes); the file is cut short")
+        }
+        let bytes: [UInt8]
+        if member.method == 0 {
+            guard member.compressedSize == member.uncompressedSize else {
+                if member.compressedSize > member.uncompressedSize { throw LongerThanDeclared(declared: member.uncompressedSize) }
+                throw Damage(reason: "it is stored in \(member.compressedSize) bytes but declares \(member.uncompressedSize) "
+                    + "once extracted")
+            }
+            bytes = try file.read(at: dataOffset, count: Int(member.compressedSize))
+        } else {
+            bytes = try inflate(at: dataOffset, compressed: Int(member.compressedSize), declared: Int(member.uncompressedSize))
+        }
+        let checksum = bytes.withUnsafeBufferPointer { buffer in
+            UInt32(crc32_z(0, buffer.baseAddress, buffer.count))
+        }
+        guard checksum == member.crc32 else {
+            throw Damage(reason: "its CRC-32 is " + String(format: "%08x", checksum) + ", its headers say "
+                + String(format: "%08x", member.crc32))
+        }
+        return bytes
+    }
+
+    /// Inflates the raw deflate stream of `compressed` bytes at `offset`, reading at most those
+    /// bytes and producing at most `declared` + 1 (RFC 1951; zlib with a negative window size).
+    private func inflate(at offset: UInt64, compressed: Int, declared: Int) throws -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw DatasetError.unreadableFile(path: path, reason: "zlib cannot start (out of memory)")
+        }
+        defer { inflateEnd(&stream) }
+        let chunkSize = FileBytes.chunkSize
+        var output: [UInt8] = []
+        output.reserveCapacity(min(declared, 1 << 30))
+        var outputChunk = [UInt8](repeating: 0, count: chunkSize)
+        var read = 0
+        var input: [UInt8] = []
+        var inputOffset = 0
+        while true {
+            if inputOffset == input.count {
+                guard read < compressed else {
+                    throw Damage(reason: "its deflate stream does not end within its \(compressed) compressed bytes "
+                        + "(the member is cut short or damaged)")
+                }
+                input = try file.read(at: offset + UInt64(read), count: min(chunkSize, compressed - read))
+                read += input.count
+                inputOffset = 0
+            }
+            // At most one byte past the declared size, so a member that lies about it is stopped there.
+            let room = min(chunkSize, declared + 1 - output.count)
+            let (result, consumed, produced) = input.withUnsafeMutableBufferPointer { source in
+                outputChunk.withUnsafeMutableBufferPointer { target in
+                    stream.next_in = source.baseAddress! + inputOffset
+                    stream.avail_in = UInt32(source.count - inputOffset)
+                    stream.next_out = target.baseAddress!
+                    stream.avail_out = UInt32(room)
+                    let result = SystemZlib.inflate(&stream, Z_NO_FLUSH)
+                    return (result, source.count - inputOffset - Int(stream.avail_in), room - Int(stream.avail_out))
+                }
+            }
+            inputOffset += consumed
+            output += outputChunk[0..<produced]
+            if output.count > declared { throw LongerThanDeclared(declared: UInt64(declared)) }
+            switch result {
+            case Z_OK:
+                continue
+            case Z_STREAM_END:
+                let unused = compressed - read + (input.count - inputOffset)
+                guard unused == 0 else {
+                    throw Damage(reason: "its deflate stream ends \(unused) bytes before its declared \(compressed) compressed bytes do")
+                }
+                guard output.count == declared else {
+                    throw Damage(reason: "it extracts to \(output.count) bytes, not the \(declared) its headers declare")
+                }
+                return output
+            case Z_BUF_ERROR where consumed == 0 && produced == 0 && inputOffset < input.count:
+                throw Damage(reason: "its deflate stream makes no progress")
+            case Z_BUF_ERROR:
+                continue
+            default:
+                let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(result)"
+                throw Damage(reason: "its deflate stream is damaged (\(message))")
+            }
+        }
+    }
+
+    /// Parses the central directory header at `at` (advanced past it), with its zip64 extended
+    /// information (APPNOTE 4.3.12 and 4.5.3).
+    private static func centralHeader(_ directory: [UInt8], at: inout Int, index: Int) throws -> Member {
+        guard directory.count - at >= centralHeaderBytes, directory.uint32(at: at) == centralHeaderSignature else {
+            throw Damage(reason: "central directory header \(index + 1) is missing or has a wrong signature")
+        }
+        let nameLength = Int(directory.uint16(at: at + 28))
+        let extraLength = Int(directory.uint16(at: at + 30))
+        let commentLength = Int(directory.uint16(at: at + 32))
+        let recordLength = centralHeaderBytes + nameLength + extraLength + commentLength
+        guard directory.count - at >= recordLength else {
+            throw Damage(reason: "central directory header \(index + 1) runs past the end of the central directory")
+        }
+        let nameStart = at + centralHeaderBytes
+        var member = Member(
+            name: String(decoding: directory[nameStart..<(nameStart + nameLength)], as: UTF8.self),
+            method: directory.uint16(at: at + 10), flags: directory.uint16(at: at + 8), crc32: directory.uint32(at: at + 16),
+            compressedSize: UInt64(directory.uint32(at: at + 20)), uncompressedSize: UInt64(directory.uint32(at: at + 24)),
+            localHeaderOffset: UInt64(directory.uint32(at: at + 42)))
+        let diskStart = directory.uint16(at: at + 34)
+
+        // Extra fields: 2-byte id, 2-byte size, data. The zip64 one (id 1) holds, in this order,
+        // each of the uncompressed size, compressed size, offset and disk whose field above is all ones.
+        var extra = nameStart + nameLength
+        let extraEnd = extra + extraLength
+        while extraEnd - extra >= 4 {
+            let id = directory.uint16(at: extra), size = Int(directory.uint16(at: extra + 2))
+            let data = extra + 4
+            guard extraEnd - data >= size else {
+                throw Damage(reason: "an extra field of central directory header \(index + 1) runs past its header")
+            }
+            if id == 1 {
+                var field = data
+                let name = member.name
+                func next() throws -> UInt64 {
+                    guard data + size - field >= 8 else {
+                        throw Damage(reason: "the zip64 field of \(InputText.quote(name)) is too short for the sizes it must hold")
+                    }
+                    defer { field += 8 }
+                    return directory.uint64(at: field)
+                }
+                if member.uncompressedSize == 0xFFFF_FFFF { member.uncompressedSize = try next() }
+                if member.compressedSize == 0xFFFF_FFFF { member.compressedSize = try next() }
+                if member.localHeaderOffset == 0xFFFF_FFFF { member.localHeaderOffset = try next() }
+            }
+            extra = data + size
+        }
+        guard diskStart == 0 || diskStart == 0xFFFF else { throw Damage(reason: "it spans several disks, which is not read") }
+        at += recordLength
+        return member
+    }
+}
+
+/// A regular file read at offsets (pread), its size taken when opened.
+private final class RandomAccessFile {
+    let path: String
+    let size: UInt64
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        try FileStatus.requireRegular(path)
+        fd = open(path, O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { throw DatasetError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size >= 0 else {
+            close(fd)
+            throw DatasetError.notRegularFile(path: path, kind: "no longer a regular file")
+        }
+        size = UInt64(status.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// `count` bytes from `offset`.
+    /// - Throws: ``ZipArchive/Damage`` when they run past the end of the file (checked before
+    ///   reading) or the file shrinks while read; `DatasetError.unreadableFile` on a read error.
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw ZipArchive.Damage(reason: "\(count) bytes at offset \(offset) run past the end of the file (\(size) bytes); "
+                + "the file is cut short")
+        }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DatasetError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+            }
+            guard n > 0 else { throw ZipArchive.Damage(reason: "the file became shorter while it was read") }
+            done += n
+        }
+        return bytes
+    }
+}
+
+private extension Array where Element == UInt8 {
+    /// Little-endian integers at byte offset `at` (the caller has checked the bounds).
+    func uint16(at: Int) -> UInt16 { UInt16(self[at]) | UInt16(self[at + 1]) << 8 }
+    func uint32(at: Int) -> UInt32 { UInt32(uint16(at: at)) | UInt32(uint16(at: at + 2)) << 16 }
+    func uint64(at: Int) -> UInt64 { UInt64(uint32(at: at)) | UInt64(uint32(at: at + 4)) << 32 }
+}

@@ -73,6 +73,31 @@ import TestSupport
         #expect(try archive.extract(archive.member(named: "b.npy")!) == data)
     }
 
+    @Test func emptyMembersAndACommentHoldingAFakeEndRecordAreRead() throws {
+        var zip = ZipBuilder()
+        zip.members = [.init(name: "a.npy", data: [], method: 0), .init(name: "b.npy", data: [], method: 8)]
+        // A comment that holds an end record of no members, whose own comment would end inside
+        // the file: the record whose comment ends at the end of the file is the one read.
+        zip.comment = [0x50, 0x4b, 0x05, 0x06] + Array(repeating: 0, count: 30)
+        let archive = try zip.open()
+        #expect(archive.members.map(\.name) == ["a.npy", "b.npy"])
+        #expect(try archive.members.map { try archive.extract($0) } == [[], []])
+        // Bytes appended after the end record: the last record whose comment fits is read.
+        zip.comment = []
+        #expect(try ZipBuilder.open(zip.bytes() + [1, 2, 3]).members.count == 2)
+    }
+
+    @Test func zip64MarkersWithoutTheirValuesAreRefused() throws {
+        var zip = ZipBuilder()
+        zip.members = [.init(name: "a.npy", data: [1, 2, 3], method: 0)]
+        zip.zip64 = true
+        zip.zip64Values = 2   // the sizes, not the offset
+        #expect(message { _ = try zip.open() }.contains("the zip64 field of 'a.npy' is too short for the sizes it must hold"))
+        zip.zip64Values = 0
+        #expect(message { _ = try zip.open() }
+            .contains("central directory header 1 ('a.npy') marks a size or offset as zip64 (0xFFFFFFFF) but has no zip64 field"))
+    }
+
     /// The member ZIPFoundation 0.9.20 never finished reading: a deflate stream without its last
     /// block that runs to the end of the file. It is refused at its compressed size.
     @Test(.timeLimit(.minutes(1)))
@@ -113,10 +138,17 @@ import TestSupport
         #expect(refusal { $0.flags = 1 }.contains("it is encrypted, which is not read"))
         #expect(refusal { $0.methodField = 12 }.contains("it is compressed with method 12; only stored (0) and deflate (8) are read"))
         #expect(refusal { $0.localHeaderOffset = 5 }.contains("no local file header at offset 5, where the central directory points"))
-        #expect(refusal { $0.localHeaderOffset = 0xFFFF_FF00 }.contains("30 bytes at offset 4294967040 run past the end of the file"))
-        #expect(refusal { $0.compressedSizeField = 1 << 20 }.contains("its 1048576 bytes at offset 35 run past the end of the file"))
-        #expect(refusal { $0.method = 0; $0.uncompressedSize = 50 } == "LongerThanDeclared(declared: 50)")
-        #expect(refusal { $0.method = 0; $0.uncompressedSize = 150 }.contains("it is stored in 100 bytes but declares 150 once extracted"))
+        #expect(refusal { $0.localHeaderOffset = 0xFFFF_FF00 }
+            .contains("the central directory puts its local header at offset 4294967040, not before the central directory"))
+        #expect(refusal { $0.compressedSizeField = 1 << 20 }
+            .contains("its compressed size, 1048576 bytes from offset 35, runs past the start of the central directory"))
+        // Past the member's data but within the file: into the central directory.
+        let compressedSize = ZipBuilder.rawDeflate(data, finish: true).count
+        #expect(refusal { $0.compressedSizeField = UInt64(compressedSize + 10) }.contains("runs past the start of the central directory"))
+        #expect(refusal { $0.uncompressedSize = UInt64(1032 * compressedSize + 1032) }
+            .contains("more than deflate's largest ratio (1032:1) gives"))
+        #expect(refusal { $0.method = 0; $0.uncompressedSize = 50 }.contains("it is stored (not compressed) in 100 bytes but declares 50"))
+        #expect(refusal { $0.method = 0; $0.uncompressedSize = 150 }.contains("it is stored (not compressed) in 100 bytes but declares 150"))
     }
 
     @Test func damagedDirectoriesAreRefused() throws {
@@ -131,6 +163,10 @@ import TestSupport
         var entries = good
         entries[entries.count - 12] = 0xff   // the total member count: 255, in a directory of two headers
         #expect(message { _ = try ZipBuilder.open(entries) }.contains("it declares 255 members, more than its"))
+        var none = good
+        none[none.count - 12] = 0   // no members, in a 102-byte directory
+        none[none.count - 14] = 0
+        #expect(message { _ = try ZipBuilder.open(none) }.contains("its central directory takes 102 bytes, more than 0 member headers can"))
         var offset = good
         offset[offset.count - 6] = 0xff   // the central directory's offset past the end record
         #expect(message { _ = try ZipBuilder.open(offset) }.contains("runs past where the end of central directory record starts"))
@@ -191,7 +227,12 @@ struct ZipBuilder {
     }
 
     var members: [Member] = []
+    /// Zip64 extra fields in the central directory (their header fields all ones), a zip64 end
+    /// record and locator, and the end record's count, size and offset all ones.
     var zip64 = false
+    /// How many of the zip64 extra field's three values (sizes and offset) are written.
+    var zip64Values = 3
+    var comment: [UInt8] = []
 
     /// `data` as a raw deflate stream (RFC 1951); without `finish`, flushed but without its last block.
     static func rawDeflate(_ data: [UInt8], finish: Bool) -> [UInt8] {
@@ -212,7 +253,8 @@ struct ZipBuilder {
             let method = member.methodField ?? member.method
             out += le(0x0403_4b50, 4) + le(45, 2) + le(UInt64(member.flags), 2) + le(UInt64(method), 2) + le(0, 4)
                 + le(UInt64(crc), 4) + le(compressedSize, 4) + le(size, 4) + le(UInt64(name.count), 2) + le(0, 2) + name + payload
-            let extra = zip64 ? le(1, 2) + le(24, 2) + le(size, 8) + le(compressedSize, 8) + le(offset, 8) : []
+            let values = (le(size, 8) + le(compressedSize, 8) + le(offset, 8)).prefix(8 * zip64Values)
+            let extra = zip64 && zip64Values > 0 ? le(1, 2) + le(UInt64(values.count), 2) + values : []
             let wide: (UInt64) -> UInt64 = { zip64 ? 0xFFFF_FFFF : $0 }
             directory += le(0x0201_4b50, 4) + le(45, 2) + le(45, 2) + le(UInt64(member.flags), 2) + le(UInt64(method), 2) + le(0, 4)
                 + le(UInt64(crc), 4) + le(wide(compressedSize), 4) + le(wide(size), 4) + le(UInt64(name.count), 2)
@@ -226,8 +268,10 @@ struct ZipBuilder {
                 + le(UInt64(members.count), 8) + le(UInt64(members.count), 8) + le(UInt64(directory.count), 8) + le(directoryOffset, 8)
             out += le(0x0706_4b50, 4) + le(0, 4) + le(record, 8) + le(1, 4)
         }
-        out += le(0x0605_4b50, 4) + le(0, 2) + le(0, 2) + le(UInt64(members.count), 2) + le(UInt64(members.count), 2)
-            + le(UInt64(directory.count), 4) + le(directoryOffset, 4) + le(0, 2)
+        let count = zip64 ? 0xFFFF : UInt64(members.count)
+        out += le(0x0605_4b50, 4) + le(0, 2) + le(0, 2) + le(count, 2) + le(count, 2)
+            + le(zip64 ? 0xFFFF_FFFF : UInt64(directory.count), 4) + le(zip64 ? 0xFFFF_FFFF : directoryOffset, 4)
+            + le(UInt64(comment.count), 2) + comment
         return out
     }
 

@@ -70,9 +70,10 @@ struct ZipArchive {
     private static let zip64EndSignature: UInt32 = 0x0606_4b50, zip64EndBytes = 56
 
     /// Reads the central directory of the zip file at `path`.
-    /// - Throws: ``Damage`` (no end of central directory record, a directory outside the file, a
-    ///   header with a wrong signature or a field that runs past its record, two members of one
-    ///   name, several disks), `DatasetError.unreadableFile` / `.notRegularFile` when the file
+    /// - Throws: ``Damage`` (no end of central directory record, a directory outside the file, above
+    ///   ``maximumDirectoryBytes`` or larger than its headers can be, a header with a wrong
+    ///   signature or a field that runs past its record, a zip64 marker without its zip64 value,
+    ///   two members of one name, several disks), `DatasetError.unreadableFile` / `.notRegularFile` when the file
     ///   cannot be opened or is not a regular file.
     init(path: String) throws {
         self.path = path

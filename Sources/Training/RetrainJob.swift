@@ -19,6 +19,9 @@ public final class RetrainJob {
     public let resume: String?
     /// Stop (with a checkpoint, without the final model) once this many epochs are complete.
     public let stopAfterEpochs: Int?
+    /// Stop after the network is built and announced, before the run folder is created
+    /// (`--dry-run`): nothing is written.
+    public let dryRun: Bool
     /// Overrides the saved --print-every when resuming.
     public let printEvery: Int?
     /// When resuming: the options as given on the command line, and the flags given, which must
@@ -30,9 +33,10 @@ public final class RetrainJob {
     /// Where rank 0's progress lines go (stdout by default).
     public var printLine: (String) -> Void = { print($0); fflush(stdout) }
 
-    /// A new retrain with `options`.
-    public init(options: RetrainOptions, communicator: Communicator, stopAfterEpochs: Int? = nil) {
+    /// A new retrain with `options`; with `dryRun`, only checked and announced (``dryRun``).
+    public init(options: RetrainOptions, communicator: Communicator, stopAfterEpochs: Int? = nil, dryRun: Bool = false) {
         self.options = options
+        self.dryRun = dryRun
         self.communicator = communicator
         self.resume = nil
         self.stopAfterEpochs = stopAfterEpochs
@@ -53,6 +57,7 @@ public final class RetrainJob {
         self.givenFlags = givenFlags
         self.communicator = communicator
         self.resume = path
+        self.dryRun = false
         self.stopAfterEpochs = stopAfterEpochs
         self.printEvery = printEvery
         parallel = DataParallel(communicator: communicator)
@@ -70,14 +75,14 @@ public final class RetrainJob {
 
     func agree(_ body: () throws -> Void) throws { try communicator.agree(body) }
 
-    /// Runs the retrain to the end, or to `stopAfterEpochs`.
-    /// - Returns: the result, or nil when it stopped early at `stopAfterEpochs`.
+    /// Runs the retrain to the end, or to `stopAfterEpochs`, or (``dryRun``) to its announcement.
+    /// - Returns: the result, or nil when it stopped early at `stopAfterEpochs` or was a dry run.
     /// - Throws: `RankFailure` (bad options, genotype, data, checkpoint or output folder on any
     ///   rank) and ``RetrainError`` (diverging loss or ranks), on every rank at the same point.
     @discardableResult
     public func run() throws -> RetrainResult? {
         let started = Date()
-        let run = try prepare()
+        guard let run = try prepare() else { return nil }
         defer { InterruptNotice.remove() }
         for epoch in run.startEpoch..<run.options.epochs {
             let epochSeconds = try trainEpoch(epoch, run)
@@ -92,8 +97,9 @@ public final class RetrainJob {
 
     /// The options made final (the checkpoint's when resuming) and checked on every rank, the
     /// genotype and data loaded, the network built (identical on every rank) or restored, the run
-    /// folder created or reopened (rank 0), and the retrain announced.
-    func prepare() throws -> RetrainRun {
+    /// folder created or reopened (rank 0), and the retrain announced; nil after a dry run's
+    /// announcement, with no folder created.
+    func prepare() throws -> RetrainRun? {
         var options = self.options
         var checkpoint: RetrainCheckpoint?
         if let resume {
@@ -153,6 +159,12 @@ public final class RetrainJob {
                                        path: URL(fileURLWithPath: options.out).appendingPathComponent(RetrainCheckpoint.fileName).path)
             }
             run.restore(checkpoint.manifest)
+        }
+        if dryRun {
+            try agree { if isRoot { try RunFolder.checkCanCreate(path: options.out) } }
+            announce(run)
+            say("dry run: nothing written; the same command without --dry-run starts this retrain")
+            return nil
         }
         try openRunFolder(run, resuming: checkpoint != nil)
         if isRoot {

@@ -25,6 +25,11 @@ struct RetrainCommand: ParsableCommand {
             Writes to --out: config.json, genotype.txt/.json, metrics.jsonl, checkpoint.ckpt (every \
             epoch; continue an interrupted run with --resume OUT), and at the end model.bin (for \
             `darts-dist evaluate --model`) and result.json.
+
+            --dry-run does everything before the first step and nothing after: the flags, genotype and \
+            data are checked, the network is built and the memory estimate checked, and the opening lines \
+            (data, genotype, network with its parameter count, schedule) are printed; nothing is written \
+            and --out is only checked (it must not exist, and its parent must be writable).
             """)
 
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))
@@ -42,6 +47,7 @@ struct RetrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Label smoothing of the training loss in [0, 1): targets (1 - e) onehot + e / classes, as PyTorch's CrossEntropyLoss(label_smoothing=e) (default 0; DARTS's ImageNet retrain 0.1).", transform: finiteNumber) var labelSmoothing: Float?
     @OptionGroup(title: "Run folder") var runFlags: RunFlags
     @Option(parsing: .unconditional, help: .hidden, transform: wholeNumber) var stopAfterEpochs: Int?
+    @Flag(help: "Check the flags, genotype and data, build the network and print its opening lines (parameters, schedule), then stop: nothing is written.") var dryRun = false
 
     func run() throws {
         let given = givenFlags(of: self)
@@ -54,13 +60,14 @@ struct RetrainCommand: ParsableCommand {
                 throw RetrainError.invalidOption("--stop-after-epochs \(stopAfterEpochs) must be positive")
             }
             if let resume = runFlags.resume {
+                if dryRun { throw RetrainError.invalidOption("--dry-run checks a new retrain; leave it out with --resume") }
                 try RetrainJob(resuming: resume, communicator: communicator, printEvery: runFlags.printEvery,
                                stopAfterEpochs: stopAfterEpochs, given: options, givenFlags: Set(given.keys)).run()
             } else {
                 guard genotype != nil else {
                     throw RetrainError.invalidOption("Give --genotype (a file, a search run folder, DARTS_V1 or DARTS_V2), or --resume RUN_DIR.")
                 }
-                try RetrainJob(options: options, communicator: communicator, stopAfterEpochs: stopAfterEpochs).run()
+                try RetrainJob(options: options, communicator: communicator, stopAfterEpochs: stopAfterEpochs, dryRun: dryRun).run()
             }
         }
     }

@@ -51,7 +51,7 @@ import Training
         let search = try Self.declaredFlags(Search.self)
         #expect(search.subtracting(SearchOptions.flags.map(\.name)) == ["--resume", "--log-level"])
         let retrain = try Self.declaredFlags(RetrainCommand.self)
-        #expect(retrain.subtracting(RetrainOptions.flags.map(\.name)) == ["--resume", "--stop-after-epochs"])
+        #expect(retrain.subtracting(RetrainOptions.flags.map(\.name)) == ["--resume", "--stop-after-epochs", "--dry-run"])
         let bench = try Self.declaredFlags(BenchCommand.self)
         #expect(bench.subtracting(BenchOptions.flags.map(\.name)) == ["--json", "--allreduce-timing", "--allreduce-floats"])
     }

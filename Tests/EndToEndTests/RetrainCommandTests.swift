@@ -27,6 +27,33 @@ import TestSupport
             .map { try JSONDecoder().decode(RetrainEpochMetrics.self, from: Data($0.utf8)) }
     }
 
+    /// `--dry-run` announces the network a retrain would train (the parameter count of its
+    /// config.json) and writes nothing; it refuses an --out that exists, and --resume.
+    @Test func dryRunAnnouncesTheNetworkAndWritesNothing() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let dry = tmp.appendingPathComponent("dry"), real = tmp.appendingPathComponent("real")
+        let result = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: ["--dry-run"]))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(!FileManager.default.fileExists(atPath: dry.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty)
+        #expect(result.stdout.contains("dry run: nothing written"), "\(result.stdout)")
+        #expect(!result.stdout.contains("epoch 1/2"))
+
+        try Self.smallRetrain(real, finished: false)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: real.appendingPathComponent("config.json"))) as? [String: Any]
+        let parameters = try #require(config?["parameters"] as? Int), auxiliary = try #require(config?["auxiliaryParameters"] as? Int)
+        #expect(auxiliary > 0)
+        #expect(result.stdout.contains("network: C=4, 3 cells, \(parameters - auxiliary) parameters (+\(auxiliary) auxiliary head"),
+                "\(result.stdout)")
+
+        let existing = try CommandRunner.run(Self.tinyRetrain(out: real, extra: ["--dry-run"]))
+        #expect(existing.status != 0 && existing.all.contains(real.path), "\(existing.all)")
+        let resumed = try CommandRunner.run(["retrain", "--resume", real.path, "--dry-run"])
+        #expect(resumed.status != 0 && resumed.all.contains("--dry-run checks a new retrain"), "\(resumed.all)")
+        #expect(try Self.metrics(real).count == 1, "the refused commands left the run folder as it was")
+    }
+
     @Test func retrainWritesTheRunFolderAndEvaluateReproducesItsTestAccuracy() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -216,7 +216,7 @@ public final class RetrainJob {
             + "\(counted(options.epochs, "epoch")), lr \(options.learningRate) cosine to \(options.learningRateMin); "
             + "augmentation \(data.augmentation.description), drop path \(options.dropPathProb)"
             + (options.labelSmoothingInEffect > 0 ? ", label smoothing \(options.labelSmoothingInEffect)" : "") + "; output in \(options.out)")
-        if let hint = InterruptNotice.startHint("retrain", folder: options.out, worldSize: worldSize) { say(hint) }
+        if !dryRun, let hint = InterruptNotice.startHint("retrain", folder: options.out, worldSize: worldSize) { say(hint) }
         if run.startEpoch > 0 {
             say("resuming \(options.out) after epoch \(run.startEpoch) of \(options.epochs) (step \(run.totalSteps))")
         }

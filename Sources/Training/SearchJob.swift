@@ -57,11 +57,15 @@ public final class SearchJob {
     let hooks: SearchHooks?
     /// The global step and position of the last checkpoint written or resumed from.
     var lastCheckpoint: (step: Int, position: String)?
+    /// Stop after the network is built and announced, before the run folder is created
+    /// (`--dry-run`): nothing is written.
+    public let dryRun: Bool
 
     public init(options: SearchOptions, communicator: Communicator, resume: ResumeRequest? = nil,
-                hooks: SearchHooks? = nil) {
+                hooks: SearchHooks? = nil, dryRun: Bool = false) {
         self.options = resume?.given ?? options
         self.resume = resume
+        self.dryRun = dryRun
         self.communicator = communicator
         self.hooks = hooks
         parallel = DataParallel(communicator: communicator)
@@ -73,14 +77,15 @@ public final class SearchJob {
 
     func agree(_ body: () throws -> Void) throws { try communicator.agree(body) }
 
-    /// Runs the search to the end, or from its checkpoint to the end when resuming.
+    /// Runs the search to the end, or from its checkpoint to the end when resuming; a dry run
+    /// (``dryRun``) stops after the announcement and returns nil.
     /// - Throws: `RankFailure` (bad options, data, checkpoint or output folder on any rank) and
     ///   ``SearchError`` (a loss or gradient that is not finite, diverging ranks), on every rank at
     ///   the same point.
     @discardableResult
-    public func run() throws -> SearchResult {
+    public func run() throws -> SearchResult? {
         let started = Date()
-        let run = try prepare()
+        guard let run = try prepare() else { return nil }
         defer { InterruptNotice.remove() }
         for epoch in run.progress.epoch..<options.epochs {
             try trainEpoch(epoch, run)
@@ -91,8 +96,9 @@ public final class SearchJob {
 
     /// The options made final (the checkpoint's when resuming) and checked on every rank, the data
     /// loaded, the network built (identical on every rank) or restored, the run folder created or
-    /// reopened (rank 0), and the search announced.
-    func prepare() throws -> SearchRun {
+    /// reopened (rank 0), and the search announced; nil after a dry run's announcement, with no
+    /// folder created.
+    func prepare() throws -> SearchRun? {
         // Options are checked once: a new search's as given, on every rank (a rank started with
         // other arguments is named), then compared across ranks; a resumed search's once they
         // come from its checkpoint.
@@ -132,11 +138,17 @@ public final class SearchJob {
         } else {
             for arena in [state.weights, state.alphas, state.buffers] { parallel.broadcastFromRoot(arena.values) }
         }
-        let folder = try openRunFolder(resumed: resumed, completedEpochs: progress.epoch, data: data, state: state, hosts: hosts)
+        let folder = dryRun ? nil
+            : try openRunFolder(resumed: resumed, completedEpochs: progress.epoch, data: data, state: state, hosts: hosts)
         let step = SearchStep(state: state, architect: Architect(state: state, parallel: parallel), parallel: parallel,
                               gradClip: options.gradClip, secondOrder: options.secondOrder)
         let run = SearchRun(data: data, state: state, step: step, folder: folder, hosts: hosts, progress: progress,
                             options: options, worldSize: communicator.worldSize)
+        if dryRun {
+            announce(run, resumed: resumed)
+            say("dry run: nothing written; the same command without --dry-run starts this search")
+            return nil
+        }
         if isRoot {
             if resumed == nil {
                 InterruptNotice.install(InterruptNotice.beforeFirstCheckpoint("search", folder: options.out))
@@ -197,7 +209,7 @@ public final class SearchJob {
             + (options.recompute ? ", activations recomputed" : "")
             + (options.partialChannels > 1 ? ", partial channels K=\(options.partialChannels)" : "")
             + (options.auxiliarySkip ? ", auxiliary skip" : "") + "; output in \(options.out)")
-        if let hint = InterruptNotice.startHint("search", folder: options.out, worldSize: worldSize) { say(hint) }
+        if !dryRun, let hint = InterruptNotice.startHint("search", folder: options.out, worldSize: worldSize) { say(hint) }
         if let resumed {
             let m = resumed.checkpoint.manifest
             say("resuming from \(resumed.checkpointPath): \(m.position), written by \(m.worldSize) rank(s)"

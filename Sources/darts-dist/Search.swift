@@ -25,6 +25,11 @@ struct Search: ParsableCommand {
             reached, bit for bit. The search's options come from the checkpoint; only --data, --accumulate, \
             --print-every, --check-every, --validate-every, --checkpoint-every and --keep-checkpoints may be given anew. Another \
             world size works when world size x --accumulate stays the same (--accumulate is then chosen for you).
+
+            --dry-run does everything before the first step and nothing after: the flags and data are checked \
+            on every rank, the network is built and its memory estimate checked on every host, and the opening \
+            lines are printed; nothing is written and --out is only checked (it must not exist). A batch job \
+            can be tried this way before it waits in a queue.
             """)
 
     static let defaults = SearchOptions()
@@ -61,6 +66,7 @@ struct Search: ParsableCommand {
     @Option(parsing: .unconditional, help: "Validate at the end of every N-th epoch and of the last (default: every epoch; --preset small: 6, the end only); the search itself is the same, bit for bit.", transform: wholeNumber) var validateEvery: Int?
     @Option(parsing: .unconditional, help: "A checkpoint every N steps as well as at the end of every epoch.", transform: wholeNumber) var checkpointEvery: Int?
     @Option(parsing: .unconditional, help: "Keep the newest K checkpoints in RUN_DIR/checkpoints (default: \(defaults.keepCheckpoints)).", transform: wholeNumber) var keepCheckpoints: Int?
+    @Flag(help: "Check the flags and data, build the network, check its memory and print its opening lines, then stop: nothing is written.") var dryRun = false
     @Option(help: "Diagnostic messages on standard error from every rank, tagged with its rank and host, at this level and above: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
@@ -69,11 +75,14 @@ struct Search: ParsableCommand {
         let options = SearchOptions.fromCommandLine(given)
         let request = runFlags.resume.map { ResumeRequest(path: $0, given: options, givenFlags: Set(given.keys)) }
         try runDistributed { communicator in
+            if dryRun && runFlags.resume != nil {
+                throw SearchError.invalidOption("--dry-run checks a new search; leave it out with --resume")
+            }
             Diagnostics.bootstrap(level: logLevel, rank: communicator.rank, host: communicator.hostName)
             Diagnostics.reportStart(communicator)
             var faults: FaultInjection?   // DARTS_DIST_FAULT, set by the tests
             try communicator.agree { faults = try FaultInjection.fromEnvironment() }
-            try SearchJob(options: options, communicator: communicator, resume: request, hooks: faults).run()
+            try SearchJob(options: options, communicator: communicator, resume: request, hooks: faults, dryRun: dryRun).run()
         }
     }
 }

@@ -49,7 +49,7 @@ import Training
 
     @Test func everyDeclaredFlagIsARowOrSetsNoOption() throws {
         let search = try Self.declaredFlags(Search.self)
-        #expect(search.subtracting(SearchOptions.flags.map(\.name)) == ["--resume", "--log-level"])
+        #expect(search.subtracting(SearchOptions.flags.map(\.name)) == ["--resume", "--log-level", "--dry-run"])
         let retrain = try Self.declaredFlags(RetrainCommand.self)
         #expect(retrain.subtracting(RetrainOptions.flags.map(\.name)) == ["--resume", "--stop-after-epochs", "--dry-run"])
         let bench = try Self.declaredFlags(BenchCommand.self)

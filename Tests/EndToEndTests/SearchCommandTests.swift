@@ -24,6 +24,32 @@ import TestSupport
 
     struct Alphas: Decodable { let epoch: Int; let normal: [[Float]]; let reduce: [[Float]] }
 
+    /// `--dry-run` under mpirun announces the network the search would train (the same lines as
+    /// the search itself) and writes nothing; it refuses an --out that exists, and --resume.
+    @Test func dryRunAnnouncesTheSearchAndWritesNothing() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let dry = tmp.appendingPathComponent("dry"), real = tmp.appendingPathComponent("real")
+        let result = try CommandRunner.run(Self.tinySearch(out: dry, extra: ["--dry-run"]), ranks: 2)
+        #expect(result.status == 0, "\(result.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty)
+        #expect(result.stdout.contains("dry run: nothing written"), "\(result.stdout)")
+        #expect(!result.stdout.contains("epoch 1/2") && !result.stdout.contains("to stop"), "no progress, no hint for a run that stops")
+
+        let search = try CommandRunner.run(Self.tinySearch(out: real, extra: ["--epochs", "1"]), ranks: 2)
+        #expect(search.status == 0, "\(search.all)")
+        func network(_ text: String) -> String? {
+            text.split(separator: "\n").first { $0.hasPrefix("network: C=4, 4 cells") }
+                .map { String($0.prefix { $0 != ";" }) }
+        }
+        #expect(network(result.stdout) != nil && network(result.stdout) == network(search.stdout), "\(result.stdout)\n\(search.stdout)")
+
+        let existing = try CommandRunner.run(Self.tinySearch(out: real, extra: ["--dry-run"]))
+        #expect(existing.status != 0 && existing.all.contains(real.path), "\(existing.all)")
+        let resumed = try CommandRunner.run(["search", "--resume", real.path, "--dry-run"])
+        #expect(resumed.status != 0 && resumed.all.contains("--dry-run checks a new search"), "\(resumed.all)")
+    }
+
     @Test func singleProcessSearchWritesTheWholeRunFolder() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -21,10 +21,22 @@ instead of retraining them (`--reuse-random EARLIER --random-seed B --random-cel
 earlier study's retrain flags): their finished retrains are copied, not run again. A confirmatory
 study draws new random cells instead.
 
+Searched cells tend to be larger than random ones, and accuracy rises with parameters. A second
+control group, random cells matched in size (`--size-matched NAME:K`), tells whether size alone
+gives the lead. Once every search and retrain has finished, the study counts the parameters of the
+candidate random cells (`--matched-seeds A:B`; by default the 1000 seeds after the random cells')
+and of the cells of configuration NAME, each with `darts-dist retrain --genotype CELL RETRAIN-FLAGS
+--dry-run` (one process, no launcher; cached in OUT/matched.json). Then, for each cell of NAME,
+largest first, it takes the K candidates not taken before whose parameters are nearest to that
+cell's (ties: the smaller seed), and retrains them like the random cells (group "matched", cells
+OUT/cells/matched_SEED.json). The report compares every searched group with them too. Size-matched
+cells can be added to a finished study.
+
 Writes OUT/searches/CONFIG/seed_i, OUT/cells/NAME.json, OUT/retrains/NAME/seed_j, OUT/logs/,
-and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at any moment, the same command continues:
-finished runs (result.json) are kept, interrupted ones go on with `--resume`, a run folder without
-a checkpoint yet is moved to OUT/aside/ and started again. The same command, that is: the same
+OUT/matched.json (with --size-matched), and OUT/study.md, OUT/study.json, OUT/study.svg. Killed at
+any moment, the same command continues: finished runs (result.json) are kept, interrupted ones go
+on with `--resume`, a run folder without a checkpoint yet is moved to OUT/aside/ and started again,
+the parameter counts go on from the last ones saved. The same command, that is: the same
 arguments and the same darts-dist build (study.json records its SHA-256; another build may train
 differently and is refused unless --other-build). Standard library only.
 """
@@ -47,7 +59,7 @@ PARAMETER_FREE = ("max_pool_3x3", "avg_pool_3x3", "skip_connect")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_LAUNCHER = "mpirun -np 2 -x OPENBLAS_NUM_THREADS=1"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-RESERVED = {"random", "darts_v2"}
+RESERVED = {"random", "darts_v2", "matched"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +285,49 @@ def parse_derived(text, configs):
     return name, base, flags
 
 
+def parse_size_matched(args, names):
+    """--size-matched NAME:K and --matched-seeds A:B -> args.size_matched (NAME, K) and
+    args.matched_seeds (A, B), both None without --size-matched."""
+    if args.size_matched is None:
+        if args.matched_seeds is not None:
+            raise SystemExit("study.py: --matched-seeds gives the candidates of --size-matched; give --size-matched "
+                             "NAME:K too, or leave --matched-seeds out")
+        return
+    text = args.size_matched
+    name, _, k = text.rpartition(":")
+    if not name:
+        raise SystemExit(f"study.py: --size-matched {text!r}: write NAME:K, e.g. plain:2 (K random cells per "
+                         "searched cell of configuration NAME)")
+    if name not in names:
+        raise SystemExit(f"study.py: --size-matched {text}: {name!r} is not a configuration of this study "
+                         f"({', '.join(names)}); give one of them")
+    if not re.fullmatch(r"[0-9]+", k.strip()) or int(k) < 1:
+        raise SystemExit(f"study.py: --size-matched {text}: K must be a whole number, 1 or more (random cells "
+                         f"per cell of {name})")
+    args.size_matched = (name, int(k))
+    first = args.random_seed + args.random_cells
+    if args.matched_seeds is None:
+        args.matched_seeds = (first, first + 999)
+    else:
+        found = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*", args.matched_seeds)
+        if not found:
+            raise SystemExit(f"study.py: --matched-seeds {args.matched_seeds!r}: write A:B, the first and the last "
+                             f"candidate seed, e.g. {first}:{first + 999}")
+        args.matched_seeds = (int(found[1]), int(found[2]))
+    a, b = args.matched_seeds
+    if a < 0 or a > b:
+        raise SystemExit(f"study.py: --matched-seeds {a}:{b}: give 0 <= A <= B")
+    need = args.seeds * args.size_matched[1]
+    if b - a + 1 < need:
+        raise SystemExit(f"study.py: --matched-seeds {a}:{b} holds {b - a + 1} seeds, fewer than the {need} cells to "
+                         f"take (--seeds {args.seeds} x {args.size_matched[1]}); give a wider range")
+    last = first - 1
+    if a <= last and b >= args.random_seed:
+        raise SystemExit(f"study.py: --matched-seeds {a}:{b} overlaps the random cells' seeds {args.random_seed} to "
+                         f"{last}: a matched cell must not be one of them; give seeds outside them, e.g. "
+                         f"{first}:{first + 999}")
+
+
 def check_flags(where, text, forbidden):
     try:
         tokens = shlex.split(text)
@@ -319,6 +374,14 @@ def parse_args(argv):
                         "again: that study must have the same retrain flags and seeds (checked), its random cells must "
                         "be the ones this darts-dist draws (checked), and its darts-dist must retrain bit-identically "
                         "to this one (not checked: compare a 1-epoch retrain of one cell); cells it lacks are retrained here")
+    p.add_argument("--size-matched", metavar="NAME:K",
+                   help="a second control group, once every search and retrain has finished: for each cell of "
+                        "configuration NAME, largest first, the K random cells not taken before that are nearest to it "
+                        "in parameters (counted with darts-dist retrain --dry-run, cached in OUT/matched.json), retrained "
+                        "like the random cells; can be added to a finished study")
+    p.add_argument("--matched-seeds", metavar="A:B",
+                   help="the candidates of --size-matched: darts-dist genotype --random --seed A ... B, none of them a "
+                        "random cell's seed (default: the 1000 seeds after the random cells', BASE+R ... BASE+R+999)")
     p.add_argument("--search-args", default="", metavar="FLAGS", help="flags for every search, before the configuration's")
     p.add_argument("--retrain-args", default="", metavar="FLAGS", help="flags for every retrain")
     p.add_argument("--launcher", default=DEFAULT_LAUNCHER,
@@ -336,7 +399,8 @@ def parse_args(argv):
     # A value that starts with "-" ("--search-args --second-order") is taken as the flag's value.
     joined, i = [], 0
     while i < len(argv):
-        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config", "--derive") and i + 1 < len(argv):
+        if argv[i] in ("--search-args", "--retrain-args", "--launcher", "--config", "--derive",
+                       "--matched-seeds") and i + 1 < len(argv):
             joined.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -359,6 +423,7 @@ def parse_args(argv):
             raise SystemExit(f"study.py: configuration name {name!r}: use letters, digits, '_', '.', '-', "
                              f"once each, not {', '.join(sorted(RESERVED))}")
         names.append(name)
+    parse_size_matched(args, names)
     check_flags("--search-args", args.search_args, ("--seed", "--out", "--resume"))
     check_flags("--retrain-args", args.retrain_args, ("--seed", "--out", "--resume", "--genotype"))
     args.out = os.path.abspath(args.out)
@@ -392,7 +457,7 @@ def check_reuse(args):
 
 def study_arguments(args):
     """What defines the study's results (compared when a study folder is continued; derived
-    configurations may be added)."""
+    configurations and size-matched cells may be added)."""
     arguments = {
         "configs": [[name, shlex.split(flags)] for name, flags in args.configs],
         "seeds": args.seeds,
@@ -413,6 +478,9 @@ def study_arguments(args):
         arguments["reuseRandom"] = args.reuse_random
     if args.derived:
         arguments["derived"] = [[name, base, shlex.split(flags)] for name, base, flags in args.derived]
+    if args.size_matched is not None:
+        arguments["sizeMatched"] = list(args.size_matched)
+        arguments["matchedSeeds"] = list(args.matched_seeds)
     return arguments
 
 
@@ -434,7 +502,6 @@ class Run:
 def plan(args):
     out, binary = args.out, args.binary
     search_common = shlex.split(args.search_args)
-    retrain_common = shlex.split(args.retrain_args)
     searches, cells, retrains = [], [], []
     for name, flags in args.configs:
         for i in range(args.search_seed, args.search_seed + args.seeds):
@@ -450,20 +517,39 @@ def plan(args):
                                   "command": [binary, "genotype", folder] + shlex.split(derive_flags) + ["--format", "json"],
                                   "retrainSeeds": args.retrain_seeds})
     for i in range(args.random_seed, args.random_seed + args.random_cells):
-        cells.append({"name": f"random_{i}", "group": "random", "command": [binary, "genotype", "--random", "--seed", str(i),
-                                                                              "--format", "json"],
+        cells.append({"name": f"random_{i}", "group": "random", "command": random_command(args, i),
                       "retrainSeeds": args.retrain_seeds})
     if args.darts_v2_retrains > 0:
         cells.append({"name": "darts_v2", "group": "DARTS_V2", "command": [binary, "genotype", "DARTS_V2", "--format", "json"],
                       "retrainSeeds": args.darts_v2_retrains})
     for cell in cells:
-        cell["file"] = os.path.join(out, "cells", cell["name"] + ".json")
-        for j in range(args.retrain_seed, args.retrain_seed + cell["retrainSeeds"]):
-            folder = os.path.join(out, "retrains", cell["name"], f"seed_{j}")
-            retrains.append(Run("retrain", folder,
-                                [binary, "retrain", "--genotype", cell["file"]] + retrain_common + ["--seed", str(j), "--out", folder],
-                                [binary, "retrain", "--resume", folder], cell=cell, seed=j, group=cell["group"]))
+        retrains += cell_retrains(args, cell)
     return searches, cells, retrains
+
+
+def random_command(args, seed):
+    return [args.binary, "genotype", "--random", "--seed", str(seed), "--format", "json"]
+
+
+def cell_retrains(args, cell):
+    """Sets the cell's file (OUT/cells/NAME.json); its retrains, one per retrain seed."""
+    cell["file"] = os.path.join(args.out, "cells", cell["name"] + ".json")
+    runs = []
+    for j in range(args.retrain_seed, args.retrain_seed + cell["retrainSeeds"]):
+        folder = os.path.join(args.out, "retrains", cell["name"], f"seed_{j}")
+        runs.append(Run("retrain", folder,
+                        [args.binary, "retrain", "--genotype", cell["file"]] + shlex.split(args.retrain_args)
+                        + ["--seed", str(j), "--out", folder],
+                        [args.binary, "retrain", "--resume", folder], cell=cell, seed=j, group=cell["group"]))
+    return runs
+
+
+def matched_plan(args, chosen):
+    """The size-matched cells and their retrains, in the order of the matching: `chosen` maps each
+    searched cell to its matched seeds (matched.json's "chosen"; nothing when None)."""
+    cells = [{"name": f"matched_{s}", "group": "matched", "command": random_command(args, s),
+              "retrainSeeds": args.retrain_seeds} for seeds in (chosen or {}).values() for s in seeds]
+    return cells, [run for cell in cells for run in cell_retrains(args, cell)]
 
 
 def schedule(args, searches, cells, retrains):
@@ -494,6 +580,126 @@ def schedule(args, searches, cells, retrains):
         if k <= len(v2):
             cell_steps(v2[k - 1].cell, [v2[k - 1]])
     return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Size-matched random cells
+
+
+def match_by_size(targets, counts, per_cell):
+    """{searched cell: [seeds]}: for each searched cell in turn, by parameters descending (ties by
+    name), the `per_cell` candidates not taken before with the smallest |parameters - its
+    parameters| (ties: the smaller seed). targets: {cell name: parameters}; counts: {seed:
+    parameters}. Needs per_cell x len(targets) candidates."""
+    if per_cell * len(targets) > len(counts):
+        raise ValueError(f"{len(counts)} candidates for {len(targets)} cells x {per_cell}")
+    taken, chosen = set(), {}
+    for name in sorted(targets, key=lambda n: (-targets[n], n)):
+        free = sorted((s for s in counts if s not in taken), key=lambda s: (abs(counts[s] - targets[name]), s))
+        chosen[name] = free[:per_cell]
+        taken.update(chosen[name])
+    return chosen
+
+
+def network_parameters(text):
+    """The parameters of `darts-dist retrain --dry-run`'s network line (without the auxiliary head,
+    the same for every cell); None unless exactly one such line."""
+    found = re.findall(r"^network: C=\d+, \d+ cells, (\d+) parameters\b", text, re.M)
+    return int(found[0]) if len(found) == 1 else None
+
+
+def count_command(args, genotype_file):
+    """The retrain --dry-run that counts a cell's parameters: the study's retrain flags, one process,
+    an --out that is never created."""
+    return ([args.binary, "retrain", "--genotype", genotype_file] + shlex.split(args.retrain_args)
+            + ["--dry-run", "--out", os.path.join(args.out, "matched", "dry-run-out")])
+
+
+def load_matched(args):
+    """OUT/matched.json, or None (also without --size-matched); refused when it was made for
+    another --size-matched or --matched-seeds."""
+    path = os.path.join(args.out, "matched.json")
+    if args.size_matched is None or not os.path.exists(path):
+        return None
+    matched = load_json(path)
+    mine = [args.size_matched[0], args.size_matched[1], list(args.matched_seeds)]
+    if [matched.get("to"), matched.get("perCell"), matched.get("seeds")] != mine:
+        seeds = matched.get("seeds") or [None, None]
+        raise SystemExit(f"study.py: {path} holds the parameter counts of --size-matched {matched.get('to')}:"
+                         f"{matched.get('perCell')} --matched-seeds {seeds[0]}:{seeds[1]}; give those flags, or remove "
+                         "matched.json (and the matched cells' retrains) to count and match again")
+    return matched
+
+
+def size_match(args, runner, cells):
+    """The size-matched cells ({searched cell: [seeds]}, matched.json's "chosen") after counting the
+    parameters of the searched cells of NAME and of every candidate (those in OUT/matched.json
+    are not counted again; it is saved every 25 candidates). Under --dry-run, counts nothing: says
+    what it would do and returns None unless matched.json has chosen them already."""
+    name, per_cell = args.size_matched
+    a, b = args.matched_seeds
+    targets = [c for c in cells if c["group"] == name]
+    matched = load_matched(args)
+    if args.dry_run:
+        if matched is not None and "chosen" in matched:
+            return matched["chosen"]
+        counted = matched or {"counts": {}, "searched": {}}
+        before = f"; {len(counted['counts'])} counted before" if counted["counts"] else ""
+        runner.say(f"would count the parameters of the {b - a + 1} candidate random cells (seeds {a} to {b}{before}) "
+                   f"and of {name}'s {len(targets)} cells with retrain --dry-run, one process each (cached in "
+                   f"{os.path.join(args.out, 'matched.json')}), then retrain {per_cell} cell(s) per cell of {name}, "
+                   "the nearest in parameters")
+        for cell in targets:
+            if cell["name"] not in counted["searched"]:
+                print(shlex.join(count_command(args, cell["file"])))
+        return None
+    path, folder = os.path.join(args.out, "matched.json"), os.path.join(args.out, "matched")
+    matched = matched or {"to": name, "perCell": per_cell, "seeds": [a, b], "counts": {}, "searched": {}}
+    os.makedirs(folder, exist_ok=True)
+
+    def count(genotype_file):
+        argv = count_command(args, genotype_file)
+        parameters = network_parameters(runner.execute(argv, "matched", capture=True, quiet=True))
+        if parameters is None:
+            raise SystemExit(f"study.py: `{shlex.join(argv)}` printed no line \"network: C=..., N cells, P parameters\"; "
+                             f"see {os.path.join(args.out, 'logs', 'matched.log')}. Check that {args.binary} has "
+                             "retrain --dry-run")
+        return parameters
+
+    def save():
+        write_atomic(path, json.dumps(matched, indent=2) + "\n")
+
+    todo = [s for s in range(a, b + 1) if str(s) not in matched["counts"]]
+    if todo or any(c["name"] not in matched["searched"] for c in targets):
+        runner.say(f"size-matched: counting the parameters of {name}'s cells and of {len(todo)} of {b - a + 1} "
+                   f"candidate random cells (seeds {a} to {b}) with retrain --dry-run")
+    try:
+        for cell in targets:
+            if cell["name"] not in matched["searched"]:
+                matched["searched"][cell["name"]] = count(cell["file"])
+        for k, s in enumerate(todo, 1):
+            candidate = os.path.join(folder, f"candidate_{s}.json")
+            write_atomic(candidate, runner.execute(random_command(args, s), "matched", capture=True, quiet=True))
+            try:
+                matched["counts"][str(s)] = count(candidate)
+            finally:
+                os.remove(candidate)
+            if k % 25 == 0:
+                save()
+            if len(matched["counts"]) % 100 == 0:
+                runner.say(f"size-matched: {len(matched['counts'])} of {b - a + 1} candidates counted")
+    finally:
+        save()
+    chosen = match_by_size({c["name"]: matched["searched"][c["name"]] for c in targets},
+                           {int(s): p for s, p in matched["counts"].items()}, per_cell)
+    if matched.get("chosen") != chosen:
+        matched["chosen"] = chosen
+        save()
+    counts = matched["counts"]
+    runner.say(f"size-matched: {per_cell} random cell(s) per cell of {name}, by parameters: " + "; ".join(
+        f"{cell} {matched['searched'][cell]:,}: " + ", ".join(f"seed {s} {counts[str(s)]:,}" for s in seeds)
+        for cell, seeds in chosen.items()))
+    return chosen
 
 
 def state(run):
@@ -551,8 +757,10 @@ class Runner:
     def say(self, text):
         print(f"study: {text}", flush=True)
 
-    def execute(self, argv, log_name, capture=False):
-        """Runs argv (as a child in its own session), its output shown and appended to OUT/logs/LOG."""
+    def execute(self, argv, log_name, capture=False, quiet=False):
+        """Runs argv (as a child in its own session), its output shown and appended to OUT/logs/LOG;
+        with capture, returns its standard output instead of showing it; with quiet, the command
+        is not shown either (only logged)."""
         shown = shlex.join(argv)
         if self.args.dry_run:
             print(shown, flush=True)
@@ -561,7 +769,8 @@ class Runner:
             raise Interrupted(self.signum)
         logs = os.path.join(self.args.out, "logs")
         os.makedirs(logs, exist_ok=True)
-        self.say(shown)
+        if not quiet:
+            self.say(shown)
         with open(os.path.join(logs, log_name + ".log"), "ab") as log:
             log.write(f"\n$ {shown}\n".encode())
             log.flush()
@@ -753,7 +962,8 @@ def check_build(args, saved, begun=False):
 
 def open_study(args):
     """Writes OUT/study.json with the arguments and the build, or checks them against an existing
-    one (and records another build allowed by --other-build)."""
+    one (and records another build allowed by --other-build). Derived configurations and
+    size-matched cells may be added to a saved study, not changed or dropped."""
     wanted = study_arguments(args)
     path = os.path.join(args.out, "study.json")
     if os.path.exists(path):
@@ -764,6 +974,9 @@ def open_study(args):
         if saved_derived == wanted_derived[:len(saved_derived)]:
             # Derived configurations added: they change no run of the study, only add retrains.
             saved = dict(saved or {}, derived=wanted_derived) if wanted_derived else saved
+        if "sizeMatched" in wanted and not {"sizeMatched", "matchedSeeds"} & set(saved or {}):
+            # Size-matched cells added: they too only add retrains (OUT/matched.json keeps their flags).
+            saved = dict(saved or {}, sizeMatched=wanted["sizeMatched"], matchedSeeds=wanted["matchedSeeds"])
         if saved != wanted:
             keys = sorted(set(saved or {}) | set(wanted))
             diffs = [f"{k}: {json.dumps((saved or {}).get(k))} in study.json, {json.dumps(wanted.get(k))} now"
@@ -842,10 +1055,23 @@ def collect(args, searches, cells, retrains, partial=False):
     return rows
 
 
+def versus(group, other):
+    """group's mean minus other's, and the one-sided Welch and Mann-Whitney tests of group > other."""
+    w = welch_greater(group["testTop1"], other["testTop1"])
+    u = mann_whitney_greater(group["testTop1"], other["testTop1"])
+    return (group["mean"] - other["mean"] if other["n"] else float("nan"),
+            None if w is None else {"t": w[0], "df": w[1], "p": w[2]},
+            None if u is None else {"U": u[0], "p": u[1], "method": u[2]})
+
+
 def summarize(args, rows):
-    """Groups in order: each configuration, random, DARTS_V2. Searched and random groups take one value
-    per cell (its mean over retrain seeds); DARTS_V2 takes one per retrain (the retrain noise)."""
-    order = [name for name, _ in args.configs] + [name for name, _, _ in args.derived] + ["random"] + (["DARTS_V2"] if args.darts_v2_retrains > 0 else [])
+    """Groups in order: each configuration, random, matched (with --size-matched), DARTS_V2. Searched,
+    random and matched groups take one value per cell (its mean over retrain seeds); DARTS_V2 takes
+    one per retrain (the retrain noise). Every group is compared with random; with --size-matched,
+    every searched group with matched too."""
+    order = ([name for name, _ in args.configs] + [name for name, _, _ in args.derived] + ["random"]
+             + (["matched"] if args.size_matched else []) + (["DARTS_V2"] if args.darts_v2_retrains > 0 else []))
+    kinds = {"random": "random", "matched": "matched", "DARTS_V2": "darts_v2"}
     groups = []
     for name in order:
         members = [r for r in rows if r["group"] == name]
@@ -857,7 +1083,7 @@ def summarize(args, rows):
         pf_reduce = [r["parameterFreeReduce"] for r in members]
         g = {
             "name": name,
-            "kind": "random" if name == "random" else ("darts_v2" if name == "DARTS_V2" else "search"),
+            "kind": kinds.get(name, "search"),
             "n": len(values), "testTop1": values, "mean": mean(values), "std": sample_std(values),
             "retrains": sum(len(r["testTop1"]) for r in members),
             "parameterFree": pf, "parameterFreeMean": mean(pf),
@@ -869,14 +1095,12 @@ def summarize(args, rows):
             g["searchMinutes"] = mean([r["searchMinutes"] for r in members])
         groups.append(g)
     random_group = next(g for g in groups if g["name"] == "random")
+    matched_group = next((g for g in groups if g["kind"] == "matched"), None)
     for g in groups:
-        if g is random_group:
-            continue
-        g["diffToRandom"] = g["mean"] - random_group["mean"] if random_group["n"] else float("nan")
-        w = welch_greater(g["testTop1"], random_group["testTop1"])
-        g["welch"] = None if w is None else {"t": w[0], "df": w[1], "p": w[2]}
-        u = mann_whitney_greater(g["testTop1"], random_group["testTop1"])
-        g["mannWhitney"] = None if u is None else {"U": u[0], "p": u[1], "method": u[2]}
+        if g is not random_group:
+            g["diffToRandom"], g["welch"], g["mannWhitney"] = versus(g, random_group)
+        if matched_group is not None and g["kind"] == "search":
+            g["diffToMatched"], g["welchVsMatched"], g["mannWhitneyVsMatched"] = versus(g, matched_group)
     return groups
 
 
@@ -886,7 +1110,27 @@ def fmt(x, spec=".2f", suffix=""):
     return format(x, spec) + suffix
 
 
-def markdown(args, groups, rows, progress=None, builds=()):
+def span(values):
+    """Parameter counts as a range: "n/a", "P" or "P to Q"."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    return f"{min(values):,}" if min(values) == max(values) else f"{min(values):,} to {max(values):,}"
+
+
+def markdown(args, groups, rows, progress=None, builds=(), matched=None):
+    """study.md; `matched` is OUT/matched.json (None before it exists or without --size-matched)."""
+    def top1(g):
+        values = g["testTop1"]
+        return ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
+                else f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%")
+
+    def welch_text(w):
+        return "n/a" if w is None else f"{fmt(w['t'])} ({fmt(w['df'], '.1f')}), {fmt(w['p'], '.4f')}"
+
+    def mann_whitney_text(u):
+        return "n/a" if u is None else f"{fmt(u['U'], 'g')}, {fmt(u['p'], '.4f')} ({u['method']})"
+
     lines = ["# Study: searched cells against random cells", ""]
     if progress:
         lines += [f"**Partial report:** {progress}. Every figure below is over the finished runs only.", ""]
@@ -902,9 +1146,13 @@ def markdown(args, groups, rows, progress=None, builds=()):
              + (f"; searches with `{args.search_args}` plus each configuration's flags, seeds " if args.search_args.strip()
                 else "; searches with each configuration's flags, seeds ") +
              f"{args.search_seed} to {args.search_seed + args.seeds - 1}; random cells of seeds {args.random_seed} to "
-             f"{args.random_seed + args.random_cells - 1}. "
+             f"{args.random_seed + args.random_cells - 1}"
+             + (f"; size-matched random cells (group matched) of seeds {args.matched_seeds[0]} to "
+                f"{args.matched_seeds[1]}, {args.size_matched[1]} per cell of {args.size_matched[0]}, the nearest in "
+                "parameters (below)" if args.size_matched else "") + ". "
              "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "
-             "data). Searched and random groups: one value per cell (mean over its retrain seeds); DARTS_V2: one "
+             "data). " + ("Searched, random and matched groups" if args.size_matched else "Searched and random groups")
+             + ": one value per cell (mean over its retrain seeds); DARTS_V2: one "
              "value per retrain. p: one-sided, searched > random."
              + (f" The random cells' retrains finished in {args.reuse_random} were copied from there (`--reuse-random`), "
                 "not run again." if args.reuse_random else ""), "",
@@ -913,25 +1161,39 @@ def markdown(args, groups, rows, progress=None, builds=()):
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     flags = {name: f"`{text}`" if text else "" for name, text in args.configs}
     flags.update({name: f"{base}'s searches, `genotype {text}`" for name, base, text in args.derived})
+    if args.size_matched:
+        flags["matched"] = f"random, nearest in parameters to {args.size_matched[0]}'s cells"
     for g in groups:
-        values = g["testTop1"]
-        w, u = g.get("welch"), g.get("mannWhitney")
         params = sorted(set(p for p in g["parameters"] if p is not None))
         lines.append("| " + " | ".join([
             g["name"],
             flags.get(g["name"], ""),
             str(g["n"]),
-            ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
-             else f"{fmt(100 * g['mean'])} ± {fmt(100 * g['std'])}%"),
+            top1(g),
             "" if g["kind"] == "random" else fmt(100 * g["diffToRandom"], "+.2f", " pp"),
-            "" if g["kind"] == "random" else ("n/a" if w is None else f"{fmt(w['t'])} ({fmt(w['df'], '.1f')}), {fmt(w['p'], '.4f')}"),
-            "" if g["kind"] == "random" else ("n/a" if u is None else f"{fmt(u['U'], 'g')}, {fmt(u['p'], '.4f')} ({u['method']})"),
+            "" if g["kind"] == "random" else welch_text(g["welch"]),
+            "" if g["kind"] == "random" else mann_whitney_text(g["mannWhitney"]),
             f"{fmt(g['parameterFreeMean'])} ({', '.join(map(str, g['parameterFree']))})",
             f"{fmt(g['parameterFreeReduceMean'])} ({', '.join(map(str, g['parameterFreeReduce']))})",
             ", ".join(f"{p:,}" for p in params) if len(params) <= 3 else f"{min(params):,} to {max(params):,}",
             fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
             fmt(g["retrainMinutes"], ".1f"),
         ]) + " |")
+    if args.size_matched:
+        lines += ["", "## Against size-matched random cells", "", matched_sentence(args, matched)]
+        if matched is not None and "chosen" in matched:
+            lines += ["", "| group | n | test top-1 | − matched | Welch t (df), p | Mann-Whitney U, p | parameters (range) |",
+                      "|---|---|---|---|---|---|---|"]
+            for g in groups:
+                if g["kind"] in ("search", "matched"):
+                    versus_matched = g["kind"] == "search"
+                    lines.append("| " + " | ".join([
+                        g["name"], str(g["n"]), top1(g),
+                        fmt(100 * g["diffToMatched"], "+.2f", " pp") if versus_matched else "",
+                        welch_text(g["welchVsMatched"]) if versus_matched else "",
+                        mann_whitney_text(g["mannWhitneyVsMatched"]) if versus_matched else "",
+                        span(g["parameters"]),
+                    ]) + " |")
     lines += ["", "## Cells", "",
               "| cell | group | search val acc | param-free ops (normal, reduction) | parameters | test top-1 per retrain seed |",
               "|---|---|---|---|---|---|"]
@@ -948,6 +1210,21 @@ def markdown(args, groups, rows, progress=None, builds=()):
                   + " (two-sided p, t approximation)."]
     lines += ["", "Picture: study.svg (one dot per retrain, each group's mean as a bar).", ""]
     return "\n".join(lines)
+
+
+def matched_sentence(args, matched):
+    """How the matched cells were chosen, and their parameters against those of NAME's cells."""
+    name, k = args.size_matched
+    a, b = args.matched_seeds
+    if matched is None or "chosen" not in matched:
+        return (f"The matched group ({k} random cell(s) per cell of {name}, the nearest in parameters among seeds {a} "
+                f"to {b}) is chosen once every search and retrain has finished: not chosen yet.")
+    mine = [matched["counts"][str(s)] for seeds in matched["chosen"].values() for s in seeds]
+    return (f"The matched group: for each cell of {name}, largest first, the {k} random cell(s) (`genotype --random`, "
+            f"seeds {a} to {b}) not taken before whose parameters are nearest to its own (ties: the smaller seed), "
+            "all counted by `retrain --dry-run` with the retrain flags above (without the auxiliary head). Their "
+            f"parameters: {span(mine)}; {name}'s cells': {span(matched['searched'].values())}. "
+            "p: one-sided, group > matched.")
 
 
 def cell_correlations(rows):
@@ -999,7 +1276,7 @@ def svg(groups, rows):
     out.append(f'<text x="16" y="{(top + height - bottom) / 2:.1f}" text-anchor="middle" '
                f'transform="rotate(-90 16 {(top + height - bottom) / 2:.1f})">test top-1 (%)</text>')
     out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}" stroke="black"/>')
-    colors = {"random": "#888888", "darts_v2": "#d62728", "search": "#1f77b4"}
+    colors = {"random": "#888888", "darts_v2": "#d62728", "search": "#1f77b4", "matched": "#2ca02c"}
     for gi, g in enumerate(groups):
         color = colors[g["kind"]]
         for pgi, value, dx, name in points:
@@ -1018,14 +1295,21 @@ def svg(groups, rows):
 
 
 def report(args, searches, cells, retrains, partial=False):
+    """study.md, study.json and study.svg; with partial, of the finished runs (and the size-matched
+    cells once chosen)."""
+    matched = load_matched(args)
+    matched_cells, matched_retrains = matched_plan(args, (matched or {}).get("chosen"))
+    cells, retrains = cells + matched_cells, retrains + matched_retrains
     rows = collect(args, searches, cells, retrains, partial)
     groups = summarize(args, rows)
     progress = None
     done = sum(state(r) == "done" for r in searches), sum(state(r) == "done" for r in retrains)
-    if partial and done != (len(searches), len(retrains)):   # --report of a finished study is the whole report
-        progress = f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
+    pending = args.size_matched is not None and "chosen" not in (matched or {})
+    if partial and (done != (len(searches), len(retrains)) or pending):   # --report of a finished study is the whole report
+        progress = (f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
+                    + ("; the size-matched cells are not chosen yet" if pending else ""))
     builds = load_json(os.path.join(args.out, "study.json")).get("builds", [])
-    text = markdown(args, groups, rows, progress, builds)
+    text = markdown(args, groups, rows, progress, builds, matched)
     write_atomic(os.path.join(args.out, "study.md"), text)
     write_atomic(os.path.join(args.out, "study.svg"), svg(groups, rows))
 
@@ -1040,9 +1324,20 @@ def report(args, searches, cells, retrains, partial=False):
     write_atomic(os.path.join(args.out, "study.json"),
                  json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
                                    "progress": progress, "builds": builds, "groups": groups, "cells": rows,
-                                   "correlations": cell_correlations(rows)}),
+                                   "correlations": cell_correlations(rows),
+                                   **({"matched": matched_summary(matched)} if args.size_matched else {})}),
                             indent=2) + "\n")
     print(text, end="", flush=True)
+
+
+def matched_summary(matched):
+    """study.json's "matched": the searched cells' parameters, the chosen seeds and their parameters."""
+    if matched is None or "chosen" not in matched:
+        return None
+    seeds = [s for chosen in matched["chosen"].values() for s in chosen]
+    return {"to": matched["to"], "perCell": matched["perCell"], "seeds": matched["seeds"],
+            "searched": matched["searched"], "chosen": matched["chosen"],
+            "counts": {str(s): matched["counts"][str(s)] for s in seeds}}
 
 
 def main(argv=None):
@@ -1052,6 +1347,7 @@ def main(argv=None):
     if args.report and not os.path.exists(os.path.join(args.out, "study.json")):
         raise SystemExit(f"study.py: {args.out} holds no study.json: nothing to report; start the study first")
     open_study(args)
+    load_matched(args)   # a matched.json of other --size-matched or --matched-seeds: refused before anything runs
     searches, cells, retrains = plan(args)
     runner = Runner(args)
     runner.install_handlers()
@@ -1065,6 +1361,14 @@ def main(argv=None):
                 runner.make_cell(item)
             else:
                 runner.run(item)
+        if args.size_matched:
+            # The second phase: every search and retrain has run; count, match, retrain the matched cells.
+            matched_cells, matched_retrains = matched_plan(args, size_match(args, runner, cells))
+            for cell in matched_cells:
+                runner.make_cell(cell)
+                for run in matched_retrains:
+                    if run.cell is cell:
+                        runner.run(run)
     except Interrupted as stop:
         name = signal.Signals(stop.signum).name
         print(f"study: interrupted ({name}); {args.out} keeps every finished run and checkpoint: "

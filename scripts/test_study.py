@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Tests of scripts/study.py: its statistics, and its bookkeeping (runs kept, resumed, moved aside,
-arguments checked) with a fake darts-dist, so they take seconds and need no Swift build.
+"""Tests of scripts/study.py: its statistics, its size matching, and its bookkeeping (runs kept,
+resumed, moved aside, arguments checked) with a fake darts-dist, so they take seconds and need no
+Swift build.
 
     python3 scripts/test_study.py
 """
@@ -10,6 +11,7 @@ import itertools
 import json
 import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,9 @@ STUDY = os.path.join(HERE, "study.py")
 # files study.py reads). Every call is appended to $FAKE_LOG. The job numbered $FAKE_INTERRUPT_AT
 # (searches and retrains counted from 1 in $FAKE_COUNTER) writes a checkpoint (none with
 # $FAKE_INTERRUPT_EMPTY) and then sends SIGTERM to the study script, as Ctrl-C or a scheduler would.
+# `retrain --dry-run` writes nothing and prints the network line with the cell's parameters (a sum
+# of per-operation weights, the same in result.json); the one numbered $FAKE_DRY_INTERRUPT_AT
+# (counted in $FAKE_COUNTER-dry) sends SIGTERM to the study script instead.
 FAKE = textwrap.dedent(r'''
     #!/usr/bin/env python3
     import json, os, random, signal, sys, time
@@ -43,7 +48,31 @@ FAKE = textwrap.dedent(r'''
     def write(path, obj):
         with open(path, "w") as f:
             json.dump(obj, f)
+    WEIGHTS = {"sep_conv_3x3": 1500, "sep_conv_5x5": 3000, "dil_conv_3x3": 700, "dil_conv_5x5": 1200}
+    def parameters(g):   # pools and skip_connect have none
+        return 40000 + sum(WEIGHTS.get(op, 0) for cell in ("normal", "reduce") for op, _ in g[cell])
+    def count(counter):
+        n = int(open(counter).read()) + 1 if os.path.exists(counter) else 1
+        with open(counter, "w") as f:
+            f.write(str(n))
+        return n
     cmd = args[0]
+    if cmd == "retrain" and "--dry-run" in args:
+        out = opt("--out")
+        if os.path.exists(out) or not os.path.isdir(os.path.dirname(out)):
+            sys.exit("fake: --out " + out + " exists, or its parent folder does not")
+        with open(opt("--genotype")) as f:
+            g = json.load(f)
+        if str(count(os.environ["FAKE_COUNTER"] + "-dry")) == os.environ.get("FAKE_DRY_INTERRUPT_AT"):
+            os.kill(os.getppid(), signal.SIGTERM)
+            time.sleep(30)
+            sys.exit("fake: not stopped")
+        print("darts-dist retrain: cifar10 3x32x32, 640 train / 100 test images, 1 rank(s) on fake")
+        print("genotype = Genotype(...)")
+        print(f"network: C=16, 8 cells, {parameters(g)} parameters (+567 auxiliary head, weight 0.4); global batch 64 "
+              f"(64 per rank), 10 steps per epoch, 1 epoch; output in {out}")
+        print("dry run: nothing written; the same command without --dry-run starts this retrain")
+        sys.exit(0)
     if cmd == "genotype":
         if os.path.isdir(args[1]):   # derived again from a search: at most --max-parameter-free pools and skips
             with open(os.path.join(args[1], "genotype.json")) as f:
@@ -77,10 +106,7 @@ FAKE = textwrap.dedent(r'''
             with open(opt("--genotype")) as f:
                 config["genotype"] = json.load(f)
         write(os.path.join(folder, "config.json"), config)
-    counter = os.environ["FAKE_COUNTER"]
-    n = int(open(counter).read()) + 1 if os.path.exists(counter) else 1
-    with open(counter, "w") as f:
-        f.write(str(n))
+    n = count(os.environ["FAKE_COUNTER"])
     if str(n) == os.environ.get("FAKE_INTERRUPT_AT"):
         if not os.environ.get("FAKE_INTERRUPT_EMPTY"):
             write(os.path.join(folder, "checkpoint.ckpt"), {})
@@ -100,7 +126,7 @@ FAKE = textwrap.dedent(r'''
         g = config["genotype"]
         free = sum(op in ("max_pool_3x3", "avg_pool_3x3", "skip_connect") for op, _ in g["normal"])
         write(os.path.join(folder, "model.bin"), {})
-        write(os.path.join(folder, "result.json"), {"testTop1": 0.9 - free / 100 + seed / 1000, "parameters": 50000 + 1000 * free,
+        write(os.path.join(folder, "result.json"), {"testTop1": 0.9 - free / 100 + seed / 1000, "parameters": parameters(g),
                                                     "seconds": 120.0, "resumed": bool(resume)})
 ''').lstrip()
 
@@ -217,6 +243,88 @@ class Minutes(unittest.TestCase):
             shutil.rmtree(folder)
 
 
+class SizeMatching(unittest.TestCase):
+    def test_nearest_candidates_largest_cell_first(self):
+        # K = 1: "a" (largest) takes 101 (|1| against 98's |2|), then "b" takes 49 (|1| against 52's |2|).
+        self.assertEqual(study.match_by_size({"b": 50, "a": 100}, {1: 98, 2: 52, 3: 101, 4: 49}, 1),
+                         {"a": [3], "b": [4]})
+        self.assertEqual(list(study.match_by_size({"b": 50, "a": 100}, {1: 98, 2: 52, 3: 101, 4: 49}, 1)), ["a", "b"])
+        # K = 2: the nearest first; 102 and 98 both 2 away: the smaller seed.
+        self.assertEqual(study.match_by_size({"x": 100}, {5: 98, 3: 102, 9: 100, 1: 90}, 2), {"x": [9, 3]})
+        self.assertEqual(study.match_by_size({"x": 100}, {5: 98, 3: 102, 9: 100, 1: 90}, 3), {"x": [9, 3, 5]})
+
+    def test_ties_between_cells_go_by_name(self):
+        self.assertEqual(study.match_by_size({"b": 100, "a": 100}, {1: 100, 2: 90}, 1), {"a": [1], "b": [2]})
+
+    def test_scarcity_at_the_top(self):
+        # Targets above every candidate share the largest ones, the largest target first.
+        counts = {1: 50, 2: 60, 3: 70, 4: 5, 5: 15, 6: 21}
+        self.assertEqual(study.match_by_size({"z": 11, "y": 900, "x": 1000}, counts, 1), {"x": [3], "y": [2], "z": [5]})
+        self.assertEqual(study.match_by_size({"x": 1000, "y": 20}, counts, 2), {"x": [3, 2], "y": [6, 5]})
+        with self.assertRaises(ValueError):
+            study.match_by_size({"x": 1000, "y": 20}, counts, 4)
+
+    def test_no_candidate_is_taken_twice(self):
+        rng = random.Random(5)
+        for k in (1, 2, 3):
+            targets = {f"cell{i}": rng.randrange(40000, 60000) for i in range(6)}
+            counts = {s: rng.choice([40000, 45000, 50000, 55000]) for s in range(100, 130)}   # many ties
+            chosen = study.match_by_size(targets, counts, k)
+            seeds = [s for picked in chosen.values() for s in picked]
+            self.assertEqual(len(seeds), len(set(seeds)))
+            self.assertEqual([len(picked) for picked in chosen.values()], [k] * 6)
+            self.assertEqual(chosen, study.match_by_size(dict(reversed(list(targets.items()))), counts, k))  # deterministic
+
+    def test_network_line(self):
+        self.assertEqual(study.network_parameters("darts-dist retrain: ...\ngenotype = ...\nnetwork: C=8, 5 cells, "
+                                                  "73466 parameters; global batch 64 (32 per rank)\n"), 73466)
+        self.assertEqual(study.network_parameters("network: C=4, 3 cells, 1234 parameters (+567 auxiliary head, "
+                                                  "weight 0.4); global batch 8\n"), 1234)
+        self.assertIsNone(study.network_parameters("network: C=4, 3 cells, 1234 weights, 56 alphas\n"))
+        self.assertIsNone(study.network_parameters("network: C=4, 3 cells, 1 parameters;\nnetwork: C=4, 3 cells, 2 parameters;\n"))
+
+    def parse(self, *extra):
+        return study.parse_args(["--out", "/tmp/nowhere", "--config", "plain=", "--config", "robust=--epochs 3",
+                                 "--seeds", "2", "--random-cells", "2"] + list(extra))
+
+    def refused(self, *extra):
+        with self.assertRaises(SystemExit) as raised:
+            self.parse(*extra)
+        return str(raised.exception)
+
+    def test_flags(self):
+        args = self.parse("--size-matched", "robust:2")
+        self.assertEqual((args.size_matched, args.matched_seeds), (("robust", 2), (3, 1002)))   # after random 1, 2
+        self.assertEqual(study.study_arguments(args)["sizeMatched"], ["robust", 2])
+        self.assertEqual(study.study_arguments(args)["matchedSeeds"], [3, 1002])
+        args = self.parse("--derive", "capped=robust:--max-parameter-free 0", "--size-matched", "capped:1",
+                          "--matched-seeds", "0:0", "--random-seed", "5", "--seeds", "1")
+        self.assertEqual((args.size_matched, args.matched_seeds), (("capped", 1), (0, 0)))
+        plain = self.parse()
+        self.assertIsNone(plain.size_matched)
+        self.assertNotIn("sizeMatched", study.study_arguments(plain))
+        self.assertNotIn("matchedSeeds", study.study_arguments(plain))
+
+    def test_flag_errors(self):
+        self.assertIn("--size-matched nosuch:1: 'nosuch' is not a configuration of this study (plain, robust)",
+                      self.refused("--size-matched", "nosuch:1"))
+        for k in ("0", "x", "-1", "1.5", ""):
+            self.assertIn("K must be a whole number, 1 or more", self.refused("--size-matched", f"plain:{k}"))
+        self.assertIn("write NAME:K", self.refused("--size-matched", "plain"))
+        self.assertIn("give 0 <= A <= B", self.refused("--size-matched", "plain:1", "--matched-seeds", "9:8"))
+        self.assertIn("give 0 <= A <= B", self.refused("--size-matched", "plain:1", "--matched-seeds", "-1:8"))
+        self.assertIn("write A:B", self.refused("--size-matched", "plain:1", "--matched-seeds", "9"))
+        self.assertIn("--matched-seeds 10:12 holds 3 seeds, fewer than the 4 cells to take (--seeds 2 x 2)",
+                      self.refused("--size-matched", "plain:2", "--matched-seeds", "10:12"))
+        self.assertIn("overlaps the random cells' seeds 1 to 2",
+                      self.refused("--size-matched", "plain:1", "--matched-seeds", "2:20"))
+        self.assertIn("overlaps the random cells' seeds 5 to 6",
+                      self.refused("--size-matched", "plain:1", "--matched-seeds", "0:5", "--random-seed", "5"))
+        self.parse("--size-matched", "plain:1", "--matched-seeds", "0:4", "--random-seed", "5")   # below them: fine
+        self.assertIn("give --size-matched NAME:K too", self.refused("--matched-seeds", "10:20"))
+        self.assertIn("configuration name 'matched'", self.refused("--config", "matched=--epochs 2"))
+
+
 class Bookkeeping(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="study-test-")
@@ -240,10 +348,10 @@ class Bookkeeping(unittest.TestCase):
         return common + ([] if search_args is None else ["--search-args", search_args])
 
     def study(self, *extra, seeds=2, search_args="--subset 640 --epochs 1", retrain_args="--preset fast --epochs 1",
-              env=None):
+              env=None, timeout=120):
         return subprocess.run([sys.executable, STUDY] + self.args(seeds, search_args, retrain_args) + list(extra),
                               env=dict(self.env, **(env or {})),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
 
     def calls(self):
         with open(self.log) as f:
@@ -344,6 +452,143 @@ class Bookkeeping(unittest.TestCase):
         self.assertIn("configuration name 'plain'", clash.stderr)
         malformed = self.study("--derive", "x=robust")
         self.assertIn("write NAME=BASE:FLAGS", malformed.stderr)
+
+    def load(self, name):
+        with open(os.path.join(self.out, name)) as f:
+            return json.load(f) if name.endswith(".json") else f.read()
+
+    def test_size_matched_cells_added_to_a_finished_study(self):
+        self.assertEqual(self.study().returncode, 0)
+        before = len(self.calls())
+        matched = ["--size-matched", "robust:2", "--matched-seeds", "10:21"]
+        # Killed during the counts: the 6th retrain --dry-run, after robust's 2 cells and candidates 10 to 12.
+        first = self.study(*matched, env={"FAKE_DRY_INTERRUPT_AT": "6"})
+        self.assertEqual(first.returncode, 128 + 15, first.stderr)
+        counting = self.calls()[before:]
+        self.assertEqual(len(counting), 10)            # 6 dry runs, 4 candidates drawn: no search, no retrain
+        self.assertTrue(all(c.startswith("genotype --random") or " --dry-run --out " in c for c in counting), counting)
+        self.assertFalse(any("[launched]" in c for c in counting))
+        saved = self.load("matched.json")
+        self.assertEqual((saved["to"], saved["perCell"], saved["seeds"]), ("robust", 2, [10, 21]))
+        self.assertEqual(list(saved["counts"]), ["10", "11", "12"])
+        self.assertEqual(sorted(saved["searched"]), ["robust-seed_1", "robust-seed_2"])
+        self.assertNotIn("chosen", saved)
+        self.assertEqual(os.listdir(os.path.join(self.out, "matched")), [])   # the candidate's file removed
+        # Meanwhile: other flags are refused (matched.json holds its own), a report says what is missing.
+        ran = len(self.calls())
+        other = self.study("--size-matched", "robust:1", "--matched-seeds", "10:21")
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("holds the parameter counts of --size-matched robust:2 --matched-seeds 10:21", other.stderr)
+        partial = self.study(*matched, "--report")
+        self.assertEqual(partial.returncode, 0, partial.stderr)
+        self.assertEqual(self.load("study.json")["progress"],
+                         "4 of 4 searches and 8 of 8 retrains finished; the size-matched cells are not chosen yet")
+        self.assertIn("not chosen yet.", self.load("study.md"))
+        self.assertEqual(len(self.calls()), ran)
+
+        second = self.study(*matched)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        new = self.calls()[before:]
+        for seed in range(10, 22):   # every candidate counted once, but 13 (killed) twice
+            dry = [c for c in new if f"--genotype {self.out}/matched/candidate_{seed}.json" in c]
+            self.assertEqual(len(dry), 2 if seed == 13 else 1, seed)
+            self.assertIn(f"--preset fast --epochs 1 --dry-run --out {self.out}/matched/dry-run-out", dry[0])
+        self.assertFalse(any(c.startswith("search") for c in new))
+        retrained = [c for c in new if c.startswith("retrain") and "--dry-run" not in c]
+        self.assertEqual(len(retrained), 4)
+        self.assertTrue(all("/cells/matched_" in c and "--seed 0 --out" in c and c.endswith("[launched]") for c in retrained))
+        saved = self.load("matched.json")
+        self.assertEqual(len(saved["counts"]), 12)
+        chosen = study.match_by_size(saved["searched"], {int(s): p for s, p in saved["counts"].items()}, 2)
+        self.assertEqual(saved["chosen"], chosen)
+        self.assertEqual(list(chosen), sorted(saved["searched"], key=lambda n: (-saved["searched"][n], n)))
+        seeds = [s for picked in chosen.values() for s in picked]
+        self.assertEqual([c.split("/cells/matched_")[1].split(".json")[0] for c in retrained], [str(s) for s in seeds])
+        # The counts are the retrains' parameters (the fake's result.json agrees with its dry run).
+        for cell, parameters in saved["searched"].items():
+            self.assertEqual(self.load(f"retrains/{cell}/seed_0/result.json")["parameters"], parameters)
+        for s in seeds:
+            self.assertEqual(self.load(f"retrains/matched_{s}/seed_0/result.json")["parameters"], saved["counts"][str(s)])
+            self.assertEqual(self.load(f"cells/matched_{s}.json"),
+                             self.load(f"retrains/matched_{s}/seed_0/config.json")["genotype"])
+        self.assertFalse(os.path.exists(os.path.join(self.out, "matched", "dry-run-out")))
+
+        result = self.load("study.json")
+        self.assertTrue(result["complete"])
+        self.assertEqual(result["arguments"]["sizeMatched"], ["robust", 2])
+        self.assertEqual(result["arguments"]["matchedSeeds"], [10, 21])
+        self.assertEqual(result["matched"]["chosen"], chosen)
+        self.assertEqual(result["matched"]["searched"], saved["searched"])
+        groups = {g["name"]: g for g in result["groups"]}
+        self.assertEqual(list(groups), ["plain", "robust", "random", "matched", "DARTS_V2"])
+        self.assertEqual((groups["matched"]["kind"], groups["matched"]["n"]), ("matched", 4))
+        self.assertIsNotNone(groups["matched"]["welch"])              # against random, as every group
+        for name in ("plain", "robust"):
+            g = groups[name]
+            self.assertAlmostEqual(g["diffToMatched"], g["mean"] - groups["matched"]["mean"])
+            self.assertIsNotNone(g["welchVsMatched"])
+            self.assertIsNotNone(g["mannWhitneyVsMatched"])
+        self.assertNotIn("diffToMatched", groups["random"])
+        self.assertNotIn("diffToMatched", groups["matched"])
+        md = self.load("study.md")
+        section = md.split("## Against size-matched random cells")[1].split("## Cells")[0]
+        self.assertIn("for each cell of robust, largest first, the 2 random cell(s)", section)
+        self.assertIn("seeds 10 to 21", section)
+        self.assertEqual([l.split(" | ")[0] for l in section.splitlines() if l.startswith("| ") and "---" not in l][1:],
+                         ["| plain", "| robust", "| matched"])
+        self.assertIn("| matched | 4 |", section)
+        self.assertIn("size-matched random cells (group matched) of seeds 10 to 21, 2 per cell of robust", md)
+        svg = ET.parse(os.path.join(self.out, "study.svg")).getroot()
+        circles = [e for e in svg.iter() if e.tag.endswith("circle")]
+        self.assertEqual(len(circles), 12)
+        self.assertEqual(sum(c.get("fill") == "#2ca02c" for c in circles), 4)
+
+        # Again: nothing runs. Another K, other seeds, or without it: refused.
+        done = len(self.calls())
+        self.assertEqual(self.study(*matched).returncode, 0)
+        self.assertEqual(len(self.calls()), done)
+        for extra in [("--size-matched", "robust:1", "--matched-seeds", "10:21"), ("--size-matched", "robust:2"), ()]:
+            refused = self.study(*extra)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("holds a study with other arguments (", refused.stderr)
+        self.assertIn('sizeMatched: ["robust", 2] in study.json, ["robust", 1] now', self.study(
+            "--size-matched", "robust:1", "--matched-seeds", "10:21").stderr)
+        self.assertEqual(len(self.calls()), done)
+
+    def test_size_matched_from_the_start(self):
+        matched = ["--size-matched", "plain:1", "--matched-seeds", "5:7"]
+        dry = self.study(*matched, "--dry-run")
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.log))
+        self.assertIn("study: would count the parameters of the 3 candidate random cells (seeds 5 to 7) and of "
+                      "plain's 2 cells with retrain --dry-run", dry.stdout)
+        self.assertIn(f"{self.fake} retrain --genotype {self.out}/cells/plain-seed_2.json --preset fast --epochs 1 "
+                      f"--dry-run --out {self.out}/matched/dry-run-out", dry.stdout.splitlines())
+        # 12 jobs before the 2 matched retrains: the second one (job 14) is interrupted. (The whole study
+        # and its counts in one invocation: twice the time of the others.)
+        first = self.study(*matched, env={"FAKE_INTERRUPT_AT": "14"}, timeout=240)
+        self.assertEqual(first.returncode, 128 + 15, first.stderr)
+        partial = self.study(*matched, "--report")
+        self.assertEqual(partial.returncode, 0, partial.stderr)
+        result = self.load("study.json")
+        self.assertEqual(result["progress"], "4 of 4 searches and 9 of 10 retrains finished")
+        self.assertEqual({g["name"]: g["n"] for g in result["groups"]}["matched"], 1)
+        self.assertIn("| matched | 1 |", self.load("study.md"))
+        dry = self.study(*matched, "--dry-run")      # chosen already: the matched retrain it would continue
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertEqual(len([l for l in dry.stdout.splitlines() if " retrain --resume " in l and "/matched_" in l]), 1)
+        counted = sum("--dry-run" in c for c in self.calls())
+        self.assertEqual(counted, 5)
+        done = self.study(*matched)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(sum("--dry-run" in c for c in self.calls()), counted)   # counted before: not again
+        result = self.load("study.json")
+        self.assertTrue(result["complete"])
+        groups = {g["name"]: g for g in result["groups"]}
+        self.assertEqual(groups["matched"]["n"], 2)
+        self.assertIn("welchVsMatched", groups["plain"])
+        self.assertIn("welchVsMatched", groups["robust"])
 
     def test_folder_without_checkpoint_is_moved_aside_and_started_again(self):
         first = self.study(env={"FAKE_INTERRUPT_AT": "3", "FAKE_INTERRUPT_EMPTY": "1"})   # the first retrain

@@ -29,7 +29,7 @@ struct RetrainCommand: ParsableCommand {
             --dry-run does everything before the first step and nothing after: the flags, genotype and \
             data are checked, the network is built and the memory estimate checked, and the opening lines \
             (data, genotype, network with its parameter count, schedule) are printed; nothing is written \
-            and --out is only checked (it must not exist, and its parent must be writable).
+            and --out is only checked (new or empty, and creatable).
             """)
 
     @Option(help: ArgumentHelp("A genotype file (DARTS text, JSON or NNI epoch_N.json), a search run folder (its final genotype), DARTS_V1 or DARTS_V2.", valueName: "genotype"))

@@ -28,7 +28,7 @@ struct Search: ParsableCommand {
 
             --dry-run does everything before the first step and nothing after: the flags and data are checked \
             on every rank, the network is built and its memory estimate checked on every host, and the opening \
-            lines are printed; nothing is written and --out is only checked (it must not exist). A batch job \
+            lines are printed; nothing is written and --out is only checked (new or empty, and creatable). A batch job \
             can be tried this way before it waits in a queue.
             """)
 

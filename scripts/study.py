@@ -1153,7 +1153,7 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
              "Test top-1 after the last retrain epoch; a search's cell is its final genotype.json (chosen on validation "
              "data). " + ("Searched, random and matched groups" if args.size_matched else "Searched and random groups")
              + ": one value per cell (mean over its retrain seeds); DARTS_V2: one "
-             "value per retrain. p: one-sided, searched > random."
+             "value per retrain. p: one-sided, the group > random (searched, matched and DARTS_V2 alike)."
              + (f" The random cells' retrains finished in {args.reuse_random} were copied from there (`--reuse-random`), "
                 "not run again." if args.reuse_random else ""), "",
              "| group | flags | n | test top-1 (mean ± sd) | − random | Welch t (df), p | Mann-Whitney U, p | "

@@ -121,6 +121,8 @@ public final class RetrainJob {
         try agree {
             try options.validate(worldSize: communicator.worldSize)
             kind = try options.datasetKind()
+            // A new run's --out is checked before the data are read, so that a bad one is reported at once.
+            if resume == nil && isRoot { try RunFolder.checkCanCreate(path: options.out) }
         }
         var genotype = Genotype.dartsV2
         try agree { genotype = try checkpoint?.manifest.genotype ?? resolveGenotype(options.genotype) }
@@ -161,7 +163,6 @@ public final class RetrainJob {
             run.restore(checkpoint.manifest)
         }
         if dryRun {
-            try agree { if isRoot { try RunFolder.checkCanCreate(path: options.out) } }
             announce(run)
             say("dry run: nothing written; the same command without --dry-run starts this retrain")
             return nil

@@ -126,7 +126,7 @@ public struct RetrainOptions: Codable, Sendable, Equatable {
         if let cropPadding {
             try check.require(cropPadding >= 0, "--crop-padding \(cropPadding) must not be negative (0 switches the random crop off)")
             try check.require(cropPadding <= OptionCheck.largestImageSide,
-                              "--crop-padding \(cropPadding) is more than \(OptionCheck.largestImageSide) pixels; use at most the image side")
+                              "--crop-padding \(cropPadding) is more than \(OptionCheck.largestImageSide) pixels; use less than the images' side")
         }
         try check.positive(subset, "--subset")
         try check.positive(testSubset, "--test-subset")

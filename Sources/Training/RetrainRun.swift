@@ -45,11 +45,23 @@ struct RetrainData {
             throw RetrainError.invalidOption("--batch-size \(options.batchSize) is larger than the \(train.count) training images; "
                 + "lower --batch-size or raise --subset")
         }
+        // A crop with as much padding as the image can be padding only, and a cutout longer than
+        // the image can erase all of it: both train on blank images.
+        let side = min(train.height, train.width)
+        let augmentation = options.augmentation(kind)
+        guard augmentation.randomCropPadding < side else {
+            throw RetrainError.invalidOption("--crop-padding \(augmentation.randomCropPadding) is not smaller than the "
+                + "images' side (\(side) pixels), so a crop can be all padding; use less than \(side) (4 is the usual value)")
+        }
+        guard augmentation.cutoutLength <= side else {
+            throw RetrainError.invalidOption("--cutout \(augmentation.cutoutLength) is longer than the images' side "
+                + "(\(side) pixels) and can erase a whole image; use at most \(side) (half the side is usual)")
+        }
         self.train = train
         self.test = test
         sampler = try DistributedSampler(count: train.count, globalBatchSize: options.batchSize, rank: rank,
                                          worldSize: worldSize, seed: options.seed)
-        augmentation = options.augmentation(kind)
+        self.augmentation = augmentation
     }
 }
 

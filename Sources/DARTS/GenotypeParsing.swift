@@ -56,6 +56,10 @@ extension Genotype {
     public static func load(path: String) throws -> Genotype {
         var file = path
         var isDirectory: ObjCBool = false
+        guard !path.isEmpty else {
+            throw GenotypeError.unreadable(path: "\"\"", reason: "an empty name; give a genotype file (DARTS text, JSON or "
+                + "NNI JSON), a search run folder, DARTS_V1 or DARTS_V2")
+        }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             let trimmed = path.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.hasPrefix("Genotype(") || trimmed.hasPrefix("{") {

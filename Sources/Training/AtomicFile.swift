@@ -16,11 +16,22 @@ public enum AtomicFile {
     /// - Parameter name: how messages name the path ("--dot cells.dot"); the path by default.
     /// - Throws: ``OutputPathError`` naming the path and what is there.
     public static func checkReplaceable(_ path: String, name: String? = nil) throws {
+        guard let kind = kind(of: path), kind != regularFile else { return }
+        throw OutputPathError(name: name ?? path, kind: kind)
+    }
+
+    /// How ``kind(of:)`` names a regular file.
+    public static let regularFile = "a regular file"
+
+    /// What is at `path` (lstat(2), so a symbolic link is named as one): ``regularFile``, "a
+    /// folder", "a character device", "a symbolic link to /etc/passwd", ...; nil when nothing is
+    /// there (or its folder cannot be read).
+    public static func kind(of path: String) -> String? {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
+        guard lstat(path, &info) == 0 else { return nil }
         let kind: String
         switch info.st_mode & S_IFMT {
-        case S_IFREG: return
+        case S_IFREG: kind = regularFile
         case S_IFDIR: kind = "a folder"
         case S_IFCHR: kind = "a character device"
         case S_IFBLK: kind = "a block device"
@@ -35,7 +46,7 @@ public enum AtomicFile {
                 : "a symbolic link"
         default: kind = "a special file"
         }
-        throw OutputPathError(name: name ?? path, kind: kind)
+        return kind
     }
 
 

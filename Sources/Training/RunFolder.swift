@@ -25,22 +25,37 @@ public final class RunFolder {
     /// calls it before it reads the data, so a bad --out is reported at once.
     /// - Throws: ``RunFolderError`` naming the path and the fix.
     public static func checkCanCreate(path: String) throws {
+        guard !path.isEmpty else {
+            throw RunFolderError("--out is empty; give the run folder to create (a new or empty folder)")
+        }
         let url = URL(fileURLWithPath: path, isDirectory: true)
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw RunFolderError("--out \(path) exists and is a file; choose another --out")
+                let kind = AtomicFile.kind(of: path) ?? AtomicFile.regularFile
+                throw RunFolderError("--out \(path) exists and is \(kind), not a folder; choose another --out")
             }
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
-                let files = contents.filter { $0 != ".lock" }.count
+                let entries = "\(contents.count) entr\(contents.count == 1 ? "y" : "ies")"
+                let isRun = ["config.json", "metrics.jsonl", "checkpoints", "checkpoint.ckpt", "result.json", "model.bin"].contains { contents.contains($0) }
+                guard isRun else {
+                    throw RunFolderError("--out \(path) is not empty (\(entries)); choose a new or empty folder: "
+                        + "nothing in it is ever overwritten")
+                }
                 let checkpoints = (try? fm.contentsOfDirectory(atPath: url.appendingPathComponent("checkpoints").path)) ?? []
                 let resumable = checkpoints.contains { $0.hasSuffix(".ckpt") }
                     && !fm.fileExists(atPath: url.appendingPathComponent("result.json").path)
-                throw RunFolderError("--out \(path) already holds a run (\(files) file\(files == 1 ? "" : "s")); "
+                throw RunFolderError("--out \(path) already holds a run (\(entries)); "
                     + "choose a new --out" + (resumable ? ", resume it with --resume \(path)," : "")
                     + " or move the old run away: it is never overwritten")
+            }
+            // The run creates its files in it: the folder must be writable (and searchable) by
+            // this process, on a file system mounted read-write.
+            guard access(url.path, W_OK | X_OK) == 0 else {
+                throw RunFolderError("cannot write in the run folder --out \(path): \(AtomicFile.systemError()); "
+                    + "choose a folder this user can write in")
             }
             return
         }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CPUCheck
+import Distributed
+import Foundation
 
 @main
 struct DartsDist: ParsableCommand {
@@ -22,4 +24,24 @@ struct DartsDist: ParsableCommand {
         version: versionLine,
         subcommands: [Search.self, RetrainCommand.self, EvaluateCommand.self, ExportCommand.self, BenchCommand.self, GenotypeCommand.self,
                       PicturesCommand.self])
+
+    /// ArgumentParser's entry point, except that under mpirun only rank 0 prints what parsing the
+    /// command line ends with (an unknown flag, a value that is not a number, `--help`): every
+    /// rank parses the same line, and the copies would interleave. The other ranks exit with the
+    /// same status, silently. Errors of a command's run are reported by the command itself.
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if let rank = MPICommunicator.launcherRank, rank != 0 { Foundation.exit(exitCode(for: error).rawValue) }
+            exit(withError: error)
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

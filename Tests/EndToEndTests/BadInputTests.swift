@@ -180,7 +180,41 @@ import TestSupport
 
     @Test func anOutputPathThatIsADeviceIsRefused() throws {
         try Self.expectRefused({ _ in ["search", "--subset", "64", "--out", "/dev/full"] },
-                          ["--out /dev/full exists and is a file; choose another --out"])
+                          ["--out /dev/full exists and is a character device, not a folder; choose another --out"])
+    }
+
+    /// An empty --out is refused (it would name the working folder), and a folder that is not
+    /// empty but holds no run is named as such, not as a run.
+    @Test func anEmptyOutAndAFolderHoldingSomethingElseAreRefused() throws {
+        try Self.expectRefused({ _ in ["search", "--subset", "64", "--dry-run", "--out", ""] },
+                               ["--out is empty; give the run folder to create"])
+        try Self.expectRefused({ tmp in ["retrain", "--genotype", "DARTS_V2", "--out", tmp.path] },
+                               prepare: { tmp in try Data("mine\n".utf8).write(to: tmp.appendingPathComponent("notes.txt")) },
+                               ["is not empty (1 entry); choose a new or empty folder"])
+        try Self.expectRefused({ _ in ["retrain", "--genotype", "", "--dry-run"] },
+                               ["\"\": an empty name; give a genotype file"])
+    }
+
+    /// The dry run refuses an existing empty --out that the run could not write in, as the run
+    /// would (as root, checked as the user nobody; a read-only folder otherwise).
+    @Test func anEmptyOutputFolderThatCannotBeWrittenIsRefusedByTheDryRun() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        chmod(tmp.path, 0o755)
+        chmod(out.path, 0o555)
+        defer { chmod(out.path, 0o755) }
+        let arguments = ["search", "--subset", "64", "--dry-run", "--out", out.path]
+        let result = geteuid() == 0
+            ? try BackgroundJob.run(executable: URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                    ["--reuid=65534", "--regid=65534", "--clear-groups", CommandRunner.binary.path] + arguments,
+                                    timeout: 120)
+            : try CommandRunner.run(arguments)
+        #expect(result.status != 0, "\(result.all)")
+        #expect(result.stderr.contains("cannot write in the run folder --out \(out.path): Permission denied; "
+                                       + "choose a folder this user can write in"), "\(result.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
     }
 
     // MARK: Genotypes (darts-dist genotype FILE)

@@ -165,7 +165,7 @@ import Testing
         let error = #expect(throws: RunFolderError.self) { try RunFolder.checkNotBeingWritten(url) }
         #expect("\(error!)".contains("another darts-dist run is writing to \(url.path) (process \(getpid()) on "), "\(error!)")
         let occupied = #expect(throws: RunFolderError.self) { try RunFolder.checkCanCreate(path: url.path) }
-        #expect("\(occupied!)".contains("already holds a run (1 file); choose a new --out or move the old run away"),
+        #expect("\(occupied!)".contains("already holds a run (2 entries); choose a new --out or move the old run away"),
                 "\(occupied!)")
         first = nil   // the search ends
         #expect(throws: Never.self) { try RunFolder.checkNotBeingWritten(url) }

@@ -123,7 +123,7 @@ import TestSupport
              "--image-size \(huge) must be a multiple of 4 from 4 to 4096 (the network halves the image twice)"),
             (retrain + ["--layers", huge], "--layers \(huge) is more than 1048576 cells"),
             (retrain + ["--epochs", huge], "--epochs \(huge) is more than 1000000; use fewer"),
-            (retrain + ["--crop-padding", huge], "--crop-padding \(huge) is more than 4096 pixels; use at most the image side"),
+            (retrain + ["--crop-padding", huge], "--crop-padding \(huge) is more than 4096 pixels; use less than the images' side"),
             (["bench", "--channels", huge], "--channels \(huge) is more than 1048576"),
             (["bench", "--image-size", "8192"], "--image-size 8192 must be a multiple of 4 from 4 to 4096 (two reduction cells)"),
         ] {

@@ -52,6 +52,17 @@ import TestSupport
         let resumed = try CommandRunner.run(["retrain", "--resume", real.path, "--dry-run"])
         #expect(resumed.status != 0 && resumed.all.contains("--dry-run checks a new retrain"), "\(resumed.all)")
         #expect(try Self.metrics(real).count == 1, "the refused commands left the run folder as it was")
+
+        // Augmentation as large as the 28 x 28 images trains on blank images: refused once the
+        // images' side is known, before anything is written.
+        for (flag, value, message) in [("--crop-padding", "28", "--crop-padding 28 is not smaller than the images' side (28 pixels)"),
+                                       ("--cutout", "29", "--cutout 29 is longer than the images' side (28 pixels)")] {
+            let refused = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: [flag, value, "--dry-run"]))
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(refused.all)")
+        }
+        let largest = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: ["--crop-padding", "27", "--cutout", "28", "--dry-run"]))
+        #expect(largest.status == 0, "\(largest.all)")
+        #expect(!FileManager.default.fileExists(atPath: dry.path))
     }
 
     @Test func retrainWritesTheRunFolderAndEvaluateReproducesItsTestAccuracy() throws {
@@ -327,6 +338,11 @@ import TestSupport
         #expect(indivisible.status != 0)
         #expect(indivisible.stderr.components(separatedBy: "--batch-size 15 (global) is not divisible by the world size 2").count == 2,
                 "printed once: \(indivisible.stderr)")
+        // A value that does not parse is reported by rank 0 alone too (each rank parses the line).
+        let unparsable = try CommandRunner.run(["retrain", "--epochs", "abc"], ranks: 2)
+        #expect(unparsable.status != 0)
+        #expect(unparsable.stderr.components(separatedBy: "The value 'abc' is invalid for '--epochs <epochs>'").count == 2,
+                "printed once: \(unparsable.stderr)")
 
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try Data("keep me\n".utf8).write(to: out.appendingPathComponent("result.json"))

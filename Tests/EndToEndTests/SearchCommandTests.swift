@@ -148,9 +148,11 @@ import TestSupport
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let precious = out.appendingPathComponent("genotype.txt")
         try Data("keep me\n".utf8).write(to: precious)
+        try Data("{}\n".utf8).write(to: out.appendingPathComponent("config.json"))
         let result = try CommandRunner.run(Self.tinySearch(out: out), ranks: 2)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("already holds a run"))
+        #expect(result.stderr.contains("already holds a run (2 entries); choose a new --out or move the old run away"),
+                "\(result.all)")
         #expect(try String(contentsOf: precious, encoding: .utf8) == "keep me\n")
     }
 

@@ -53,6 +53,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 PARAMETER_FREE = ("max_pool_3x3", "avg_pool_3x3", "skip_connect")
@@ -392,7 +393,10 @@ def parse_args(argv):
     p.add_argument("--other-build", action="store_true",
                    help="continue a study with a darts-dist build other than the one that ran its jobs (another "
                         "build may train differently: study.json and study.md list every build used)")
-    p.add_argument("--dry-run", action="store_true", help="print every command it would run; run and write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print every command it would run; run and write nothing. For a new study, also have "
+                        "darts-dist check each configuration's flags and the retrain flags with its own --dry-run "
+                        "(one process each); exit status 1 when it refuses any")
     p.add_argument("--report", action="store_true",
                    help="run nothing: write study.md, study.json and study.svg from the runs finished so far "
                         "(marked partial), e.g. while the study runs")
@@ -1340,6 +1344,48 @@ def matched_summary(matched):
             "counts": {str(s): matched["counts"][str(s)] for s in seeds}}
 
 
+def check_with_dry_runs(args, runner, searches, retrains):
+    """--dry-run of a new study: darts-dist's own --dry-run of each configuration's first search and
+    of one retrain (DARTS_V2 with the retrain flags), one process each without the launcher, into
+    a temporary --out, so that a flag darts-dist refuses is found before the study waits in a
+    queue. Returns the number of refused commands."""
+    if not os.access(args.binary, os.X_OK):
+        print(f"study: flags not checked: {args.binary} is not an executable (build it first)", flush=True)
+        return 0
+    checks, seen = [], set()
+    for run in searches:
+        if run.group not in seen:
+            seen.add(run.group)
+            checks.append((f"configuration {run.group}", run.start))
+    if retrains:
+        argv = list(retrains[0].start)
+        argv[argv.index("--genotype") + 1] = "DARTS_V2"
+        checks.append(("the retrains' flags", argv))
+    refused = 0
+    with tempfile.TemporaryDirectory(prefix="study-flag-check-") as tmp:
+        for i, (what, start) in enumerate(checks):
+            argv = list(start)
+            argv[len(argv) - 1 - argv[::-1].index("--out") + 1] = os.path.join(tmp, f"run_{i}")
+            argv.append("--dry-run")
+            try:
+                done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=runner.env,
+                                      text=True, errors="replace", timeout=900)
+            except (OSError, subprocess.TimeoutExpired) as error:
+                print(f"study.py: {what}: `{shlex.join(argv)}` did not run: {error}", file=sys.stderr, flush=True)
+                refused += 1
+                continue
+            if done.returncode != 0:
+                said = [line for line in done.stdout.splitlines() if line.strip()][-3:]
+                print(f"study.py: {what} refused by darts-dist (`{shlex.join(argv)}`, exit status {done.returncode}):\n  "
+                      + "\n  ".join(said), file=sys.stderr, flush=True)
+                refused += 1
+    names = ", ".join(what for what, _ in checks)
+    if refused == 0:
+        print(f"study: checked by darts-dist's own --dry-run (one process each, without the launcher): {names}",
+              flush=True)
+    return refused
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if not args.dry_run and not os.access(args.binary, os.X_OK):
@@ -1375,6 +1421,9 @@ def main(argv=None):
               f"run the same command again to continue", file=sys.stderr, flush=True)
         return 128 + stop.signum
     if args.dry_run:
+        # A new study (nothing run yet): darts-dist checks the flags, as its jobs will.
+        if not os.path.exists(os.path.join(args.out, "study.json")) and check_with_dry_runs(args, runner, searches, retrains):
+            return 1
         return 0
     runner.say(f"all runs finished ({(time.time() - started) / 60:.1f} min in this invocation)")
     report(args, searches, cells, retrains)

@@ -32,7 +32,8 @@ STUDY = os.path.join(HERE, "study.py")
 # $FAKE_INTERRUPT_EMPTY) and then sends SIGTERM to the study script, as Ctrl-C or a scheduler would.
 # `retrain --dry-run` writes nothing and prints the network line with the cell's parameters (a sum
 # of per-operation weights, the same in result.json); the one numbered $FAKE_DRY_INTERRUPT_AT
-# (counted in $FAKE_COUNTER-dry) sends SIGTERM to the study script instead.
+# (counted in $FAKE_COUNTER-dry) sends SIGTERM to the study script instead. `search --dry-run`
+# accepts, and any --dry-run refuses a flag --bogus, as darts-dist refuses an unknown flag.
 FAKE = textwrap.dedent(r'''
     #!/usr/bin/env python3
     import json, os, random, signal, sys, time
@@ -57,12 +58,20 @@ FAKE = textwrap.dedent(r'''
             f.write(str(n))
         return n
     cmd = args[0]
+    if "--dry-run" in args and "--bogus" in args:
+        sys.exit("Error: Unknown option '--bogus'")
+    if cmd == "search" and "--dry-run" in args:
+        print("dry run: nothing written; the same command without --dry-run starts this search")
+        sys.exit(0)
     if cmd == "retrain" and "--dry-run" in args:
         out = opt("--out")
         if os.path.exists(out) or not os.path.isdir(os.path.dirname(out)):
             sys.exit("fake: --out " + out + " exists, or its parent folder does not")
-        with open(opt("--genotype")) as f:
-            g = json.load(f)
+        if opt("--genotype") == "DARTS_V2":
+            g = genotype(random.Random(2))
+        else:
+            with open(opt("--genotype")) as f:
+                g = json.load(f)
         if str(count(os.environ["FAKE_COUNTER"] + "-dry")) == os.environ.get("FAKE_DRY_INTERRUPT_AT"):
             os.kill(os.getppid(), signal.SIGTERM)
             time.sleep(30)
@@ -560,7 +569,8 @@ class Bookkeeping(unittest.TestCase):
         dry = self.study(*matched, "--dry-run")
         self.assertEqual(dry.returncode, 0, dry.stderr)
         self.assertFalse(os.path.exists(self.out))
-        self.assertFalse(os.path.exists(self.log))
+        self.assertEqual(len(self.calls()), 3)   # the flag check of a new study, nothing counted
+        os.remove(self.log)
         self.assertIn("study: would count the parameters of the 3 candidate random cells (seeds 5 to 7) and of "
                       "plain's 2 cells with retrain --dry-run", dry.stdout)
         self.assertIn(f"{self.fake} retrain --genotype {self.out}/cells/plain-seed_2.json --preset fast --epochs 1 "
@@ -734,13 +744,43 @@ class Bookkeeping(unittest.TestCase):
         dry = self.study("--dry-run")
         self.assertEqual(dry.returncode, 0, dry.stderr)
         self.assertFalse(os.path.exists(self.out))
-        self.assertFalse(os.path.exists(self.log))
+        # Only darts-dist's own --dry-run ran: each configuration's first search and one retrain.
+        checks = self.calls()
+        self.assertEqual(len(checks), 3, checks)
+        self.assertTrue(all(c.endswith(" --dry-run") and "[launched]" not in c for c in checks), checks)
+        self.assertTrue(checks[0].startswith("search --subset 640 --epochs 1 --seed 1 --out "), checks)
+        self.assertTrue(checks[1].startswith("search --subset 640 --epochs 1 --epochs 3 --seed 1 --out "), checks)
+        self.assertTrue(checks[2].startswith("retrain --genotype DARTS_V2 --preset fast --epochs 1 --seed 0 --out "), checks)
+        self.assertIn("study: checked by darts-dist's own --dry-run (one process each, without the launcher): "
+                      "configuration plain, configuration robust, the retrains' flags", dry.stdout)
         lines = dry.stdout.splitlines()
         self.assertEqual(sum(" search " in l for l in lines), 4)
         self.assertEqual(sum(" retrain " in l for l in lines), 8)
         self.assertIn(f"env FAKE_LAUNCHED=1 {self.fake} search --subset 640 --epochs 1 --epochs 3 --seed 2 --out "
                       f"{self.out}/searches/robust/seed_2", lines)
         self.assertIn(f"{self.fake} genotype --random --seed 2 --format json > {self.out}/cells/random_2.json", lines)
+
+    def test_dry_run_of_a_new_study_reports_the_flags_darts_dist_refuses(self):
+        bad = self.study("--dry-run", search_args="--subset 640 --bogus")
+        self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+        self.assertIn("study.py: configuration plain refused by darts-dist (`", bad.stderr)
+        self.assertIn("study.py: configuration robust refused by darts-dist (`", bad.stderr)
+        self.assertIn("Error: Unknown option '--bogus'", bad.stderr)
+        self.assertNotIn("the retrains' flags refused", bad.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        os.remove(self.log)
+        bad_retrain = self.study("--dry-run", retrain_args="--preset fast --bogus")
+        self.assertEqual(bad_retrain.returncode, 1, bad_retrain.stdout + bad_retrain.stderr)
+        self.assertIn("study.py: the retrains' flags refused by darts-dist (`", bad_retrain.stderr)
+        self.assertEqual(len(self.calls()), 3)
+        # Without the binary (not built yet) the commands are still printed; the check is skipped.
+        os.remove(self.log)
+        args = [a if a != self.fake else os.path.join(self.dir, "not-built") for a in self.args()]
+        unbuilt = subprocess.run([sys.executable, STUDY] + args + ["--dry-run"], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        self.assertEqual(unbuilt.returncode, 0, unbuilt.stderr)
+        self.assertIn("is not an executable (build it first)", unbuilt.stdout)
+        self.assertFalse(os.path.exists(self.log))
 
     def test_seed_bases_for_a_confirmatory_study(self):
         dry = self.study("--dry-run", "--search-seed", "6", "--random-seed", "11", search_args=None)
@@ -819,7 +859,7 @@ class Bookkeeping(unittest.TestCase):
         dry = subprocess.run([sys.executable, STUDY, "--out", self.out, "--binary", self.fake, "--launcher", "",
                               "--search-args", "--second-order", "--retrain-args", "--epochs", "--seeds", "1",
                               "--random-cells", "1", "--darts-v2-retrains", "0", "--dry-run"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assertEqual(dry.returncode, 0, dry.stderr)
         self.assertIn(f"{self.fake} search --second-order --seed 1 --out {self.out}/searches/plain/seed_1", dry.stdout)
 

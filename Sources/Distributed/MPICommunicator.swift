@@ -31,16 +31,16 @@ public final class MPICommunicator: Communicator {
     /// Whether this process was started by an MPI launcher (mpirun, srun with PMI/PMIx), judged by
     /// the environment variables the launchers set. Without one, a job runs as a single process
     /// and never initialises MPI.
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
+    }
+
     /// This process's rank as its launcher set it in the environment (OpenMPI, PMIx, MPICH's
     /// PMI), read before MPI is initialised; nil when no MPI launcher started it.
     public static var launcherRank: Int? {
         let env = ProcessInfo.processInfo.environment
         return ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { env[$0].flatMap { Int($0) } }.first
-    }
-
-    public static var launchedByMPI: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
     public func allreduceSumOrdered(_ buffer: UnsafeMutableBufferPointer<Float>) {

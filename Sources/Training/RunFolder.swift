@@ -39,7 +39,8 @@ public final class RunFolder {
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
                 let entries = "\(contents.count) entr\(contents.count == 1 ? "y" : "ies")"
-                let isRun = ["config.json", "metrics.jsonl", "checkpoints", "checkpoint.ckpt", "result.json", "model.bin"].contains { contents.contains($0) }
+                let runFiles = [".lock", "config.json", "metrics.jsonl", "checkpoints", "checkpoint.ckpt", "result.json", "model.bin"]
+                let isRun = runFiles.contains { contents.contains($0) }
                 guard isRun else {
                     throw RunFolderError("--out \(path) is not empty (\(entries)); choose a new or empty folder: "
                         + "nothing in it is ever overwritten")

@@ -1370,18 +1370,31 @@ def check_with_dry_runs(args, runner, searches, retrains):
             try:
                 done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=runner.env,
                                       text=True, errors="replace", timeout=900)
-            except (OSError, subprocess.TimeoutExpired) as error:
-                print(f"study.py: {what}: `{shlex.join(argv)}` did not run: {error}", file=sys.stderr, flush=True)
+            except OSError as error:
+                print(f"study.py: {what}: cannot start `{shlex.join(argv)}`: {error}", file=sys.stderr, flush=True)
                 refused += 1
                 continue
-            if done.returncode != 0:
-                said = [line for line in done.stdout.splitlines() if line.strip()][-3:]
-                print(f"study.py: {what} refused by darts-dist (`{shlex.join(argv)}`, exit status {done.returncode}):\n  "
-                      + "\n  ".join(said), file=sys.stderr, flush=True)
+            except subprocess.TimeoutExpired:
+                print(f"study.py: {what}: `{shlex.join(argv)}` did not finish within 900 s", file=sys.stderr, flush=True)
                 refused += 1
+                continue
+            if done.returncode == 0:
+                continue
+            lines = [line for line in done.stdout.splitlines() if line.strip()]
+            said = [line for line in lines if line.lower().startswith("error")] or lines[-3:]
+            if args.launcher.strip() and any("needs about" in line and "available" in line for line in said):
+                # One process holds the whole global batch; under the launcher each rank holds its share.
+                print(f"study: note: {what}: one process would not fit in this machine's memory; under the launcher "
+                      f"each rank takes its share of the batch, which this check cannot see:\n  " + "\n  ".join(said),
+                      flush=True)
+                continue
+            print(f"study.py: {what} refused by darts-dist (`{shlex.join(argv)}`, exit status {done.returncode}):\n  "
+                  + "\n  ".join(said), file=sys.stderr, flush=True)
+            refused += 1
     names = ", ".join(what for what, _ in checks)
     if refused == 0:
-        print(f"study: checked by darts-dist's own --dry-run (one process each, without the launcher): {names}",
+        unchecked = " (derived configurations' genotype flags are checked when their searches have run)" if args.derived else ""
+        print(f"study: checked by darts-dist's own --dry-run (one process each, without the launcher): {names}{unchecked}",
               flush=True)
     return refused
 
@@ -1415,15 +1428,16 @@ def main(argv=None):
                 for run in matched_retrains:
                     if run.cell is cell:
                         runner.run(run)
+        if args.dry_run and not os.path.exists(os.path.join(args.out, "study.json")):
+            # A new study (nothing run yet): darts-dist checks the flags, as its jobs will.
+            if check_with_dry_runs(args, runner, searches, retrains):
+                return 1
     except Interrupted as stop:
         name = signal.Signals(stop.signum).name
         print(f"study: interrupted ({name}); {args.out} keeps every finished run and checkpoint: "
               f"run the same command again to continue", file=sys.stderr, flush=True)
         return 128 + stop.signum
     if args.dry_run:
-        # A new study (nothing run yet): darts-dist checks the flags, as its jobs will.
-        if not os.path.exists(os.path.join(args.out, "study.json")) and check_with_dry_runs(args, runner, searches, retrains):
-            return 1
         return 0
     runner.say(f"all runs finished ({(time.time() - started) / 60:.1f} min in this invocation)")
     report(args, searches, cells, retrains)

@@ -33,7 +33,8 @@ STUDY = os.path.join(HERE, "study.py")
 # `retrain --dry-run` writes nothing and prints the network line with the cell's parameters (a sum
 # of per-operation weights, the same in result.json); the one numbered $FAKE_DRY_INTERRUPT_AT
 # (counted in $FAKE_COUNTER-dry) sends SIGTERM to the study script instead. `search --dry-run`
-# accepts, and any --dry-run refuses a flag --bogus, as darts-dist refuses an unknown flag.
+# accepts, and any --dry-run refuses a flag --bogus, as darts-dist refuses an unknown flag, and
+# --huge as its memory estimate refuses a network too large for the machine.
 FAKE = textwrap.dedent(r'''
     #!/usr/bin/env python3
     import json, os, random, signal, sys, time
@@ -59,7 +60,9 @@ FAKE = textwrap.dedent(r'''
         return n
     cmd = args[0]
     if "--dry-run" in args and "--bogus" in args:
-        sys.exit("Error: Unknown option '--bogus'")
+        sys.exit("Error: Unknown option '--bogus'\nHelp: ...\nUsage: ...\n  See ...")
+    if "--dry-run" in args and "--huge" in args:
+        sys.exit("error: the search network needs about 60.00 GB of memory per rank, but fake has 20.00 GB available")
     if cmd == "search" and "--dry-run" in args:
         print("dry run: nothing written; the same command without --dry-run starts this search")
         sys.exit(0)
@@ -773,6 +776,16 @@ class Bookkeeping(unittest.TestCase):
         self.assertEqual(bad_retrain.returncode, 1, bad_retrain.stdout + bad_retrain.stderr)
         self.assertIn("study.py: the retrains' flags refused by darts-dist (`", bad_retrain.stderr)
         self.assertEqual(len(self.calls()), 3)
+        # Too large for one process: with a launcher (whose ranks share the batch) only a note.
+        os.remove(self.log)
+        huge = self.study("--dry-run", search_args="--subset 640 --huge")
+        self.assertEqual(huge.returncode, 0, huge.stdout + huge.stderr)
+        self.assertIn("study: note: configuration plain: one process would not fit in this machine's memory", huge.stdout)
+        alone = subprocess.run([sys.executable, STUDY] + [a if a != "env FAKE_LAUNCHED=1" else "" for a in
+                                                          self.args(search_args="--subset 640 --huge")] + ["--dry-run"],
+                               env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        self.assertEqual(alone.returncode, 1, alone.stdout + alone.stderr)
+        self.assertIn("needs about 60.00 GB of memory per rank", alone.stderr)
         # Without the binary (not built yet) the commands are still printed; the check is skipped.
         os.remove(self.log)
         args = [a if a != self.fake else os.path.join(self.dir, "not-built") for a in self.args()]

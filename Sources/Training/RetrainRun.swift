@@ -45,7 +45,7 @@ struct RetrainData {
             throw RetrainError.invalidOption("--batch-size \(options.batchSize) is larger than the \(train.count) training images; "
                 + "lower --batch-size or raise --subset")
         }
-        // A crop with as much padding as the image can be padding only, and a cutout longer than
+        // A crop with as much padding as the image can be padding only, and a cutout as long as
         // the image can erase all of it: both train on blank images.
         let side = min(train.height, train.width)
         let augmentation = options.augmentation(kind)
@@ -53,9 +53,10 @@ struct RetrainData {
             throw RetrainError.invalidOption("--crop-padding \(augmentation.randomCropPadding) is not smaller than the "
                 + "images' side (\(side) pixels), so a crop can be all padding; use less than \(side) (4 is the usual value)")
         }
-        guard augmentation.cutoutLength <= side else {
-            throw RetrainError.invalidOption("--cutout \(augmentation.cutoutLength) is longer than the images' side "
-                + "(\(side) pixels) and can erase a whole image; use at most \(side) (half the side is usual)")
+        // Cutout zeroes the square [centre - L/2, centre + L/2) (integer L/2), centred anywhere.
+        guard 2 * (augmentation.cutoutLength / 2) < side else {
+            throw RetrainError.invalidOption("--cutout \(augmentation.cutoutLength) can erase a whole image of the "
+                + "images' side (\(side) pixels); use less than \(side) (half the side is usual)")
         }
         self.train = train
         self.test = test

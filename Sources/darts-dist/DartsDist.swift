@@ -26,21 +26,27 @@ struct DartsDist: ParsableCommand {
                       PicturesCommand.self])
 
     /// ArgumentParser's entry point, except that under mpirun only rank 0 prints what parsing the
-    /// command line ends with (an unknown flag, a value that is not a number, `--help`): every
-    /// rank parses the same line, and the copies would interleave. The other ranks exit with the
-    /// same status, silently. Errors of a command's run are reported by the command itself.
+    /// command line ends with (an unknown flag, a value that is not a number, `--help`,
+    /// `--version`): every rank parses the same line, and the copies would interleave. The other
+    /// ranks exit silently with status 0, so that rank 0's status (64 for a bad flag) ends the
+    /// job and its message is never cut off by a faster rank's failure. Errors of a command's run
+    /// are reported by the command itself.
     static func main() {
         let command: ParsableCommand
+        let otherRank = MPICommunicator.launcherRank.map { $0 != 0 } ?? false
         do {
             command = try parseAsRoot()
         } catch {
-            if let rank = MPICommunicator.launcherRank, rank != 0 { Foundation.exit(exitCode(for: error).rawValue) }
+            if otherRank { Foundation.exit(0) }
             exit(withError: error)
         }
         do {
             var command = command
             try command.run()
         } catch {
+            // `--help` and `help SUBCOMMAND` parse into ArgumentParser's help command, whose run()
+            // ends with a clean exit that prints the help.
+            if otherRank && exitCode(for: error) == .success { Foundation.exit(0) }
             exit(withError: error)
         }
     }

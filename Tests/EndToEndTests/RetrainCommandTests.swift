@@ -56,11 +56,11 @@ import TestSupport
         // Augmentation as large as the 28 x 28 images trains on blank images: refused once the
         // images' side is known, before anything is written.
         for (flag, value, message) in [("--crop-padding", "28", "--crop-padding 28 is not smaller than the images' side (28 pixels)"),
-                                       ("--cutout", "29", "--cutout 29 is longer than the images' side (28 pixels)")] {
+                                       ("--cutout", "28", "--cutout 28 can erase a whole image of the images' side (28 pixels)")] {
             let refused = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: [flag, value, "--dry-run"]))
             #expect(refused.status != 0 && refused.stderr.contains(message), "\(refused.all)")
         }
-        let largest = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: ["--crop-padding", "27", "--cutout", "28", "--dry-run"]))
+        let largest = try CommandRunner.run(Self.tinyRetrain(out: dry, extra: ["--crop-padding", "27", "--cutout", "27", "--dry-run"]))
         #expect(largest.status == 0, "\(largest.all)")
         #expect(!FileManager.default.fileExists(atPath: dry.path))
     }
@@ -343,6 +343,8 @@ import TestSupport
         #expect(unparsable.status != 0)
         #expect(unparsable.stderr.components(separatedBy: "The value 'abc' is invalid for '--epochs <epochs>'").count == 2,
                 "printed once: \(unparsable.stderr)")
+        let help = try CommandRunner.run(["retrain", "--help"], ranks: 2)
+        #expect(help.status == 0 && help.stdout.components(separatedBy: "OVERVIEW:").count == 2, "printed once: \(help.all)")
 
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try Data("keep me\n".utf8).write(to: out.appendingPathComponent("result.json"))

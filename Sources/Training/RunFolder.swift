@@ -60,6 +60,10 @@ public final class RunFolder {
             }
             return
         }
+        // Something that is not there to FileManager but is to lstat: a link that points nowhere.
+        if let kind = AtomicFile.kind(of: path) {
+            throw RunFolderError("--out \(path) is \(kind), which points to nothing; remove the link or choose another --out")
+        }
         // The first missing folder of the path is created and removed again, as a probe.
         var missing = url.standardized
         var parent = missing.deletingLastPathComponent()

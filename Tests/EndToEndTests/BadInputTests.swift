@@ -191,6 +191,11 @@ import TestSupport
         try Self.expectRefused({ tmp in ["retrain", "--genotype", "DARTS_V2", "--out", tmp.path] },
                                prepare: { tmp in try Data("mine\n".utf8).write(to: tmp.appendingPathComponent("notes.txt")) },
                                ["is not empty (1 entry); choose a new or empty folder"])
+        try Self.expectRefused({ tmp in ["search", "--subset", "64", "--dry-run", "--out", tmp.appendingPathComponent("link").path] },
+                               prepare: { tmp in
+                                   try FileManager.default.createSymbolicLink(atPath: tmp.appendingPathComponent("link").path,
+                                                                              withDestinationPath: "/nonexistent/run")
+                               }, ["is a symbolic link to /nonexistent/run, which points to nothing; remove the link or choose another --out"])
         try Self.expectRefused({ _ in ["retrain", "--genotype", "", "--dry-run"] },
                                ["\"\": an empty name; give a genotype file"])
     }

@@ -1364,9 +1364,8 @@ def check_with_dry_runs(args, runner, searches, retrains):
     refused = 0
     with tempfile.TemporaryDirectory(prefix="study-flag-check-") as tmp:
         for i, (what, start) in enumerate(checks):
-            argv = list(start)
-            argv[len(argv) - 1 - argv[::-1].index("--out") + 1] = os.path.join(tmp, f"run_{i}")
-            argv.append("--dry-run")
+            # Every job's command ends with --out FOLDER.
+            argv = start[:-1] + [os.path.join(tmp, f"run_{i}"), "--dry-run"]
             try:
                 done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=runner.env,
                                       text=True, errors="replace", timeout=900)

@@ -234,6 +234,72 @@ def mann_whitney_greater(x, y, exact_limit=30):
     return (u, normal_sf(z), "normal")
 
 
+def solve(a, b):
+    """x with a x = b, for a small square matrix a (lists of rows), by Gaussian elimination with
+    partial pivoting; None when a is singular (a pivot below 1e-12 of the largest entry)."""
+    n = len(a)
+    m = [list(map(float, row)) + [float(v)] for row, v in zip(a, b)]
+    scale = max((abs(v) for row in a for v in row), default=0.0)
+    if scale == 0.0:
+        return None
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) <= 1e-12 * scale:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(col + 1, n):
+            f = m[r][col] / m[col][col]
+            for c in range(col, n + 1):
+                m[r][c] -= f * m[col][c]
+    x = [0.0] * n
+    for r in reversed(range(n)):
+        x[r] = (m[r][n] - sum(m[r][c] * x[c] for c in range(r + 1, n))) / m[r][r]
+    return x
+
+
+def size_adjusted_greater(group, random):
+    """Analysis of covariance of test top-1 on parameters: the least-squares fit of
+    y = b0 + b1 * (parameters / 1000) + b2 * [cell in group] over the group's and the random cells,
+    each given as (parameters, test top-1). b2 is the group's lead over random cells of the same
+    size under a straight line common to both; its one-sided t-test (b2 > 0) has n - 3 degrees of
+    freedom. Returns {"effect": b2, "slope": b1 (per 1,000 parameters), "t", "df", "p",
+    "residualStd"}, or None with fewer than 4 cells, an empty group, or parameters that cannot
+    separate the slope from the group (all equal within a group and the random cells alike)."""
+    cells = [(p / 1000.0, y, 1.0) for p, y in group] + [(p / 1000.0, y, 0.0) for p, y in random]
+    n = len(cells)
+    if not group or not random or n < 4:
+        return None
+    rows = [(1.0, x, d) for x, _, d in cells]
+    xtx = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
+    xty = [sum(r[i] * y for r, (_, y, _) in zip(rows, cells)) for i in range(3)]
+    b = solve(xtx, xty)
+    if b is None:
+        return None
+    residuals = [y - (b[0] + b[1] * x + b[2] * d) for x, y, d in cells]
+    df = n - 3
+    s2 = sum(r * r for r in residuals) / df
+    unit = solve(xtx, [0.0, 0.0, 1.0])             # the last column of (X'X)^-1
+    se = math.sqrt(s2 * unit[2]) if unit is not None and unit[2] > 0 else 0.0
+    if se == 0.0:
+        t = 0.0 if b[2] == 0 else math.copysign(float("inf"), b[2])
+    else:
+        t = b[2] / se
+    return {"effect": b[2], "slope": b[1], "t": t, "df": df, "p": t_sf(t, df),
+            "residualStd": math.sqrt(s2)}
+
+
+def pooled_retrain_noise(values_per_cell):
+    """The retrain noise: the standard deviation within cells, pooled over every cell retrained
+    with two or more seeds (sum of squared deviations from each cell's mean over the sum of
+    (seeds - 1)). Returns (std, degrees of freedom, cells), or None when no cell has two seeds."""
+    used = [v for v in values_per_cell if len(v) >= 2]
+    df = sum(len(v) - 1 for v in used)
+    if df == 0:
+        return None
+    ss = sum(sum((x - mean(v)) ** 2 for x in v) for v in used)
+    return (math.sqrt(ss / df), df, len(used))
+
+
 # ---------------------------------------------------------------------------------------------
 # Arguments
 
@@ -1105,6 +1171,13 @@ def summarize(args, rows):
             g["diffToRandom"], g["welch"], g["mannWhitney"] = versus(g, random_group)
         if matched_group is not None and g["kind"] == "search":
             g["diffToMatched"], g["welchVsMatched"], g["mannWhitneyVsMatched"] = versus(g, matched_group)
+
+    def sizes(name):
+        return [(r["parameters"], mean(r["testTop1"])) for r in rows
+                if r["group"] == name and r["testTop1"] and r["parameters"] is not None]
+    for g in groups:
+        if g["kind"] in ("search", "matched"):
+            g["sizeAdjusted"] = size_adjusted_greater(sizes(g["name"]), sizes("random"))
     return groups
 
 
@@ -1183,6 +1256,7 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
             fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
             fmt(g["retrainMinutes"], ".1f"),
         ]) + " |")
+    lines += size_adjusted_lines(groups, rows)
     if args.size_matched:
         lines += ["", "## Against size-matched random cells", "", matched_sentence(args, matched)]
         if matched is not None and "chosen" in matched:
@@ -1214,6 +1288,36 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
                   + " (two-sided p, t approximation)."]
     lines += ["", "Picture: study.svg (one dot per retrain, each group's mean as a bar).", ""]
     return "\n".join(lines)
+
+
+def size_adjusted_lines(groups, rows):
+    """study.md's "Adjusted for size": each searched (and matched) group against the random cells
+    by analysis of covariance (``size_adjusted_greater``), and the retrain noise when some cell has
+    several retrain seeds; [] when no group could be fitted."""
+    fitted = [g for g in groups if g.get("sizeAdjusted")]
+    if not fitted:
+        return []
+    lines = ["", "## Adjusted for size", "",
+             "Test top-1 rises with a cell's parameters, and searched cells are often larger than random ones. Each "
+             "group against the random cells by analysis of covariance: a straight line in parameters common to the "
+             "group and the random cells, with the group's own offset, fitted by least squares over one value per "
+             "cell. The offset is the group's lead over random cells of the same size; p is one-sided (offset > 0), "
+             "from t with n − 3 degrees of freedom (n: the group's and the random cells). Where a group's cells lie "
+             "outside the random cells' sizes the line is extrapolated; `--size-matched` is the direct test.", "",
+             "| group | n | − random at equal parameters | t (df), p | slope (pp per 1,000 parameters) | residual sd |",
+             "|---|---|---|---|---|---|"]
+    for g in fitted:
+        a = g["sizeAdjusted"]
+        lines.append(f"| {g['name']} | {a['df'] + 3} | {fmt(100 * a['effect'], '+.2f', ' pp')} | "
+                     f"{fmt(a['t'])} ({a['df']}), {fmt(a['p'], '.4f')} | {fmt(100 * a['slope'], '.4f')} | "
+                     f"{fmt(100 * a['residualStd'])} pp |")
+    noise = pooled_retrain_noise([r["testTop1"] for r in rows])
+    if noise:
+        lines += ["", f"Retrain noise, the spread of one cell over retrain seeds: {fmt(100 * noise[0])} pp (standard "
+                  f"deviation pooled over {noise[2]} cell(s) retrained with several seeds, {noise[1]} degrees of "
+                  "freedom). The residual sd above includes this noise: only what exceeds it can come from the cells' "
+                  "operations beyond their size."]
+    return lines
 
 
 def matched_sentence(args, matched):
@@ -1329,9 +1433,16 @@ def report(args, searches, cells, retrains, partial=False):
                  json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
                                    "progress": progress, "builds": builds, "groups": groups, "cells": rows,
                                    "correlations": cell_correlations(rows),
+                                   "retrainNoise": retrain_noise_summary(rows),
                                    **({"matched": matched_summary(matched)} if args.size_matched else {})}),
                             indent=2) + "\n")
     print(text, end="", flush=True)
+
+
+def retrain_noise_summary(rows):
+    """study.json's "retrainNoise": {"std", "df", "cells"} (test top-1 as a fraction), or None."""
+    noise = pooled_retrain_noise([r["testTop1"] for r in rows])
+    return None if noise is None else {"std": noise[0], "df": noise[1], "cells": noise[2]}
 
 
 def matched_summary(matched):

@@ -240,6 +240,48 @@ class Statistics(unittest.TestCase):
         self.assertIsNone(study.mann_whitney_greater([], [1.0]))
 
 
+    def test_solve(self):
+        x = study.solve([[2, 1], [1, 3]], [3, 5])
+        self.assertAlmostEqual(x[0], 0.8, places=12)
+        self.assertAlmostEqual(x[1], 1.4, places=12)
+        x = study.solve([[0, 1, 0], [1, 0, 0], [0, 0, 4]], [2, 3, 8])    # needs a row exchange
+        self.assertEqual([round(v, 12) for v in x], [3, 2, 2])
+        self.assertIsNone(study.solve([[1, 2], [2, 4]], [1, 2]))
+        self.assertIsNone(study.solve([[0, 0], [0, 0]], [1, 2]))
+
+    def test_size_adjusted_comparison(self):
+        group = [(54000, 93.1), (61000, 93.5), (70500, 93.2), (75000, 93.6), (80200, 93.4)]
+        random = [(33000, 92.9), (41000, 93.3), (47000, 92.8), (52000, 93.4), (58000, 93.0), (66000, 93.3)]
+        a = study.size_adjusted_greater(group, random)
+        # numpy.linalg.lstsq on [1, parameters / 1000, in group], scipy.stats.t.sf(t, 8)
+        self.assertAlmostEqual(a["effect"], 0.08167213099555563, places=9)
+        self.assertAlmostEqual(a["slope"], 0.008672811284208977, places=11)
+        self.assertAlmostEqual(a["t"], 0.45017160144496154, places=8)
+        self.assertEqual(a["df"], 8)
+        self.assertAlmostEqual(a["p"], 0.3322677346191015, places=8)
+        self.assertAlmostEqual(a["residualStd"], 0.2218659568127315, places=10)
+        # Points on two parallel lines 0.3 apart: the offset exactly, no residual, p = 0.
+        exact = study.size_adjusted_greater([(p, 90 + 0.01 * p / 1000 + 0.3) for p in (60000, 70000)],
+                                            [(p, 90 + 0.01 * p / 1000) for p in (30000, 50000, 65000)])
+        self.assertAlmostEqual(exact["effect"], 0.3, places=9)
+        self.assertAlmostEqual(exact["slope"], 0.01, places=11)
+        self.assertAlmostEqual(exact["residualStd"], 0.0, places=6)
+        # A group below random cells of its size has a negative offset and p above 1/2.
+        below = study.size_adjusted_greater([(p, y - 0.5) for p, y in group], random)
+        self.assertLess(below["effect"], 0)
+        self.assertGreater(below["p"], 0.5)
+        self.assertIsNone(study.size_adjusted_greater([], random))
+        self.assertIsNone(study.size_adjusted_greater(group[:1], random[:2]))             # 3 cells
+        self.assertIsNone(study.size_adjusted_greater([(70000, 93.0), (70000, 93.2)],  # size says who is who
+                                                      [(50000, 92.9), (50000, 93.1)]))
+
+    def test_pooled_retrain_noise(self):
+        std, df, cells = study.pooled_retrain_noise([[1, 2, 3], [5], [4, 6]])
+        self.assertAlmostEqual(std, math.sqrt((2 + 2) / 3), places=12)
+        self.assertEqual((df, cells), (3, 2))
+        self.assertIsNone(study.pooled_retrain_noise([[1.0], [2.0], []]))
+
+
 class Minutes(unittest.TestCase):
     def test_resumed_run_counts_every_epoch(self):
         folder = tempfile.mkdtemp(prefix="study-minutes-")
@@ -417,6 +459,13 @@ class Bookkeeping(unittest.TestCase):
             md = f.read()
         self.assertIn("| plain |", md)
         self.assertIn("| DARTS_V2 |", md)
+        # Size-adjusted: searched groups only; shown when it could be fitted.
+        self.assertIn("sizeAdjusted", groups["plain"])
+        self.assertNotIn("sizeAdjusted", groups["DARTS_V2"])
+        self.assertEqual(groups["plain"]["sizeAdjusted"] is not None, "## Adjusted for size" in md)
+        # DARTS_V2's two retrain seeds give the retrain noise: 0.9 - free / 100 + seed / 1000.
+        self.assertAlmostEqual(result["retrainNoise"]["std"], 0.001 / math.sqrt(2), places=12)
+        self.assertEqual((result["retrainNoise"]["df"], result["retrainNoise"]["cells"]), (1, 1))
         svg = ET.parse(os.path.join(self.out, "study.svg")).getroot()
         circles = [e for e in svg.iter() if e.tag.endswith("circle")]
         self.assertEqual(len(circles), 8)   # one per retrain

@@ -127,6 +127,35 @@ def t_sf(t, df):
     return tail if t >= 0 else 1.0 - tail
 
 
+def chi2_cdf(x, df):
+    """P(X <= x) for the chi-squared distribution with df degrees of freedom: the regularized lower
+    incomplete gamma function P(df / 2, x / 2), by its power series (converges for every x)."""
+    if x <= 0.0:
+        return 0.0
+    a, z = df / 2.0, x / 2.0
+    term = total = 1.0 / a
+    n = 1
+    while abs(term) > 1e-17 * abs(total) and n < 100000:
+        term *= z / (a + n)
+        total += term
+        n += 1
+    return min(1.0, math.exp(a * math.log(z) - z - math.lgamma(a)) * total)
+
+
+def chi2_quantile(q, df):
+    """The x with chi2_cdf(x, df) = q (0 < q < 1), by bisection."""
+    lo, hi = 0.0, max(1.0, 2.0 * df)
+    while chi2_cdf(hi, df) < q:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if chi2_cdf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
 def normal_sf(z):
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
@@ -269,6 +298,8 @@ def size_adjusted_greater(group, random):
     n = len(cells)
     if not group or not random or n < 4:
         return None
+    centre = mean([x for x, _, _ in cells])       # centred parameters: the same slope and offset, better conditioned
+    cells = [(x - centre, y, d) for x, y, d in cells]
     rows = [(1.0, x, d) for x, _, d in cells]
     xtx = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
     xty = [sum(r[i] * y for r, (_, y, _) in zip(rows, cells)) for i in range(3)]
@@ -277,13 +308,16 @@ def size_adjusted_greater(group, random):
         return None
     residuals = [y - (b[0] + b[1] * x + b[2] * d) for x, y, d in cells]
     df = n - 3
-    s2 = sum(r * r for r in residuals) / df
+    rss = sum(r * r for r in residuals)
+    s2 = rss / df
     unit = solve(xtx, [0.0, 0.0, 1.0])             # the last column of (X'X)^-1
-    se = math.sqrt(s2 * unit[2]) if unit is not None and unit[2] > 0 else 0.0
-    if se == 0.0:
-        t = 0.0 if b[2] == 0 else math.copysign(float("inf"), b[2])
+    if unit is None or unit[2] <= 0:
+        return None
+    my = mean([y for _, y, _ in cells])
+    if rss <= 1e-20 * sum((y - my) ** 2 for _, y, _ in cells):   # an exact fit: rounding is all that is left
+        t = 0.0 if abs(b[2]) <= 1e-9 * max(abs(my), 1.0) else math.copysign(float("inf"), b[2])
     else:
-        t = b[2] / se
+        t = b[2] / math.sqrt(s2 * unit[2])
     return {"effect": b[2], "slope": b[1], "t": t, "df": df, "p": t_sf(t, df),
             "residualStd": math.sqrt(s2)}
 
@@ -298,6 +332,13 @@ def pooled_retrain_noise(values_per_cell):
         return None
     ss = sum(sum((x - mean(v)) ** 2 for x in v) for v in used)
     return (math.sqrt(ss / df), df, len(used))
+
+
+def std_interval(std, df, level=0.95):
+    """The two-sided confidence interval of a normal population's standard deviation from a sample
+    standard deviation `std` with df degrees of freedom: std sqrt(df / chi2 quantiles)."""
+    tail = (1.0 - level) / 2.0
+    return (std * math.sqrt(df / chi2_quantile(1.0 - tail, df)), std * math.sqrt(df / chi2_quantile(tail, df)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1256,7 +1297,7 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
             fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
             fmt(g["retrainMinutes"], ".1f"),
         ]) + " |")
-    lines += size_adjusted_lines(groups, rows)
+    lines += size_adjusted_lines(groups, rows, args.retrain_seeds)
     if args.size_matched:
         lines += ["", "## Against size-matched random cells", "", matched_sentence(args, matched)]
         if matched is not None and "chosen" in matched:
@@ -1290,7 +1331,7 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
     return "\n".join(lines)
 
 
-def size_adjusted_lines(groups, rows):
+def size_adjusted_lines(groups, rows, retrain_seeds=1):
     """study.md's "Adjusted for size": each searched (and matched) group against the random cells
     by analysis of covariance (``size_adjusted_greater``), and the retrain noise when some cell has
     several retrain seeds; [] when no group could be fitted."""
@@ -1298,12 +1339,15 @@ def size_adjusted_lines(groups, rows):
     if not fitted:
         return []
     lines = ["", "## Adjusted for size", "",
-             "Test top-1 rises with a cell's parameters, and searched cells are often larger than random ones. Each "
-             "group against the random cells by analysis of covariance: a straight line in parameters common to the "
+             "Searched cells are often larger than random ones, and larger cells tend to retrain better. Each group "
+             "against the random cells by analysis of covariance: a straight line in parameters common to the "
              "group and the random cells, with the group's own offset, fitted by least squares over one value per "
              "cell. The offset is the group's lead over random cells of the same size; p is one-sided (offset > 0), "
-             "from t with n − 3 degrees of freedom (n: the group's and the random cells). Where a group's cells lie "
-             "outside the random cells' sizes the line is extrapolated; `--size-matched` is the direct test.", "",
+             "from t with n − 3 degrees of freedom (n: the group's and the random cells). The fit assumes test top-1 "
+             "is a straight line in parameters, and extrapolates it where a group's cells lie outside the random "
+             "cells' range; `--size-matched` is the direct test. The matched group is random cells too: its offset "
+             "checks the line, not a search. Every row uses the same random cells, so their p-values are not "
+             "independent.", "",
              "| group | n | − random at equal parameters | t (df), p | slope (pp per 1,000 parameters) | residual sd |",
              "|---|---|---|---|---|---|"]
     for g in fitted:
@@ -1313,10 +1357,14 @@ def size_adjusted_lines(groups, rows):
                      f"{fmt(100 * a['residualStd'])} pp |")
     noise = pooled_retrain_noise([r["testTop1"] for r in rows])
     if noise:
-        lines += ["", f"Retrain noise, the spread of one cell over retrain seeds: {fmt(100 * noise[0])} pp (standard "
-                  f"deviation pooled over {noise[2]} cell(s) retrained with several seeds, {noise[1]} degrees of "
-                  "freedom). The residual sd above includes this noise: only what exceeds it can come from the cells' "
-                  "operations beyond their size."]
+        low, high = std_interval(noise[0], noise[1])
+        lines += ["", f"Retrain noise, the spread of one retrain of a cell over retrain seeds: {fmt(100 * noise[0])} pp "
+                  f"(standard deviation pooled over {noise[2]} cell{'s' if noise[2] > 1 else ''} retrained with several "
+                  f"seeds, {noise[1]} degree{'s' if noise[1] > 1 else ''} of freedom; 95% interval {fmt(100 * low)} to {fmt(100 * high)} pp). The residual variance above "
+                  "includes the noise's variance"
+                  + (f" divided by {retrain_seeds} (a cell's value is the mean of its {retrain_seeds} retrains)"
+                     if retrain_seeds > 1 else "")
+                  + ": only the variance beyond it can come from the cells' operations."]
     return lines
 
 

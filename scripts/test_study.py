@@ -260,12 +260,15 @@ class Statistics(unittest.TestCase):
         self.assertEqual(a["df"], 8)
         self.assertAlmostEqual(a["p"], 0.3322677346191015, places=8)
         self.assertAlmostEqual(a["residualStd"], 0.2218659568127315, places=10)
-        # Points on two parallel lines 0.3 apart: the offset exactly, no residual, p = 0.
-        exact = study.size_adjusted_greater([(p, 90 + 0.01 * p / 1000 + 0.3) for p in (60000, 70000)],
-                                            [(p, 90 + 0.01 * p / 1000) for p in (30000, 50000, 65000)])
+        # Points on two parallel lines 0.3 apart: the offset exactly, no residual, p = 0; on one line: p = 1/2.
+        line = [(p, 90 + 0.01 * p / 1000) for p in (30000, 50000, 65000)]
+        exact = study.size_adjusted_greater([(p, 90 + 0.01 * p / 1000 + 0.3) for p in (60000, 70000)], line)
         self.assertAlmostEqual(exact["effect"], 0.3, places=9)
         self.assertAlmostEqual(exact["slope"], 0.01, places=11)
-        self.assertAlmostEqual(exact["residualStd"], 0.0, places=6)
+        self.assertAlmostEqual(exact["residualStd"], 0.0, places=9)
+        self.assertEqual((exact["t"], exact["p"]), (math.inf, 0.0))
+        level = study.size_adjusted_greater([(p, 90 + 0.01 * p / 1000) for p in (60000, 70000)], line)
+        self.assertEqual((level["t"], level["p"]), (0.0, 0.5))
         # A group below random cells of its size has a negative offset and p above 1/2.
         below = study.size_adjusted_greater([(p, y - 0.5) for p, y in group], random)
         self.assertLess(below["effect"], 0)
@@ -274,6 +277,18 @@ class Statistics(unittest.TestCase):
         self.assertIsNone(study.size_adjusted_greater(group[:1], random[:2]))             # 3 cells
         self.assertIsNone(study.size_adjusted_greater([(70000, 93.0), (70000, 93.2)],  # size says who is who
                                                       [(50000, 92.9), (50000, 93.1)]))
+
+    def test_chi_squared(self):
+        # scipy.stats.chi2.ppf and .cdf
+        self.assertAlmostEqual(study.chi2_quantile(0.975, 4), 11.143286781877796, places=9)
+        self.assertAlmostEqual(study.chi2_quantile(0.025, 4), 0.4844185570879299, places=9)
+        self.assertAlmostEqual(study.chi2_quantile(0.95, 28), 41.33713815142739, places=9)
+        self.assertAlmostEqual(study.chi2_cdf(5.0, 3), 0.8282028557032665, places=12)
+        self.assertAlmostEqual(study.chi2_cdf(2.0, 2), 1 - math.exp(-1.0), places=12)   # exponential
+        self.assertEqual(study.chi2_cdf(0.0, 5), 0.0)
+        low, high = study.std_interval(0.2, 4)
+        self.assertAlmostEqual(low, 0.2 * math.sqrt(4 / 11.143286781877796), places=9)
+        self.assertAlmostEqual(high, 0.2 * math.sqrt(4 / 0.4844185570879299), places=9)
 
     def test_pooled_retrain_noise(self):
         std, df, cells = study.pooled_retrain_noise([[1, 2, 3], [5], [4, 6]])
@@ -466,6 +481,8 @@ class Bookkeeping(unittest.TestCase):
         # DARTS_V2's two retrain seeds give the retrain noise: 0.9 - free / 100 + seed / 1000.
         self.assertAlmostEqual(result["retrainNoise"]["std"], 0.001 / math.sqrt(2), places=12)
         self.assertEqual((result["retrainNoise"]["df"], result["retrainNoise"]["cells"]), (1, 1))
+        self.assertIn("Retrain noise, the spread of one retrain of a cell over retrain seeds: 0.07 pp", md)
+        self.assertIn("pooled over 1 cell retrained with several seeds, 1 degree of freedom; 95% interval", md)
         svg = ET.parse(os.path.join(self.out, "study.svg")).getroot()
         circles = [e for e in svg.iter() if e.tag.endswith("circle")]
         self.assertEqual(len(circles), 8)   # one per retrain

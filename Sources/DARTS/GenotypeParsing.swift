@@ -2,6 +2,11 @@ import Foundation
 import InputText
 
 extension Genotype {
+    /// The genotype a finished search leaves in its run folder (JSON), and beside it as DARTS text;
+    /// a retrain copies both into its own folder.
+    public static let fileName = "genotype.json"
+    public static let textFileName = "genotype.txt"
+
     /// Reads a genotype in any of the formats users hold, without evaluating anything, and
     /// validates it (``validate()``). The format is detected:
     /// - a JSON object with a "normal" key: our JSON (``jsonText``, the Codable form);
@@ -70,7 +75,7 @@ extension Genotype {
                 + "(DARTS text, JSON or NNI JSON), a search run folder, DARTS_V1 or DARTS_V2")
         }
         if isDirectory.boolValue {
-            file = URL(fileURLWithPath: path).appendingPathComponent("genotype.json").path
+            file = URL(fileURLWithPath: path).appendingPathComponent(Genotype.fileName).path
             guard FileManager.default.fileExists(atPath: file) else {
                 throw GenotypeError.unreadable(path: path, reason: "a folder without genotype.json; give a search run "
                     + "folder that finished (it writes genotype.json), or one of its epoch_N.genotype.json files")

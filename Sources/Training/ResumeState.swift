@@ -47,17 +47,17 @@ struct ResumeState {
                     + RunKind.retrain.whatToDo(with: request.path, finished: RunKind.isFinished(url)))
             }
             candidates = RunFolder.checkpointFiles(in: url)
-            let latest = url.appendingPathComponent("checkpoint.ckpt")
+            let latest = url.appendingPathComponent(RunFile.latestCheckpoint)
             if candidates.isEmpty && fm.fileExists(atPath: latest.path) { candidates = [latest] }
         } else {
             let parent = url.deletingLastPathComponent()
-            runFolder = parent.lastPathComponent == "checkpoints" ? parent.deletingLastPathComponent() : parent
+            runFolder = parent.lastPathComponent == RunFile.checkpoints ? parent.deletingLastPathComponent() : parent
             if RunKind.of(file: url) == .retrain || RunKind.of(folder: runFolder) == .retrain {
                 throw SearchError.resume("--resume \(request.path) belongs to the retrain run folder \(runFolder.path), "
                     + "not to a search; " + RunKind.retrain.whatToDo(with: runFolder.path, finished: RunKind.isFinished(runFolder)))
             }
             if url.pathExtension != "ckpt" && RunKind.of(file: url) == nil {
-                let isRun = fm.fileExists(atPath: runFolder.appendingPathComponent("config.json").path)
+                let isRun = fm.fileExists(atPath: runFolder.appendingPathComponent(RunFile.config).path)
                 throw SearchError.resume("--resume \(request.path) is not a checkpoint: "
                     + (isRun ? "pass the run folder, --resume \(runFolder.path) (the search goes on from its newest "
                                + "checkpoint), or one of its checkpoints/step_N.ckpt files"
@@ -66,7 +66,7 @@ struct ResumeState {
             // The file, after the run's earlier step checkpoints (the fallbacks named if it is damaged).
             candidates = RunFolder.checkpointFiles(in: runFolder).filter { $0.lastPathComponent < url.lastPathComponent } + [url]
         }
-        let configURL = runFolder.appendingPathComponent("config.json")
+        let configURL = runFolder.appendingPathComponent(RunFile.config)
         guard fm.fileExists(atPath: configURL.path) else {
             throw SearchError.resume("--resume \(request.path): \(runFolder.path) is not a darts-dist run folder "
                 + "(it has no config.json)")
@@ -87,7 +87,7 @@ struct ResumeState {
                 + "checkpoint belongs to the search this file describes: restore it from a copy of the run folder. "
                 + "Nothing was changed")
         }
-        if fm.fileExists(atPath: runFolder.appendingPathComponent("result.json").path) {
+        if fm.fileExists(atPath: runFolder.appendingPathComponent(RunFile.result).path) {
             throw SearchError.resume("the search in \(runFolder.path) has finished (it has result.json): there is nothing "
                 + "to resume; its genotype is in genotype.txt")
         }

@@ -35,7 +35,7 @@ public struct RetrainCheckpoint {
     /// What to give where a file of another kind was given (the fix in the error message).
     static let expected = "the run folder of a retrain that completed an epoch"
     /// The file name in a run folder.
-    public static let fileName = "checkpoint.ckpt"
+    public static let fileName = RunFile.latestCheckpoint
 
     /// Captures the state of a retrain after `epoch` completed epochs.
     public init(options: RetrainOptions, genotype: Genotype, configuration: AugmentConfiguration, worldSize: Int,

@@ -150,7 +150,7 @@ extension RetrainJob {
                            dataFolder: run.data.folder, options: options, epochs: options.epochs, testTop1: last.testTop1,
                            testTop5: last.testTop5, normalization: run.data.train.normalization, classNames: run.data.classNames)
                 .write(to: folder.url.appendingPathComponent(SavedModel.fileName))
-            try folder.writeJSON("result.json", result)
+            try folder.writeJSON(RunFile.result, result)
         }
         InterruptNotice.remove()   // finished: nothing to resume
         say(String(format: "retrain finished in %@: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (best top-1 %.2f%% after epoch %d); model in %@",

@@ -192,14 +192,14 @@ public final class RetrainJob {
                 return
             }
             let folder = try RunFolder(path: options.out)
-            try folder.writeJSON("config.json", RetrainRunConfig(options: options, genotype: run.genotype,
+            try folder.writeJSON(RunFile.config, RetrainRunConfig(options: options, genotype: run.genotype,
                 genotypeText: run.genotype.dartsText, configuration: run.configuration, worldSize: communicator.worldSize,
                 hosts: run.hosts, dataFolder: data.folder, trainImages: data.train.count, testImages: data.test.count,
                 augmentation: data.augmentation.description, parameters: run.weights.count,
                 auxiliaryParameters: run.auxiliaryParameters, stepsPerEpoch: data.stepsPerEpoch,
                 classNames: data.classNames, normalization: data.train.normalization))
-            try folder.write("genotype.txt", text: run.genotype.dartsText)
-            try folder.writeJSON("genotype.json", run.genotype)
+            try folder.write(Genotype.textFileName, text: run.genotype.dartsText)
+            try folder.writeJSON(Genotype.fileName, run.genotype)
             run.folder = folder
         }
     }
@@ -236,7 +236,7 @@ public final class RetrainJob {
             }
             guard isDirectory.boolValue else {
                 var parent = folderURL.deletingLastPathComponent()
-                if parent.lastPathComponent == "checkpoints" { parent = parent.deletingLastPathComponent() }
+                if parent.lastPathComponent == RunFile.checkpoints { parent = parent.deletingLastPathComponent() }
                 if RunKind.of(file: folderURL) == .search || RunKind.of(folder: parent) == .search {
                     throw RetrainError.resume("--resume \(folder) belongs to the search run folder \(parent.path), not to a "
                         + "retrain; " + RunKind.search.whatToDo(with: parent.path, finished: RunKind.isFinished(parent)))

@@ -11,14 +11,33 @@ import Foundation
 ///
 /// Checkpoints go to `checkpoints/step_NNNNNNNN.ckpt` (N = steps taken), the newest
 /// `keepCheckpoints` of them are kept, and `checkpoint.ckpt` names the newest (a hard link).
+/// The names of a run folder's files, each declared once: the writers, the readers (resume,
+/// pictures, the run kind) and the check that an `--out` already holds a run use them.
+public enum RunFile {
+    /// Locked (flock) while a job writes the folder.
+    public static let lock = ".lock"
+    /// The run's options, written first.
+    public static let config = "config.json"
+    /// One JSON line per logged step and epoch.
+    public static let metrics = "metrics.jsonl"
+    /// The folder of a search's checkpoints, `step_NNNNNNNN.ckpt`.
+    public static let checkpoints = "checkpoints"
+    /// The newest checkpoint (a search: a hard link into `checkpoints`; a retrain: its only one).
+    public static let latestCheckpoint = "checkpoint.ckpt"
+    /// The final figures, written last.
+    public static let result = "result.json"
+    /// Every name that marks a folder as a run's (with the retrain's ``SavedModel/fileName``).
+    public static var all: [String] { [lock, config, metrics, checkpoints, latestCheckpoint, result, SavedModel.fileName] }
+}
+
 public final class RunFolder {
     public let url: URL
     private let metrics: FileHandle
     /// The open `.lock` file, locked (flock) while this run writes the folder.
     private let lock: Int32
 
-    public var checkpointsFolder: URL { url.appendingPathComponent("checkpoints", isDirectory: true) }
-    public var latestCheckpoint: URL { url.appendingPathComponent("checkpoint.ckpt") }
+    public var checkpointsFolder: URL { url.appendingPathComponent(RunFile.checkpoints, isDirectory: true) }
+    public var latestCheckpoint: URL { url.appendingPathComponent(RunFile.latestCheckpoint) }
 
     /// Checks, leaving nothing behind, that the folder can be created: it does not exist or is
     /// empty, and its first missing folder can be made (it is made and removed again). A search
@@ -39,15 +58,14 @@ public final class RunFolder {
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             if !contents.isEmpty {
                 let entries = "\(contents.count) entr\(contents.count == 1 ? "y" : "ies")"
-                let runFiles = [".lock", "config.json", "metrics.jsonl", "checkpoints", "checkpoint.ckpt", "result.json", "model.bin"]
-                let isRun = runFiles.contains { contents.contains($0) }
+                let isRun = RunFile.all.contains { contents.contains($0) }
                 guard isRun else {
                     throw RunFolderError("--out \(path) is not empty (\(entries)); choose a new or empty folder: "
                         + "nothing in it is ever overwritten")
                 }
-                let checkpoints = (try? fm.contentsOfDirectory(atPath: url.appendingPathComponent("checkpoints").path)) ?? []
+                let checkpoints = (try? fm.contentsOfDirectory(atPath: url.appendingPathComponent(RunFile.checkpoints).path)) ?? []
                 let resumable = checkpoints.contains { $0.hasSuffix(".ckpt") }
-                    && !fm.fileExists(atPath: url.appendingPathComponent("result.json").path)
+                    && !fm.fileExists(atPath: url.appendingPathComponent(RunFile.result).path)
                 throw RunFolderError("--out \(path) already holds a run (\(entries)); "
                     + "choose a new --out" + (resumable ? ", resume it with --resume \(path)," : "")
                     + " or move the old run away: it is never overwritten")
@@ -95,7 +113,7 @@ public final class RunFolder {
         do {
             try fm.createDirectory(at: url, withIntermediateDirectories: true)
             lock = try Self.lock(url)
-            let metricsURL = url.appendingPathComponent("metrics.jsonl")
+            let metricsURL = url.appendingPathComponent(RunFile.metrics)
             try AtomicFile.write(Data(), to: metricsURL)
             metrics = try Self.openForAppending(metricsURL)
         } catch let error as RunFolderError {
@@ -116,18 +134,18 @@ public final class RunFolder {
         self.url = url
         lock = try Self.lock(url)
         let fm = FileManager.default
-        if fm.fileExists(atPath: url.appendingPathComponent("result.json").path) {
+        if fm.fileExists(atPath: url.appendingPathComponent(RunFile.result).path) {
             close(lock)
             throw SearchError.resume("the search in \(url.path) has finished (it has result.json): there is nothing to resume")
         }
-        for folder in [url, url.appendingPathComponent("checkpoints")] {
+        for folder in [url, url.appendingPathComponent(RunFile.checkpoints)] {
             for name in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where AtomicFile.isTemporary(name) {
                 try? fm.removeItem(at: folder.appendingPathComponent(name))
             }
         }
-        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        let metricsURL = url.appendingPathComponent(RunFile.metrics)
         do {
-            try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+            try fm.createDirectory(at: url.appendingPathComponent(RunFile.checkpoints), withIntermediateDirectories: true)
             var text = ""
             do {
                 try AtomicFile.checkReplaceable(metricsURL.path)
@@ -187,7 +205,7 @@ public final class RunFolder {
     /// - Returns: the open, locked file.
     /// - Throws: ``RunFolderError`` when another process holds the lock, or `.lock` is not a regular file.
     static func lock(_ url: URL) throws -> Int32 {
-        let path = url.appendingPathComponent(".lock").path
+        let path = url.appendingPathComponent(RunFile.lock).path
         do {
             try AtomicFile.checkReplaceable(path)
         } catch {
@@ -219,7 +237,7 @@ public final class RunFolder {
     /// the message of ``lock(_:)``; a folder without `.lock`, or whose lock is free, passes.
     /// - Throws: ``RunFolderError`` naming the folder and the process.
     static func checkNotBeingWritten(_ url: URL) throws {
-        let path = url.appendingPathComponent(".lock").path
+        let path = url.appendingPathComponent(RunFile.lock).path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
@@ -243,7 +261,7 @@ public final class RunFolder {
             throw RunFolderError("--resume \(path) is not a run folder; give the --out folder of the interrupted run")
         }
         lock = try Self.lock(url)
-        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        let metricsURL = url.appendingPathComponent(RunFile.metrics)
         do {
             try AtomicFile.write(metricsLines, to: metricsURL)
             metrics = try Self.openForAppending(metricsURL)
@@ -291,14 +309,14 @@ public final class RunFolder {
         do {
             line = try encoder.encode(record) + Data("\n".utf8)
         } catch {
-            throw RunFolderError("cannot write the metrics line \(record) to \(url.appendingPathComponent("metrics.jsonl").path): "
+            throw RunFolderError("cannot write the metrics line \(record) to \(url.appendingPathComponent(RunFile.metrics).path): "
                 + "a value is not a finite number (\(error)); nothing was appended")
         }
         do {
             try metrics.write(contentsOf: line)
             try metrics.synchronize()
         } catch {
-            throw RunFolderError("cannot append to \(url.appendingPathComponent("metrics.jsonl").path): "
+            throw RunFolderError("cannot append to \(url.appendingPathComponent(RunFile.metrics).path): "
                 + "\(error.localizedDescription); check free space and permissions of the run folder")
         }
     }
@@ -335,7 +353,7 @@ public final class RunFolder {
 
     /// The step checkpoints of the run folder at `url`, oldest first.
     public static func checkpointFiles(in url: URL) -> [URL] {
-        let folder = url.appendingPathComponent("checkpoints", isDirectory: true)
+        let folder = url.appendingPathComponent(RunFile.checkpoints, isDirectory: true)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.filter { $0.hasPrefix("step_") && $0.hasSuffix(".ckpt") }.sorted()
             .map { folder.appendingPathComponent($0) }

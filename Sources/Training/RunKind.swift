@@ -9,12 +9,12 @@ public enum RunKind: String, Sendable {
     /// images and alphas, a retrain's its test images and genotype) or, when that is missing or
     /// damaged, from the first bytes of its checkpoint.ckpt; nil when neither tells.
     public static func of(folder: URL) -> RunKind? {
-        if let data = try? SectionFile.contents(of: folder.appendingPathComponent("config.json")),
+        if let data = try? SectionFile.contents(of: folder.appendingPathComponent(RunFile.config)),
            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             if object["valImages"] != nil || object["alphas"] != nil { return .search }
             if object["testImages"] != nil || object["genotype"] != nil { return .retrain }
         }
-        return of(file: folder.appendingPathComponent("checkpoint.ckpt"))
+        return of(file: folder.appendingPathComponent(RunFile.latestCheckpoint))
     }
 
     /// The kind of run that wrote the file at `url`, by its first bytes: a search checkpoint, or
@@ -35,7 +35,7 @@ public enum RunKind: String, Sendable {
 
     /// Whether the run in `folder` has finished (it has result.json).
     public static func isFinished(_ folder: URL) -> Bool {
-        FileManager.default.fileExists(atPath: folder.appendingPathComponent("result.json").path)
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent(RunFile.result).path)
     }
 
     /// What to do with the run folder `path` of this kind, for a user who gave it to the other

@@ -104,7 +104,7 @@ public enum RunPictures {
             }
         }
 
-        let metricsURL = folder.appendingPathComponent("metrics.jsonl")
+        let metricsURL = folder.appendingPathComponent(RunFile.metrics)
         if RunKind.of(folder: folder) == .retrain {
             // A retrain: its train and test curves and its cells; it has no alphas.
             do {
@@ -128,7 +128,7 @@ public enum RunPictures {
             }
         }
         do {
-            let genotypeURL = folder.appendingPathComponent("genotype.json")
+            let genotypeURL = folder.appendingPathComponent(Genotype.fileName)
             try requireFile(genotypeURL)
             let genotype: Genotype
             do {
@@ -238,7 +238,7 @@ public enum RunPictures {
     /// The number of lines in the run folder's metrics.jsonl (one per finished epoch); nil when
     /// the folder has no metrics.jsonl.
     public static func metricsLineCount(_ folder: URL) -> Int? {
-        guard let data = try? SectionFile.contents(of: folder.appendingPathComponent("metrics.jsonl")) else {
+        guard let data = try? SectionFile.contents(of: folder.appendingPathComponent(RunFile.metrics)) else {
             return nil
         }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").filter {

@@ -67,7 +67,7 @@ extension SearchJob {
     private func divergence(_ start: String) -> SearchError {
         var message = start
         if let (checkpointStep, position) = lastCheckpoint {
-            let file = URL(fileURLWithPath: options.out).appendingPathComponent("checkpoints")
+            let file = URL(fileURLWithPath: options.out).appendingPathComponent(RunFile.checkpoints)
                 .appendingPathComponent(RunFolder.checkpointName(step: checkpointStep))
             message += "The last good checkpoint, \(file.path) (\(position)), is intact: resume with "
                 + "`darts-dist search --resume \(options.out)`. The same settings on the same data take the same steps, "

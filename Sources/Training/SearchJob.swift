@@ -188,7 +188,7 @@ public final class SearchJob {
                 return
             }
             folder = try RunFolder(path: options.out)
-            try folder!.writeJSON("config.json", RunConfig(options: options, worldSize: communicator.worldSize, hosts: hosts,
+            try folder!.writeJSON(RunFile.config, RunConfig(options: options, worldSize: communicator.worldSize, hosts: hosts,
                 dataFolder: data.folder, trainImages: data.trainIndices.count, valImages: data.valIndices.count,
                 augmentation: data.augmentation.description, weights: state.weights.count, alphas: state.alphas.count,
                 stepsPerEpoch: data.stepsPerEpoch, classNames: data.classNames, normalization: data.dataset.normalization))
@@ -235,9 +235,9 @@ public final class SearchJob {
             keptEdges: keptEdges, classNames: run.data.classNames)
         try agree {
             guard let folder = run.folder else { return }
-            try folder.write("genotype.txt", text: genotype.dartsText)
-            try folder.writeJSON("genotype.json", genotype)
-            try folder.writeJSON("result.json", result)
+            try folder.write(Genotype.textFileName, text: genotype.dartsText)
+            try folder.writeJSON(Genotype.fileName, genotype)
+            try folder.writeJSON(RunFile.result, result)
         }
         InterruptNotice.remove()   // finished: nothing to resume (`darts-dist pictures` redraws the pictures)
         say(String(format: "search finished in %@: final validation accuracy %.2f%%", formatDuration(result.seconds),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DARTS
 import Distributed
 import Foundation
 import Logging
@@ -48,7 +49,7 @@ struct PicturesCommand: ParsableCommand {
         try RunPictures.checkOutputs(in: url)
         // A folder with none of the files is refused before drawing, without a warning per file.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        let drawable = names.contains { $0 == "genotype.json" || $0.hasSuffix(".alphas.json") }
+        let drawable = names.contains { $0 == Genotype.fileName || $0.hasSuffix(".alphas.json") }
             || (RunPictures.metricsLineCount(url) ?? 0) > 0
         let files = drawable ? RunPictures.draw(folder: url) : []
         guard !files.isEmpty else {

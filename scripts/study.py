@@ -1358,7 +1358,7 @@ def size_adjusted_lines(groups, rows, retrain_seeds=1):
     noise = pooled_retrain_noise([r["testTop1"] for r in rows])
     if noise:
         low, high = std_interval(noise[0], noise[1])
-        lines += ["", f"Retrain noise, the spread of one retrain of a cell over retrain seeds: {fmt(100 * noise[0])} pp "
+        lines += ["", f"Retrain noise, the spread of one cell's test top-1 over retrain seeds: {fmt(100 * noise[0])} pp "
                   f"(standard deviation pooled over {noise[2]} cell{'s' if noise[2] > 1 else ''} retrained with several "
                   f"seeds, {noise[1]} degree{'s' if noise[1] > 1 else ''} of freedom; 95% interval {fmt(100 * low)} to {fmt(100 * high)} pp). The residual variance above "
                   "includes the noise's variance"

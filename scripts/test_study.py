@@ -481,7 +481,7 @@ class Bookkeeping(unittest.TestCase):
         # DARTS_V2's two retrain seeds give the retrain noise: 0.9 - free / 100 + seed / 1000.
         self.assertAlmostEqual(result["retrainNoise"]["std"], 0.001 / math.sqrt(2), places=12)
         self.assertEqual((result["retrainNoise"]["df"], result["retrainNoise"]["cells"]), (1, 1))
-        self.assertIn("Retrain noise, the spread of one retrain of a cell over retrain seeds: 0.07 pp", md)
+        self.assertIn("Retrain noise, the spread of one cell's test top-1 over retrain seeds: 0.07 pp", md)
         self.assertIn("pooled over 1 cell retrained with several seeds, 1 degree of freedom; 95% interval", md)
         svg = ET.parse(os.path.join(self.out, "study.svg")).getroot()
         circles = [e for e in svg.iter() if e.tag.endswith("circle")]

@@ -1,16 +1,6 @@
 import Distributed
 import Foundation
 
-/// The output folder of a run, written by rank 0 only. Every file but metrics.jsonl is written
-/// atomically (a temporary file in the same folder, fsync, then rename), so a reader or a killed
-/// job never sees half a file; metrics.jsonl is appended one whole line at a time, each line
-/// flushed to the disk (fsync) before the run goes on, and a resumed run drops the lines of epochs
-/// its checkpoint had not finished (and a line cut short by a kill). Only regular files are
-/// written or replaced: anything else at a file's path (a device, a FIFO, a socket, a symbolic
-/// link) is refused with ``OutputPathError`` and left as it is.
-///
-/// Checkpoints go to `checkpoints/step_NNNNNNNN.ckpt` (N = steps taken), the newest
-/// `keepCheckpoints` of them are kept, and `checkpoint.ckpt` names the newest (a hard link).
 /// The names of a run folder's files, each declared once: the writers, the readers (resume,
 /// pictures, the run kind) and the check that an `--out` already holds a run use them.
 public enum RunFile {
@@ -30,6 +20,16 @@ public enum RunFile {
     public static var all: [String] { [lock, config, metrics, checkpoints, latestCheckpoint, result, SavedModel.fileName] }
 }
 
+/// The output folder of a run, written by rank 0 only. Every file but metrics.jsonl is written
+/// atomically (a temporary file in the same folder, fsync, then rename), so a reader or a killed
+/// job never sees half a file; metrics.jsonl is appended one whole line at a time, each line
+/// flushed to the disk (fsync) before the run goes on, and a resumed run drops the lines of epochs
+/// its checkpoint had not finished (and a line cut short by a kill). Only regular files are
+/// written or replaced: anything else at a file's path (a device, a FIFO, a socket, a symbolic
+/// link) is refused with ``OutputPathError`` and left as it is.
+///
+/// Checkpoints go to `checkpoints/step_NNNNNNNN.ckpt` (N = steps taken), the newest
+/// `keepCheckpoints` of them are kept, and `checkpoint.ckpt` names the newest (a hard link).
 public final class RunFolder {
     public let url: URL
     private let metrics: FileHandle

@@ -1236,8 +1236,9 @@ def span(values):
     return f"{min(values):,}" if min(values) == max(values) else f"{min(values):,} to {max(values):,}"
 
 
-def markdown(args, groups, rows, progress=None, builds=(), matched=None):
-    """study.md; `matched` is OUT/matched.json (None before it exists or without --size-matched)."""
+def markdown(args, groups, rows, progress=None, builds=(), matched=None, noise=None):
+    """study.md; `matched` is OUT/matched.json (None before it exists or without --size-matched); `noise`
+    is ``retrain_noise_summary`` of the rows."""
     def top1(g):
         values = g["testTop1"]
         return ("n/a" if not values else f"{fmt(100 * g['mean'])}%" if len(values) == 1
@@ -1297,7 +1298,7 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
             fmt(g.get("searchMinutes"), ".1f") if g["kind"] == "search" else "",
             fmt(g["retrainMinutes"], ".1f"),
         ]) + " |")
-    lines += size_adjusted_lines(groups, rows, args.retrain_seeds)
+    lines += size_adjusted_lines(groups, noise, args.retrain_seeds)
     if args.size_matched:
         lines += ["", "## Against size-matched random cells", "", matched_sentence(args, matched)]
         if matched is not None and "chosen" in matched:
@@ -1331,10 +1332,10 @@ def markdown(args, groups, rows, progress=None, builds=(), matched=None):
     return "\n".join(lines)
 
 
-def size_adjusted_lines(groups, rows, retrain_seeds=1):
+def size_adjusted_lines(groups, noise, retrain_seeds=1):
     """study.md's "Adjusted for size": each searched (and matched) group against the random cells
-    by analysis of covariance (``size_adjusted_greater``), and the retrain noise when some cell has
-    several retrain seeds; [] when no group could be fitted."""
+    by analysis of covariance (``size_adjusted_greater``), and the retrain noise (``retrain_noise_summary``,
+    None when no cell has several retrain seeds); [] when no group could be fitted."""
     fitted = [g for g in groups if g.get("sizeAdjusted")]
     if not fitted:
         return []
@@ -1355,13 +1356,13 @@ def size_adjusted_lines(groups, rows, retrain_seeds=1):
         lines.append(f"| {g['name']} | {a['df'] + 3} | {fmt(100 * a['effect'], '+.2f', ' pp')} | "
                      f"{fmt(a['t'])} ({a['df']}), {fmt(a['p'], '.4f')} | {fmt(100 * a['slope'], '.4f')} | "
                      f"{fmt(100 * a['residualStd'])} pp |")
-    noise = pooled_retrain_noise([r["testTop1"] for r in rows])
     if noise:
-        low, high = std_interval(noise[0], noise[1])
-        lines += ["", f"Retrain noise, the spread of one cell's test top-1 over retrain seeds: {fmt(100 * noise[0])} pp "
-                  f"(standard deviation pooled over {noise[2]} cell{'s' if noise[2] > 1 else ''} retrained with several "
-                  f"seeds, {noise[1]} degree{'s' if noise[1] > 1 else ''} of freedom; 95% interval {fmt(100 * low)} to {fmt(100 * high)} pp). The residual variance above "
-                  "includes the noise's variance"
+        low, high = std_interval(noise["std"], noise["df"])
+        std, df, cells = noise["std"], noise["df"], noise["cells"]
+        lines += ["", f"Retrain noise, the spread of one cell's test top-1 over retrain seeds: {fmt(100 * std)} pp "
+                  f"(standard deviation pooled over {cells} cell{'s' if cells > 1 else ''} retrained with several "
+                  f"seeds, {df} degree{'s' if df > 1 else ''} of freedom; 95% interval {fmt(100 * low)} to "
+                  f"{fmt(100 * high)} pp). The residual variance above includes the noise's variance"
                   + (f" divided by {retrain_seeds} (a cell's value is the mean of its {retrain_seeds} retrains)"
                      if retrain_seeds > 1 else "")
                   + ": only the variance beyond it can come from the cells' operations."]
@@ -1465,7 +1466,8 @@ def report(args, searches, cells, retrains, partial=False):
         progress = (f"{done[0]} of {len(searches)} searches and {done[1]} of {len(retrains)} retrains finished"
                     + ("; the size-matched cells are not chosen yet" if pending else ""))
     builds = load_json(os.path.join(args.out, "study.json")).get("builds", [])
-    text = markdown(args, groups, rows, progress, builds, matched)
+    noise = retrain_noise_summary(rows)
+    text = markdown(args, groups, rows, progress, builds, matched, noise)
     write_atomic(os.path.join(args.out, "study.md"), text)
     write_atomic(os.path.join(args.out, "study.svg"), svg(groups, rows))
 
@@ -1481,7 +1483,7 @@ def report(args, searches, cells, retrains, partial=False):
                  json.dumps(clean({"arguments": study_arguments(args), "complete": progress is None,
                                    "progress": progress, "builds": builds, "groups": groups, "cells": rows,
                                    "correlations": cell_correlations(rows),
-                                   "retrainNoise": retrain_noise_summary(rows),
+                                   "retrainNoise": noise,
                                    **({"matched": matched_summary(matched)} if args.size_matched else {})}),
                             indent=2) + "\n")
     print(text, end="", flush=True)

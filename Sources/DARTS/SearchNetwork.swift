@@ -132,10 +132,29 @@ public final class SearchNetwork: Module {
             // beta_skip joins the node's weighted sum as one more, constant, coefficient.
             return concatChannels([reshaped(w, [1, w.count, 1, 1]), Tensor(shape: [1, 1, 1, 1], repeating: skipWeight)])
         }
-        let weightsNormal = weights(alphaNormal)
-        let weightsReduce = weights(alphaReduce)
         let edgeNormal = betaNormal.map { segmentSoftmax($0, segments: Self.nodeInputs) }
         let edgeReduce = betaReduce.map { segmentSoftmax($0, segments: Self.nodeInputs) }
+        return forward(x, weightsNormal: weights(alphaNormal), weightsReduce: weights(alphaReduce),
+                       edgeNormal: edgeNormal, edgeReduce: edgeReduce, skipWeight: skipWeight)
+    }
+
+    /// Logits (N, classes) for images (N, inputChannels, H, W) with the given operation weights in
+    /// place of softmax(alpha): what perturbation-based selection measures (``PerturbationSelection``).
+    /// Only for the plain network (no partial channels, no auxiliary skip).
+    /// - Parameters:
+    ///   - x: (N, inputChannels, H, W).
+    ///   - normal: the normal cells' weights, (14, 8), any values (a masked operation has weight 0).
+    ///   - reduce: the reduction cells' weights, (14, 8).
+    public func logits(_ x: Tensor, operationWeightsNormal normal: Tensor, reduce: Tensor) -> Tensor {
+        precondition(configuration.partialChannels == 1 && !configuration.auxiliarySkip,
+                     "operation weights replace softmax(alpha) only in the plain network")
+        precondition(normal.shape == alphaNormal.shape && reduce.shape == alphaReduce.shape)
+        return forward(x, weightsNormal: normal, weightsReduce: reduce, edgeNormal: nil, edgeReduce: nil, skipWeight: nil)
+    }
+
+    /// The stem, the cells with the given weights of each cell type, pooling and the classifier.
+    private func forward(_ x: Tensor, weightsNormal: Tensor, weightsReduce: Tensor, edgeNormal: Tensor?, edgeReduce: Tensor?,
+                         skipWeight: Float?) -> Tensor {
         var s0 = stem(x)
         var s1 = s0
         for cell in cells.modules {

@@ -19,7 +19,20 @@ struct GenotypeCommand: ParsableCommand {
             --max-parameter-free M derives the genotype of a search run folder again from its last \
             epoch_N.alphas.json with at most M parameter-free edges (pools, skip_connect) in the normal \
             cell: the weakest others take their edge's best convolution (P-DARTS keeps M=2); --max-parameter-free-reduce M does the same in the reduction cell.
+
+            --selection perturbation chooses the genotype of a finished search run folder by how \
+            much masking each operation, and removing each edge, lowers the supernet's accuracy on \
+            the first --selection-images images of the search's val half (DARTS-PT, Wang et al., \
+            ICLR 2021, without its fine-tuning), instead of by alpha magnitude: about 220 passes over \
+            those images in one process (minutes to an hour; progress on stderr). --scores PATH \
+            writes every measurement as JSON; --data DIR names the data set's folder if it has \
+            moved. The run folder's genotype.json stays the magnitude rule's: save this one with \
+            --format json > FILE and retrain FILE.
             """)
+
+    enum Selection: String, ExpressibleByArgument, CaseIterable {
+        case magnitude, perturbation
+    }
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case darts, json, nni
@@ -42,6 +55,18 @@ struct GenotypeCommand: ParsableCommand {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("The same for the reduction cell: at most M parameter-free edges among its 8 (0...8).", valueName: "M"), transform: wholeNumber)
     var maxParameterFreeReduce: Int?
+
+    @Option(help: "How a search run folder's genotype is chosen: magnitude (its genotype.json, the paper's rule) or perturbation (measured on its supernet; DARTS-PT).")
+    var selection: Selection = .magnitude
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --selection perturbation: the val-half images each measurement uses, from the first (default 1024).", valueName: "N"), transform: wholeNumber)
+    var selectionImages: Int?
+
+    @Option(help: ArgumentHelp("With --selection perturbation: the folder of the search's data set when it has moved since the search.", valueName: "dir"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("With --selection perturbation: write every measurement (accuracy and loss per masked operation and removed edge) to this JSON file.", valueName: "path"))
+    var scores: String?
 
     @Option(help: ArgumentHelp("Write both cells as Graphviz DOT to this one file (and a .png next to it when `dot` is installed).", valueName: "path"))
     var dot: String?
@@ -74,35 +99,67 @@ struct GenotypeCommand: ParsableCommand {
                                       + (genotype.map { "; '\($0)' is not a folder" } ?? "") + ".")
             }
         }
+        if selection == .perturbation {
+            var isFolder: ObjCBool = false
+            guard let genotype, FileManager.default.fileExists(atPath: genotype, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--selection perturbation needs a finished search run folder (it measures the folder's supernet)"
+                                      + (genotype.map { "; '\($0)' is not a folder" } ?? "") + ".")
+            }
+            if maxParameterFree != nil || maxParameterFreeReduce != nil {
+                throw ValidationError("--max-parameter-free caps a derivation by alpha magnitude; drop it with --selection perturbation.")
+            }
+            if let selectionImages, selectionImages < 1 {
+                throw ValidationError("--selection-images \(selectionImages) must be at least 1.")
+            }
+        } else if scores != nil || selectionImages != nil || data != nil {
+            throw ValidationError("--selection-images, --scores and --data apply only to --selection perturbation; add it or drop them.")
+        }
+        if let scores { try Self.checkOutputFile(scores, name: "--scores") }
         if let dot {
             // Checked before anything is printed or written, so that a bad path costs nothing.
-            let folder = URL(fileURLWithPath: dot).deletingLastPathComponent().path
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dot, isDirectory: &isFolder), isFolder.boolValue {
-                throw ValidationError("--dot \(dot) is a folder; give a file path such as "
-                    + URL(fileURLWithPath: dot).appendingPathComponent("cells.dot").path)
-            }
-            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
-                throw ValidationError("--dot \(dot): the folder \(folder) does not exist; create it or give another path")
-            }
-            if access(folder, W_OK) != 0 {
-                throw ValidationError("--dot \(dot): the folder \(folder) is not writable; give another path")
-            }
-            do {
-                try AtomicFile.checkReplaceable(dot, name: "--dot \(dot)")
-                if Self.executable(named: "dot") != nil {
-                    let png = Self.pngPath(dot)
+            try Self.checkOutputFile(dot, name: "--dot")
+            if Self.executable(named: "dot") != nil {
+                let png = Self.pngPath(dot)
+                do {
                     try AtomicFile.checkReplaceable(png, name: "\(png) (the PNG drawn from --dot \(dot))")
+                } catch {
+                    throw ValidationError("\(error)")
                 }
-            } catch {
-                throw ValidationError("\(error)")
             }
+        }
+    }
+
+    /// Refuses an output path that is a folder, lies in a folder that does not exist or is not
+    /// writable, or names something other than a regular file.
+    static func checkOutputFile(_ path: String, name flag: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw ValidationError("\(flag) \(path) is a folder; give a file path such as "
+                + URL(fileURLWithPath: path).appendingPathComponent(flag == "--dot" ? "cells.dot" : "scores.json").path)
+        }
+        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+            throw ValidationError("\(flag) \(path): the folder \(folder) does not exist; create it or give another path")
+        }
+        if access(folder, W_OK) != 0 {
+            throw ValidationError("\(flag) \(path): the folder \(folder) is not writable; give another path")
+        }
+        do {
+            try AtomicFile.checkReplaceable(path, name: "\(flag) \(path)")
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
     func run() throws {
         do {
-            let genotype = try load()
+            var record: PerturbationJob.Scores?
+            let genotype: Genotype
+            if selection == .perturbation {
+                (genotype, record) = try selectByPerturbation(folder: self.genotype!)
+            } else {
+                genotype = try load()
+            }
             switch format {
             case .darts: print(genotype.dartsText)
             case .json: print(genotype.jsonText)
@@ -114,6 +171,15 @@ struct GenotypeCommand: ParsableCommand {
                 }
             }
             if let dot { try draw(genotype, to: dot) }
+            // After the genotype is printed, so that a failure here loses none of the selection's work.
+            if let record, let scores {
+                do {
+                    try AtomicFile.write(try record.encoded(), to: URL(fileURLWithPath: scores))
+                } catch {
+                    throw Failure("cannot write --scores \(scores): \(error)")
+                }
+                FileHandle.standardError.write(Data("wrote \(scores)\n".utf8))
+            }
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
@@ -146,6 +212,43 @@ struct GenotypeCommand: ParsableCommand {
         }
         if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
         return try Genotype.load(path: source)
+    }
+
+    /// The genotype of the search run folder `path` by perturbation-based selection
+    /// (``PerturbationJob``), with progress and a summary on stderr, and every measurement.
+    private func selectByPerturbation(folder path: String) throws -> (Genotype, PerturbationJob.Scores) {
+        let job: PerturbationJob
+        do {
+            job = try PerturbationJob(folder: URL(fileURLWithPath: path), images: selectionImages, data: data)
+        } catch {
+            throw Failure("cannot select by perturbation: \(error)")
+        }
+        let total = PerturbationSelection.measurementCount
+        func note(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        note("perturbation-based selection on \(path): \(total) measurements of the supernet on \(job.imageCount) val-half images"
+             + " (batches of \(job.batchSize))")
+        let start = Date()
+        let (genotype, record) = job.select { done in
+            guard done == 1 || done % 20 == 0 || done == total else { return }
+            let seconds = Date().timeIntervalSince(start)
+            note(String(format: "  measured %d/%d, %.0f s, about %.0f s left", done, total, seconds,
+                        seconds / Double(done) * Double(total - done)))
+        }
+        note(String(format: "supernet on the selection images: top-1 %.2f%%, loss %.4f", 100 * record.baseline.accuracy,
+                    record.baseline.loss))
+        for cell in Genotype.Cell.allCases {
+            let kept = genotype.edges(of: cell).enumerated().map { position, edge -> String in
+                let row = CellLayout.firstEdge(ofNode: position / 2) + edge.input
+                let drop = record.baseline.accuracy - (record.operationScores[cell.rawValue]?[row][edge.operation.index]?.accuracy ?? .nan)
+                return String(format: "%@ from %d (%+.2f)", edge.operation.rawValue, edge.input, 100 * drop)
+            }
+            note("  \(cell.rawValue): " + kept.joined(separator: ", ") + "  (points of top-1 lost when the operation is masked)")
+        }
+        if scores == nil {
+            note("retrain this cell: save it with --format json > FILE and give FILE to retrain --genotype "
+                 + "(the run folder's own genotype.json is the magnitude rule's)")
+        }
+        return (genotype, job.scores(record))
     }
 
     /// PATH with its extension replaced by .png (cells.dot -> cells.png; cells -> cells.png).

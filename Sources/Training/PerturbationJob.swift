@@ -1,0 +1,172 @@
+import DARTS
+import DartsTensor
+import Datasets
+import Foundation
+
+/// Perturbation-based selection (``PerturbationSelection``, docs/algorithm.md §11.5) on a finished
+/// search run folder: its supernet (weights and alphas of the newest checkpoint) is measured on
+/// the first `images` images of the search's own val half, the half that trained the alphas, so
+/// the choice sees validation data only. One process; about 220 forward passes over the images.
+///
+/// Batch norm uses the statistics of each batch, as the search trained it and as DARTS-PT
+/// measures (its `infer` with `_eval=False`); batches are the search's micro-batch (the global batch
+/// divided by ranks x accumulated micro-batches), taken in the val half's order, without augmentation.
+public struct PerturbationJob {
+    /// The search run folder.
+    public let folder: URL
+    let state: SearchState
+    /// The selection images in batches.
+    let batches: [LabeledBatch]
+    /// The images of a batch: the search's micro-batch.
+    public let batchSize: Int
+    /// The search step of the checkpoint measured.
+    public let step: Int
+    /// The supernet's operation weights, softmax(alpha), 14 rows of 8 per cell type.
+    public let weightsNormal: [[Float]]
+    public let weightsReduce: [[Float]]
+
+    /// The default number of selection images: 0.1-point steps of accuracy, about 4 s a
+    /// measurement for `search --preset small`'s network on one core.
+    public static let defaultImages = 1024
+
+    /// Loads the search.
+    /// - Parameters:
+    ///   - folder: a search run folder that has finished (holds result.json and checkpoint.ckpt).
+    ///   - images: how many of the val half's images measure each mask, from the first; at least one
+    ///     micro-batch. nil: ``defaultImages``, or the whole val half when it is smaller.
+    ///   - data: the folder of the search's data set when it has moved since the search (nil: the search's own).
+    /// - Throws: ``SelectionError`` naming the folder and the fix: not a finished search, a search with
+    ///   `--partial-channels` or `--auxiliary-skip`, data that do not give the search's image counts,
+    ///   more images than the val half has, or fewer than one batch; `CheckpointError` or
+    ///   `DatasetError` for a damaged checkpoint or missing data.
+    public init(folder: URL, images requested: Int? = nil, data dataFolder: String? = nil) throws {
+        self.folder = folder
+        let path = folder.path
+        switch RunKind.of(folder: folder) {
+        case .search?:
+            break
+        case .retrain?:
+            throw SelectionError("\(path) is a retrain run folder; give the folder of the search whose cell it trained")
+        case nil:
+            throw SelectionError("\(path) is not a search run folder (it has no search config.json or checkpoint.ckpt); "
+                                 + "give the folder a `darts-dist search` wrote")
+        }
+        guard RunKind.isFinished(folder) else {
+            throw SelectionError("\(path): the search has not finished (no \(RunFile.result)); "
+                                 + RunKind.search.whatToDo(with: path, finished: false) + " first")
+        }
+        let checkpoint = try Checkpoint(contentsOf: folder.appendingPathComponent(RunFile.latestCheckpoint))
+        let manifest = checkpoint.manifest
+        let options = manifest.options
+        guard options.partialChannels == 1, !options.auxiliarySkip else {
+            throw SelectionError("\(path): perturbation-based selection needs a plain DARTS search; this one ran with "
+                + (options.partialChannels > 1 ? "--partial-channels \(options.partialChannels)" : "--auxiliary-skip")
+                + " (its edges do not reduce to softmax(alpha) x operation); derive its genotype by alpha magnitude instead")
+        }
+        var dataOptions = options
+        if let dataFolder { dataOptions.data = dataFolder }
+        let data = try SearchData(options: dataOptions, kind: try options.datasetKind(), rank: 0, worldSize: 1)
+        guard data.trainIndices.count == manifest.trainImages, data.valIndices.count == manifest.valImages else {
+            throw SelectionError("the data in \(data.folder) give \(data.trainIndices.count) train / \(data.valIndices.count) val "
+                + "images, but the search in \(path) had \(manifest.trainImages) / \(manifest.valImages); give the data the search "
+                + "used with --data")
+        }
+        let images = requested ?? min(Self.defaultImages, data.valIndices.count)
+        guard images <= data.valIndices.count else {
+            throw SelectionError("--selection-images \(images) is more than the \(data.valIndices.count) images of the "
+                                 + "search's val half; give at most \(data.valIndices.count)")
+        }
+        // The micro-batch each rank trained on: global batch / (ranks x accumulate), at least 1.
+        let (ranksTimesAccumulate, overflow) = manifest.worldSize.multipliedReportingOverflow(by: max(1, options.accumulate))
+        let batch = overflow ? 1 : max(1, options.batchSize / max(1, ranksTimesAccumulate))
+        guard images >= batch else {
+            throw SelectionError("--selection-images \(images) is less than one batch of the search (\(batch) images); give at least \(batch)")
+        }
+        let config = options.searchConfiguration(inputChannels: data.dataset.channels, imageSize: data.dataset.height,
+                                                 classes: data.dataset.classCount)
+        var rng = RandomGenerator(seed: options.seed)
+        state = SearchState(network: SearchNetwork(config, rng: &rng))
+        try checkpoint.restore(into: state, rank: 0, worldSize: 1, path: folder.appendingPathComponent(RunFile.latestCheckpoint).path)
+        var batches: [LabeledBatch] = []
+        var start = 0
+        while start + batch <= images {   // whole batches only: batch statistics of one size
+            let part = Array(data.valIndices[start..<(start + batch)])
+            let tensor = Tensor(shape: [part.count, data.dataset.channels, data.dataset.height, data.dataset.width])
+            var labels = [Int32](repeating: 0, count: part.count)
+            data.fill(part, tensor, &labels, .none, 0, stream: 3)
+            batches.append(LabeledBatch(images: tensor, labels: labels))
+            start += batch
+        }
+        self.batches = batches
+        batchSize = batch
+        step = manifest.step
+        let weights = state.network.edgeOperationWeights()
+        (weightsNormal, weightsReduce) = (weights.normal, weights.reduce)
+    }
+
+    /// The images measured per mask (whole batches).
+    public var imageCount: Int { batches.reduce(0) { $0 + $1.labels.count } }
+
+    /// Top-1 accuracy and mean loss of the supernet on the selection images with the given
+    /// operation weights (14 rows of 8 per cell type) in place of softmax(alpha). Batch norm in
+    /// training mode, without recording a graph; the running statistics are left as they were.
+    public func measure(normal: [[Float]], reduce: [[Float]]) -> PerturbationSelection.Score {
+        let network = state.network
+        let statistics = state.buffers.snapshot()
+        defer { state.buffers.load(statistics) }
+        network.train()
+        let shape = [CellLayout.edgeCount, Primitive.count]
+        let w = (Tensor(shape: shape, values: normal.flatMap { $0 }), Tensor(shape: shape, values: reduce.flatMap { $0 }))
+        var hits = 0, count = 0
+        var loss = 0.0
+        Autograd.withoutRecording {
+            for batch in batches {
+                let logits = network.logits(batch.images, operationWeightsNormal: w.0, reduce: w.1)
+                loss += Double(crossEntropy(logits, labels: batch.labels).scalar) * Double(batch.labels.count)
+                hits += labelRanks(logits, labels: batch.labels).filter { $0 == 0 }.count
+                count += batch.labels.count
+            }
+        }
+        return .init(accuracy: Double(hits) / Double(max(count, 1)), loss: loss / Double(max(count, 1)))
+    }
+
+    /// Runs the selection.
+    /// - Parameter progress: called after each measurement with the count done.
+    public func select(progress: (Int) -> Void = { _ in }) -> (genotype: Genotype, record: PerturbationSelection.Record) {
+        defer { TensorMemoryPool.releaseCached() }
+        return PerturbationSelection.select(weightsNormal: weightsNormal, weightsReduce: weightsReduce,
+                                            measure: { measure(normal: $0, reduce: $1) }, progress: progress)
+    }
+}
+
+extension PerturbationJob {
+    /// What `genotype --scores` writes: the selection's measurements and what they were taken on.
+    public struct Scores: Codable, Equatable {
+        /// The search run folder and the step of its checkpoint.
+        public var run: String
+        public var step: Int
+        /// The images measured (the first of the val half) and the batch they were taken in.
+        public var images: Int
+        public var batchSize: Int
+        public var selection: PerturbationSelection.Record
+
+        /// Pretty-printed JSON, keys sorted; a non-finite score is written as the string "nan" or "inf".
+        public func encoded() throws -> Data {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            return try encoder.encode(self)
+        }
+    }
+
+    /// The record of a selection on this job.
+    public func scores(_ record: PerturbationSelection.Record) -> Scores {
+        Scores(run: folder.path, step: step, images: imageCount, batchSize: batchSize, selection: record)
+    }
+}
+
+/// Why a perturbation-based selection cannot run, in a sentence naming the input and the fix.
+public struct SelectionError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

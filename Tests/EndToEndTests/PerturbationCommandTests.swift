@@ -1,0 +1,102 @@
+import DARTS
+import DartsTensor
+import Foundation
+import Testing
+import TestSupport
+@testable import Training
+
+/// `darts-dist genotype RUN_DIR --selection perturbation` (docs/algorithm.md §11.5) on a real,
+/// small search: what it prints, what it writes, and that it is what the selection computes on
+/// the search's supernet and val half.
+@Suite(.serialized) struct PerturbationCommandTests {
+    @Test func perturbationSelectionOfASearchIsTheSelectionOfItsSupernetOnItsValHalf() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let out = tmp.appendingPathComponent("run")
+        let search = try CommandRunner.run(["search", "--subset", "128", "--layers", "3", "--channels", "4", "--batch-size", "16",
+                                            "--epochs", "1", "--print-every", "4", "--out", out.path])
+        #expect(search.status == 0, "\(search.all)")
+        let scores = tmp.appendingPathComponent("scores.json")
+        let result = try CommandRunner.run(["genotype", out.path, "--selection", "perturbation", "--selection-images", "32",
+                                            "--scores", scores.path, "--format", "json"])
+        #expect(result.status == 0, "\(result.all)")
+        let printed = try Genotype.parse(result.stdout)
+        #expect(result.stderr.contains("perturbation-based selection on \(out.path): 221 measurements of the supernet on 32 val-half images"),
+                "\(result.all)")
+        #expect(result.stderr.contains("measured 221/221") && result.stderr.contains("wrote \(scores.path)"), "\(result.all)")
+
+        // The same selection in this process: the checkpoint's supernet on the val half's first 32
+        // images, in the search's batches of 16.
+        let job = try PerturbationJob(folder: out, images: 32)
+        #expect(job.imageCount == 32 && job.batches.map(\.labels.count) == [16, 16] && job.batchSize == 16)
+        let (genotype, record) = job.select()
+        #expect(printed == genotype)
+        let written = try JSONDecoder().decode(PerturbationJob.Scores.self, from: Data(contentsOf: scores))
+        #expect(written == job.scores(record))
+        #expect(written.run == out.path && written.images == 32 && written.batchSize == 16 && written.step == 4)
+        // The weights are the final alphas' softmax, and the baseline is the supernet's own forward
+        // pass (training-mode batch norm) over the two batches.
+        let trained = try LastEpochAlphas(folder: out)
+        #expect(zip(job.weightsNormal.joined(), trained.normal.joined()).allSatisfy { abs($0 - $1) < 1e-6 })
+        var hits = 0, loss = 0.0
+        job.state.network.train()
+        for batch in job.batches {
+            let logits = Autograd.withoutRecording { job.state.network(batch.images) }
+            loss += Double(crossEntropy(logits, labels: batch.labels).scalar) * 16
+            hits += labelRanks(logits, labels: batch.labels).filter { $0 == 0 }.count
+        }
+        #expect(record.baseline == .init(accuracy: Double(hits) / 32, loss: loss / 32))
+        #expect(record.baseline.loss.isFinite)
+        // Measuring leaves the batch-norm running statistics as they were.
+        let statistics = job.state.buffers.snapshot()
+        _ = job.measure(normal: job.weightsNormal, reduce: job.weightsReduce)
+        #expect(job.state.buffers.snapshot() == statistics)
+        // A measurement is repeatable: the same mask, the same score.
+        var masked = job.weightsReduce
+        masked[6][Primitive.dilConv5x5.index] = 0
+        #expect(job.measure(normal: job.weightsNormal, reduce: masked) == record.operationScores["reduce"]![6][Primitive.dilConv5x5.index])
+    }
+
+    @Test func perturbationSelectionRefusesWhatItCannotMeasure() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        func refused(_ arguments: [String], _ message: String) throws {
+            let result = try CommandRunner.run(["genotype"] + arguments)
+            #expect(result.status != 0 && result.stderr.contains(message) && result.stdout.isEmpty, "\(arguments): \(result.all)")
+        }
+        try refused(["DARTS_V2", "--selection", "perturbation"],
+                    "--selection perturbation needs a finished search run folder (it measures the folder's supernet); 'DARTS_V2' is not a folder.")
+        try refused([tmp.path, "--selection", "perturbation", "--max-parameter-free", "2"],
+                    "--max-parameter-free caps a derivation by alpha magnitude; drop it with --selection perturbation.")
+        try refused(["DARTS_V2", "--scores", tmp.appendingPathComponent("s.json").path],
+                    "--selection-images, --scores and --data apply only to --selection perturbation; add it or drop them.")
+        try refused([tmp.path, "--selection", "perturbation", "--selection-images", "0"], "--selection-images 0 must be at least 1.")
+        try refused([tmp.path, "--selection", "perturbation", "--scores", tmp.path],
+                    "--scores \(tmp.path) is a folder; give a file path such as \(tmp.appendingPathComponent("scores.json").path)")
+
+        try refused([tmp.path, "--selection", "perturbation"],
+                    "cannot select by perturbation: \(tmp.path) is not a search run folder")
+
+        // Too many images, a search that has not finished, and one with partial channels.
+        let plain = tmp.appendingPathComponent("plain")
+        let partial = tmp.appendingPathComponent("partial")
+        for (out, extra) in [(plain, [String]()), (partial, ["--partial-channels", "2"])] {
+            let search = try CommandRunner.run(["search", "--subset", "64", "--layers", "3", "--channels", "4", "--batch-size", "16",
+                                                "--epochs", "1", "--out", out.path] + extra)
+            #expect(search.status == 0, "\(search.all)")
+        }
+        try refused([plain.path, "--selection", "perturbation", "--selection-images", "40000"],
+                    "--selection-images 40000 is more than the 32 images of the search's val half; give at most 32")
+        try refused([plain.path, "--selection", "perturbation", "--selection-images", "15"],
+                    "--selection-images 15 is less than one batch of the search (16 images); give at least 16")
+        // Without --selection-images a val half smaller than the default is measured whole.
+        #expect(try PerturbationJob(folder: plain).imageCount == 32)
+        try refused([plain.path, "--selection", "perturbation", "--data", tmp.path],
+                    "cannot select by perturbation: ")
+        try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
+        try refused([plain.path, "--selection", "perturbation"],
+                    "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path) first")
+        try refused([partial.path, "--selection", "perturbation"],
+                    "perturbation-based selection needs a plain DARTS search; this one ran with --partial-channels 2")
+    }
+}

@@ -1,12 +1,16 @@
 import DARTS
 import DartsTensor
 import Datasets
+import Distributed
 import Foundation
 
 /// Perturbation-based selection (``PerturbationSelection``, docs/algorithm.md §11.5) on a finished
 /// search run folder: its supernet (weights and alphas of the newest checkpoint) is measured on
 /// the first `images` images of the search's own val half, the half that trained the alphas, so
-/// the choice sees validation data only. One process; about 220 forward passes over the images.
+/// the choice sees validation data only: 221 forward passes over the images. Under MPI every rank
+/// loads the search and measures its share of the batches (batch b on rank b mod P); the
+/// per-batch sums are gathered and added in batch order, so every rank, and any number of ranks,
+/// gets the scores of one process bit for bit, and the same genotype.
 ///
 /// Batch norm uses the statistics of each batch, as the search trained it and as DARTS-PT
 /// measures (its `infer` with `_eval=False`); batches are the search's micro-batch (the global batch
@@ -15,8 +19,12 @@ public struct PerturbationJob {
     /// The search run folder.
     public let folder: URL
     let state: SearchState
-    /// The selection images in batches.
+    /// This rank's selection batches, and the index of each among all of them.
     let batches: [LabeledBatch]
+    let batchIndices: [Int]
+    /// The batches of all ranks.
+    let batchCount: Int
+    let communicator: Communicator
     /// The images of a batch: the search's micro-batch.
     public let batchSize: Int
     /// The search step of the checkpoint measured.
@@ -39,8 +47,10 @@ public struct PerturbationJob {
     ///   `--partial-channels` or `--auxiliary-skip`, data that do not give the search's image counts,
     ///   more images than the val half has, or fewer than one batch; `CheckpointError` or
     ///   `DatasetError` for a damaged checkpoint or missing data.
-    public init(folder: URL, images requested: Int? = nil, data dataFolder: String? = nil) throws {
+    public init(folder: URL, images requested: Int? = nil, data dataFolder: String? = nil,
+                communicator: Communicator = SingleProcessCommunicator()) throws {
         self.folder = folder
+        self.communicator = communicator
         let path = folder.path
         switch RunKind.of(folder: folder) {
         case .search?:
@@ -88,14 +98,14 @@ public struct PerturbationJob {
         state = SearchState(network: SearchNetwork(config, rng: &rng))
         try checkpoint.restore(into: state, rank: 0, worldSize: 1, path: folder.appendingPathComponent(RunFile.latestCheckpoint).path)
         var batches: [LabeledBatch] = []
-        var start = 0
-        while start + batch <= images {   // whole batches only: batch statistics of one size
-            let part = Array(data.valIndices[start..<(start + batch)])
+        batchCount = images / batch   // whole batches only: batch statistics of one size
+        batchIndices = Array(stride(from: communicator.rank, to: batchCount, by: communicator.worldSize))
+        for b in batchIndices {
+            let part = Array(data.valIndices[(b * batch)..<((b + 1) * batch)])
             let tensor = Tensor(shape: [part.count, data.dataset.channels, data.dataset.height, data.dataset.width])
             var labels = [Int32](repeating: 0, count: part.count)
             data.fill(part, tensor, &labels, .none, 0, stream: 3)
             batches.append(LabeledBatch(images: tensor, labels: labels))
-            start += batch
         }
         self.batches = batches
         batchSize = batch
@@ -104,8 +114,8 @@ public struct PerturbationJob {
         (weightsNormal, weightsReduce) = (weights.normal, weights.reduce)
     }
 
-    /// The images measured per mask (whole batches).
-    public var imageCount: Int { batches.reduce(0) { $0 + $1.labels.count } }
+    /// The images measured per mask (whole batches, over all ranks).
+    public var imageCount: Int { batchCount * batchSize }
 
     /// Top-1 accuracy and mean loss of the supernet on the selection images with the given
     /// operation weights (14 rows of 8 per cell type) in place of softmax(alpha). Batch norm in
@@ -117,17 +127,24 @@ public struct PerturbationJob {
         network.train()
         let shape = [CellLayout.edgeCount, Primitive.count]
         let w = (Tensor(shape: shape, values: normal.flatMap { $0 }), Tensor(shape: shape, values: reduce.flatMap { $0 }))
-        var hits = 0, count = 0
-        var loss = 0.0
+        // Per batch: top-1 hits and the batch's mean loss, in its own slots; every other rank's
+        // slots hold 0, so the allreduce's sums are exact and the totals are added in batch order.
+        var perBatch = [Double](repeating: 0, count: 2 * batchCount)
         Autograd.withoutRecording {
-            for batch in batches {
+            for (batch, b) in zip(batches, batchIndices) {
                 let logits = network.logits(batch.images, operationWeightsNormal: w.0, reduce: w.1)
-                loss += Double(crossEntropy(logits, labels: batch.labels).scalar) * Double(batch.labels.count)
-                hits += labelRanks(logits, labels: batch.labels).filter { $0 == 0 }.count
-                count += batch.labels.count
+                perBatch[2 * b] = Double(labelRanks(logits, labels: batch.labels).filter { $0 == 0 }.count)
+                perBatch[2 * b + 1] = Double(crossEntropy(logits, labels: batch.labels).scalar)
             }
         }
-        return .init(accuracy: Double(hits) / Double(max(count, 1)), loss: loss / Double(max(count, 1)))
+        if communicator.worldSize > 1 { communicator.allreduceSum(&perBatch) }
+        var hits = 0.0, loss = 0.0
+        for b in 0..<batchCount {
+            hits += perBatch[2 * b]
+            loss += perBatch[2 * b + 1] * Double(batchSize)
+        }
+        let count = Double(max(imageCount, 1))
+        return .init(accuracy: hits / count, loss: loss / count)
     }
 
     /// Runs the selection.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DARTS
+import Distributed
 import Foundation
 import Training
 
@@ -24,7 +25,8 @@ struct GenotypeCommand: ParsableCommand {
             much masking each operation, and removing each edge, lowers the supernet's accuracy on \
             the first --selection-images images of the search's val half (DARTS-PT, Wang et al., \
             ICLR 2021, without its fine-tuning), instead of by alpha magnitude: about 220 passes over \
-            those images in one process (minutes to an hour; progress on stderr). --scores PATH \
+            those images (minutes to an hour on one core; under mpirun the ranks share the \
+            batches and choose the same genotype; progress on stderr). --scores PATH \
             writes every measurement as JSON; --data DIR names the data set's folder if it has \
             moved. The run folder's genotype.json stays the magnitude rule's: save this one with \
             --format json > FILE and retrain FILE.
@@ -152,38 +154,29 @@ struct GenotypeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if selection == .perturbation { return try runPerturbation() }
         do {
-            var record: PerturbationJob.Scores?
-            let genotype: Genotype
-            if selection == .perturbation {
-                (genotype, record) = try selectByPerturbation(folder: self.genotype!)
-            } else {
-                genotype = try load()
-            }
-            switch format {
-            case .darts: print(genotype.dartsText)
-            case .json: print(genotype.jsonText)
-            case .nni:
-                do {
-                    print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
-                } catch let error as GenotypeError {
-                    throw Failure("\(source): cannot be written in NNI's format: \(error); print it with --format darts or json")
-                }
-            }
-            if let dot { try draw(genotype, to: dot) }
-            // After the genotype is printed, so that a failure here loses none of the selection's work.
-            if let record, let scores {
-                do {
-                    try AtomicFile.write(try record.encoded(), to: URL(fileURLWithPath: scores))
-                } catch {
-                    throw Failure("cannot write --scores \(scores): \(error)")
-                }
-                FileHandle.standardError.write(Data("wrote \(scores)\n".utf8))
-            }
+            let genotype = try load()
+            try output(genotype)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// Prints the genotype in --format and draws it with --dot.
+    private func output(_ genotype: Genotype) throws {
+        switch format {
+        case .darts: print(genotype.dartsText)
+        case .json: print(genotype.jsonText)
+        case .nni:
+            do {
+                print(String(decoding: try genotype.nniJSON(), as: UTF8.self))
+            } catch let error as GenotypeError {
+                throw Failure("\(source): cannot be written in NNI's format: \(error); print it with --format darts or json")
+            }
+        }
+        if let dot { try draw(genotype, to: dot) }
     }
 
     /// The genotype's name in messages: the argument, or --random --seed S.
@@ -214,41 +207,59 @@ struct GenotypeCommand: ParsableCommand {
         return try Genotype.load(path: source)
     }
 
-    /// The genotype of the search run folder `path` by perturbation-based selection
-    /// (``PerturbationJob``), with progress and a summary on stderr, and every measurement.
-    private func selectByPerturbation(folder path: String) throws -> (Genotype, PerturbationJob.Scores) {
-        let job: PerturbationJob
-        do {
-            job = try PerturbationJob(folder: URL(fileURLWithPath: path), images: selectionImages, data: data)
-        } catch {
-            throw Failure("cannot select by perturbation: \(error)")
-        }
-        let total = PerturbationSelection.measurementCount
-        func note(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        note("perturbation-based selection on \(path): \(total) measurements of the supernet on \(job.imageCount) val-half images"
-             + " (batches of \(job.batchSize))")
-        let start = Date()
-        let (genotype, record) = job.select { done in
-            guard done == 1 || done % 20 == 0 || done == total else { return }
-            let seconds = Date().timeIntervalSince(start)
-            note(String(format: "  measured %d/%d, %.0f s, about %.0f s left", done, total, seconds,
-                        seconds / Double(done) * Double(total - done)))
-        }
-        note(String(format: "supernet on the selection images: top-1 %.2f%%, loss %.4f", 100 * record.baseline.accuracy,
-                    record.baseline.loss))
-        for cell in Genotype.Cell.allCases {
-            let kept = genotype.edges(of: cell).enumerated().map { position, edge -> String in
-                let row = CellLayout.firstEdge(ofNode: position / 2) + edge.input
-                let drop = record.baseline.accuracy - (record.operationScores[cell.rawValue]?[row][edge.operation.index]?.accuracy ?? .nan)
-                return String(format: "%@ from %d (%+.2f)", edge.operation.rawValue, edge.input, 100 * drop)
+    /// Perturbation-based selection on the search run folder (``PerturbationJob``), on one process
+    /// or on every rank of an MPI job (each measures its share of the batches): progress and a
+    /// summary on stderr, then rank 0 prints the genotype and writes --scores.
+    private func runPerturbation() throws {
+        let path = genotype!
+        try runDistributed { communicator in
+            var loaded: PerturbationJob?
+            try communicator.agree {
+                do {
+                    loaded = try PerturbationJob(folder: URL(fileURLWithPath: path), images: selectionImages, data: data,
+                                                 communicator: communicator)
+                } catch {
+                    throw Failure("cannot select by perturbation: \(error)")
+                }
             }
-            note("  \(cell.rawValue): " + kept.joined(separator: ", ") + "  (points of top-1 lost when the operation is masked)")
+            let job = loaded!
+            let root = communicator.rank == 0
+            let total = PerturbationSelection.measurementCount
+            func note(_ line: String) { if root { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+            note("perturbation-based selection on \(path): \(total) measurements of the supernet on \(job.imageCount) val-half images"
+                 + " (batches of \(job.batchSize)" + (communicator.worldSize > 1 ? ", shared by \(communicator.worldSize) ranks)" : ")"))
+            let start = Date()
+            let (genotype, record) = job.select { done in
+                guard done == 1 || done % 20 == 0 || done == total else { return }
+                let seconds = Date().timeIntervalSince(start)
+                note(String(format: "  measured %d/%d, %.0f s, about %.0f s left", done, total, seconds,
+                            seconds / Double(done) * Double(total - done)))
+            }
+            note(String(format: "supernet on the selection images: top-1 %.2f%%, loss %.4f", 100 * record.baseline.accuracy,
+                        record.baseline.loss))
+            for cell in Genotype.Cell.allCases {
+                let kept = genotype.edges(of: cell).enumerated().map { position, edge -> String in
+                    let row = CellLayout.firstEdge(ofNode: position / 2) + edge.input
+                    let drop = record.baseline.accuracy - (record.operationScores[cell.rawValue]?[row][edge.operation.index]?.accuracy ?? .nan)
+                    return String(format: "%@ from %d (%+.2f)", edge.operation.rawValue, edge.input, 100 * drop)
+                }
+                note("  \(cell.rawValue): " + kept.joined(separator: ", ") + "  (points of top-1 lost when the operation is masked)")
+            }
+            guard root else { return }
+            try output(genotype)
+            // After the genotype is printed, so that a failure here loses none of the selection's work.
+            if let scores {
+                do {
+                    try AtomicFile.write(try job.scores(record).encoded(), to: URL(fileURLWithPath: scores))
+                } catch {
+                    throw Failure("cannot write --scores \(scores): \(error)")
+                }
+                note("wrote \(scores)")
+            } else {
+                note("retrain this cell: save it with --format json > FILE and give FILE to retrain --genotype "
+                     + "(the run folder's own genotype.json is the magnitude rule's)")
+            }
         }
-        if scores == nil {
-            note("retrain this cell: save it with --format json > FILE and give FILE to retrain --genotype "
-                 + "(the run folder's own genotype.json is the magnitude rule's)")
-        }
-        return (genotype, job.scores(record))
     }
 
     /// PATH with its extension replaced by .png (cells.dot -> cells.png; cells -> cells.png).

@@ -47,6 +47,13 @@ import TestSupport
         }
         #expect(record.baseline == .init(accuracy: Double(hits) / 32, loss: loss / 32))
         #expect(record.baseline.loss.isFinite)
+        // Two ranks share the batches and give the same genotype and the same scores, bit for bit.
+        let scores2 = tmp.appendingPathComponent("scores-2.json")
+        let two = try CommandRunner.run(["genotype", out.path, "--selection", "perturbation", "--selection-images", "32",
+                                         "--scores", scores2.path, "--format", "json"], ranks: 2)
+        #expect(two.status == 0 && two.stdout == result.stdout, "\(two.all)")
+        #expect(two.stderr.contains("on 32 val-half images (batches of 16, shared by 2 ranks)"), "\(two.all)")
+        #expect(try Data(contentsOf: scores2) == Data(contentsOf: scores))
         // Measuring leaves the batch-norm running statistics as they were.
         let statistics = job.state.buffers.snapshot()
         _ = job.measure(normal: job.weightsNormal, reduce: job.weightsReduce)

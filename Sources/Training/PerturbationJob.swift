@@ -165,20 +165,27 @@ extension PerturbationJob {
         /// The images measured (the first of the val half) and the batch they were taken in.
         public var images: Int
         public var batchSize: Int
+        /// The ranks that shared the batches (the scores do not depend on it).
+        public var ranks: Int
+        /// The operation names, in the order of each row of `selection.operationScores` (PRIMITIVES).
+        public var primitives: [String]
+        /// The genotype chosen from these scores.
+        public var genotype: Genotype
         public var selection: PerturbationSelection.Record
 
         /// Pretty-printed JSON, keys sorted; a non-finite score is written as the string "nan" or "inf".
         public func encoded() throws -> Data {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             return try encoder.encode(self)
         }
     }
 
     /// The record of a selection on this job.
-    public func scores(_ record: PerturbationSelection.Record) -> Scores {
-        Scores(run: folder.path, step: step, images: imageCount, batchSize: batchSize, selection: record)
+    public func scores(_ genotype: Genotype, _ record: PerturbationSelection.Record) -> Scores {
+        Scores(run: folder.path, step: step, images: imageCount, batchSize: batchSize, ranks: communicator.worldSize,
+               primitives: Primitive.allCases.map(\.rawValue), genotype: genotype, selection: record)
     }
 }
 

@@ -24,7 +24,7 @@ struct GenotypeCommand: ParsableCommand {
             --selection perturbation chooses the genotype of a finished search run folder by how \
             much masking each operation, and removing each edge, lowers the supernet's accuracy on \
             the first --selection-images images of the search's val half (DARTS-PT, Wang et al., \
-            ICLR 2021, without its fine-tuning), instead of by alpha magnitude: about 220 passes over \
+            ICLR 2021, without its fine-tuning), instead of by alpha magnitude: 221 passes over \
             those images (minutes to an hour on one core; under mpirun the ranks share the \
             batches and choose the same genotype; progress on stderr). --scores PATH \
             writes every measurement as JSON; --data DIR names the data set's folder if it has \
@@ -61,7 +61,7 @@ struct GenotypeCommand: ParsableCommand {
     @Option(help: "How a search run folder's genotype is chosen: magnitude (its genotype.json, the paper's rule) or perturbation (measured on its supernet; DARTS-PT).")
     var selection: Selection = .magnitude
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With --selection perturbation: the val-half images each measurement uses, from the first (default 1024).", valueName: "N"), transform: wholeNumber)
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --selection perturbation: the val-half images each measurement uses, from the first, in whole batches of the search (default 1024, or the whole val half when smaller).", valueName: "N"), transform: wholeNumber)
     var selectionImages: Int?
 
     @Option(help: ArgumentHelp("With --selection perturbation: the folder of the search's data set when it has moved since the search.", valueName: "dir"))
@@ -116,7 +116,12 @@ struct GenotypeCommand: ParsableCommand {
         } else if scores != nil || selectionImages != nil || data != nil {
             throw ValidationError("--selection-images, --scores and --data apply only to --selection perturbation; add it or drop them.")
         }
-        if let scores { try Self.checkOutputFile(scores, name: "--scores") }
+        if let scores {
+            try Self.checkOutputFile(scores, name: "--scores")
+            if let dot, URL(fileURLWithPath: dot).standardized == URL(fileURLWithPath: scores).standardized {
+                throw ValidationError("--scores and --dot both name \(scores); give them different paths.")
+            }
+        }
         if let dot {
             // Checked before anything is printed or written, so that a bad path costs nothing.
             try Self.checkOutputFile(dot, name: "--dot")
@@ -140,8 +145,11 @@ struct GenotypeCommand: ParsableCommand {
             throw ValidationError("\(flag) \(path) is a folder; give a file path such as "
                 + URL(fileURLWithPath: path).appendingPathComponent(flag == "--dot" ? "cells.dot" : "scores.json").path)
         }
-        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
             throw ValidationError("\(flag) \(path): the folder \(folder) does not exist; create it or give another path")
+        }
+        if !isFolder.boolValue {
+            throw ValidationError("\(flag) \(path): \(folder) is not a folder; give another path")
         }
         if access(folder, W_OK) != 0 {
             throw ValidationError("\(flag) \(path): the folder \(folder) is not writable; give another path")
@@ -151,6 +159,15 @@ struct GenotypeCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // A file system can refuse new files though the folder looks writable (/proc, /sys, a full
+        // or read-only mount): try one now rather than after the work.
+        let probe = URL(fileURLWithPath: folder).appendingPathComponent(".darts-dist-probe-\(getpid())").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw ValidationError("\(flag) \(path): cannot create a file in \(folder) (\(String(cString: strerror(errno)))); give another path")
+        }
+        close(fd)
+        unlink(probe)
     }
 
     func run() throws {
@@ -250,7 +267,7 @@ struct GenotypeCommand: ParsableCommand {
             // After the genotype is printed, so that a failure here loses none of the selection's work.
             if let scores {
                 do {
-                    try AtomicFile.write(try job.scores(record).encoded(), to: URL(fileURLWithPath: scores))
+                    try AtomicFile.write(try job.scores(genotype, record).encoded(), to: URL(fileURLWithPath: scores))
                 } catch {
                     throw Failure("cannot write --scores \(scores): \(error)")
                 }

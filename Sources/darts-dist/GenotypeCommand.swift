@@ -245,6 +245,10 @@ struct GenotypeCommand: ParsableCommand {
             func note(_ line: String) { if root { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
             note("perturbation-based selection on \(path): \(total) measurements of the supernet on \(job.imageCount) val-half images"
                  + " (batches of \(job.batchSize)" + (communicator.worldSize > 1 ? ", shared by \(communicator.worldSize) ranks)" : ")"))
+            if root {
+                InterruptNotice.install("interrupted: the perturbation-based selection on \(path) stopped before its end; "
+                    + "nothing was printed or written, and the search run folder is unchanged (run the command again to start over)")
+            }
             let start = Date()
             let (genotype, record) = job.select { done in
                 guard done == 1 || done % 20 == 0 || done == total else { return }
@@ -263,6 +267,7 @@ struct GenotypeCommand: ParsableCommand {
                 note("  \(cell.rawValue): " + kept.joined(separator: ", ") + "  (points of top-1 lost when the operation is masked)")
             }
             guard root else { return }
+            InterruptNotice.remove()
             try output(genotype)
             // After the genotype is printed, so that a failure here loses none of the selection's work.
             if let scores {

@@ -57,6 +57,17 @@ import TestSupport
         #expect(writtenByTwo.ranks == 2)
         writtenByTwo.ranks = 1
         #expect(writtenByTwo == written)
+        // Ctrl-C during the measurements: one line saying nothing was written; the process ends by the signal.
+        let stopped = tmp.appendingPathComponent("stopped.json")
+        let interrupted = try BackgroundJob(["genotype", out.path, "--selection", "perturbation", "--selection-images", "64",
+                                            "--scores", stopped.path])
+        #expect(interrupted.waitForOutput("measured 1/221"), "\(interrupted.all)")
+        kill(interrupted.process.processIdentifier, SIGINT)
+        interrupted.waitForExit()
+        #expect(interrupted.process.terminationReason == .uncaughtSignal && interrupted.process.terminationStatus == SIGINT, "\(interrupted.all)")
+        #expect(interrupted.stderr.contains("interrupted: the perturbation-based selection on \(out.path) stopped before its end; "
+                                            + "nothing was printed or written"), "\(interrupted.all)")
+        #expect(interrupted.stdout.isEmpty && !FileManager.default.fileExists(atPath: stopped.path))
         // Measuring leaves the batch-norm running statistics as they were.
         let statistics = job.state.buffers.snapshot()
         _ = job.measure(normal: job.weightsNormal, reduce: job.weightsReduce)

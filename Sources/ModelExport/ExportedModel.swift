@@ -105,7 +105,7 @@ public struct ExportedModel {
     var genotypeJSON: String { genotype.jsonText.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "  ", with: " ") }
 }
 
-/// Refuses an output path that exists (an export never overwrites) or whose folder is missing.
+/// Refuses an output path that exists (an export never overwrites) or whose folder cannot take a new file.
 /// - Throws: ``ExportError``.
 func checkNewFile(_ path: String) throws {
     var info = stat()
@@ -113,10 +113,10 @@ func checkNewFile(_ path: String) throws {
         try AtomicFile.checkReplaceable(path, name: "--out \(path)")   // names a device, FIFO, link or folder
         throw ExportError.invalid("--out \(path) already exists; an export never overwrites a file: give a new name or remove it")
     }
-    let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw ExportError.invalid("--out \(path): the folder \(parent) does not exist; create it first")
+    do {
+        try AtomicFile.checkFolderTakesFiles(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: "--out \(path)")
+    } catch {
+        throw ExportError.invalid("\(error)")
     }
 }
 

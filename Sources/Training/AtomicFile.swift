@@ -20,6 +20,50 @@ public enum AtomicFile {
         throw OutputPathError(name: name ?? path, kind: kind)
     }
 
+    /// Refuses, before the work whose result it will hold, an output file that could not be
+    /// written at the end: a folder at `path`, something else that is not a regular file there
+    /// (``checkReplaceable(_:name:)``), or a parent folder that cannot take a new file
+    /// (``checkFolderTakesFiles(_:for:)``).
+    /// - Parameters:
+    ///   - flag: the flag that gave the path ("--scores"); messages name both.
+    ///   - example: a file name for the fix when `path` is a folder ("scores.json").
+    /// - Throws: ``OutputPathError`` for something other than a regular file at `path`,
+    ///   ``UnwritableOutputError`` for the rest, each naming the flag, the path and the fix.
+    public static func checkWritable(_ path: String, flag: String, example: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw UnwritableOutputError(description: "\(flag) \(path) is a folder; give a file path such as "
+                + URL(fileURLWithPath: path).appendingPathComponent(example).path)
+        }
+        try checkReplaceable(path, name: "\(flag) \(path)")
+        try checkFolderTakesFiles(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: "\(flag) \(path)")
+    }
+
+    /// Refuses a folder in which an output cannot be created: missing, not a folder, not writable,
+    /// or on a file system that refuses new files though the folder looks writable (/proc, /sys, a
+    /// read-only or full mount), found by creating and removing an empty probe file in it.
+    /// - Parameter name: the flag and path the folder is for ("--json out/bench.json").
+    /// - Throws: ``UnwritableOutputError`` naming `name`, the folder, the reason and the fix.
+    public static func checkFolderTakesFiles(_ folder: String, for name: String) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+            throw UnwritableOutputError(description: "\(name): the folder \(folder) does not exist; create it or give another path")
+        }
+        guard isFolder.boolValue else {
+            throw UnwritableOutputError(description: "\(name): \(folder) is not a folder; give another path")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw UnwritableOutputError(description: "\(name): the folder \(folder) is not writable; give another path")
+        }
+        let probe = URL(fileURLWithPath: folder).appendingPathComponent(".darts-dist-probe-\(getpid())").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw UnwritableOutputError(description: "\(name): cannot create a file in \(folder) (\(systemError())); give another path")
+        }
+        close(fd)
+        unlink(probe)
+    }
+
     /// How ``kind(of:)`` names a regular file.
     public static let regularFile = "a regular file"
 
@@ -144,6 +188,12 @@ public struct OutputPathError: Error, CustomStringConvertible {
         "\(kind), not a regular file; darts-dist writes its outputs as regular files and never replaces "
             + "anything else there: remove it or give another path"
     }
+}
+
+/// An output path that cannot be written, found before the work (``AtomicFile/checkWritable(_:flag:example:)``):
+/// the whole message, naming the flag, the path and the fix.
+public struct UnwritableOutputError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// A file that could not be written, and the system's reason.

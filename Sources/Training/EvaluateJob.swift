@@ -75,8 +75,16 @@ public final class EvaluateJob {
         try communicator.agree {
             guard batchSize > 0 else { throw RetrainError.invalidOption("--batch-size \(batchSize) must be positive") }
             if let testSubset, testSubset <= 0 { throw RetrainError.invalidOption("--test-subset \(testSubset) must be positive") }
-            if let saveLogits, communicator.rank == 0, FileManager.default.fileExists(atPath: saveLogits) {
-                throw RetrainError.invalidOption("--save-logits \(saveLogits) already exists and is never overwritten; give a new folder")
+            if let saveLogits, communicator.rank == 0 {
+                if AtomicFile.kind(of: saveLogits) != nil {
+                    throw RetrainError.invalidOption("--save-logits \(saveLogits) already exists and is never overwritten; give a new folder")
+                }
+                do {
+                    try AtomicFile.checkFolderTakesFiles(URL(fileURLWithPath: saveLogits).deletingLastPathComponent().path,
+                                                         for: "--save-logits \(saveLogits)")
+                } catch {
+                    throw RetrainError.invalidOption("\(error)")
+                }
             }
             model = try SavedModel(path: modelPath)
             guard let k = DatasetKind(rawValue: model.manifest.dataset) else {

@@ -41,16 +41,8 @@ struct BenchCommand: ParsableCommand {
         }
         if let json {
             // Checked before the measurements, so that a bad path does not waste them.
-            let folder = URL(fileURLWithPath: json).deletingLastPathComponent().path
-            var isFolder: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
-                throw ValidationError("--json \(json): the folder \(folder) does not exist; create it or give another path")
-            }
-            if FileManager.default.fileExists(atPath: json, isDirectory: &isFolder), isFolder.boolValue {
-                throw ValidationError("--json \(json) is a folder; give a file path")
-            }
             do {
-                try AtomicFile.checkReplaceable(json, name: "--json \(json)")
+                try AtomicFile.checkWritable(json, flag: "--json", example: "bench.json")
             } catch {
                 throw ValidationError("\(error)")
             }

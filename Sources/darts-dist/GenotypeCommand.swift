@@ -136,38 +136,13 @@ struct GenotypeCommand: ParsableCommand {
         }
     }
 
-    /// Refuses an output path that is a folder, lies in a folder that does not exist or is not
-    /// writable, or names something other than a regular file.
+    /// Refuses an output path that cannot be written (``AtomicFile/checkWritable(_:flag:example:)``).
     static func checkOutputFile(_ path: String, name flag: String) throws {
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw ValidationError("\(flag) \(path) is a folder; give a file path such as "
-                + URL(fileURLWithPath: path).appendingPathComponent(flag == "--dot" ? "cells.dot" : "scores.json").path)
-        }
-        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
-            throw ValidationError("\(flag) \(path): the folder \(folder) does not exist; create it or give another path")
-        }
-        if !isFolder.boolValue {
-            throw ValidationError("\(flag) \(path): \(folder) is not a folder; give another path")
-        }
-        if access(folder, W_OK) != 0 {
-            throw ValidationError("\(flag) \(path): the folder \(folder) is not writable; give another path")
-        }
         do {
-            try AtomicFile.checkReplaceable(path, name: "\(flag) \(path)")
+            try AtomicFile.checkWritable(path, flag: flag, example: flag == "--dot" ? "cells.dot" : "scores.json")
         } catch {
             throw ValidationError("\(error)")
         }
-        // A file system can refuse new files though the folder looks writable (/proc, /sys, a full
-        // or read-only mount): try one now rather than after the work.
-        let probe = URL(fileURLWithPath: folder).appendingPathComponent(".darts-dist-probe-\(getpid())").path
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else {
-            throw ValidationError("\(flag) \(path): cannot create a file in \(folder) (\(String(cString: strerror(errno)))); give another path")
-        }
-        close(fd)
-        unlink(probe)
     }
 
     func run() throws {

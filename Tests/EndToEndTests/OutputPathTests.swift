@@ -165,6 +165,42 @@ import TestSupport
         }
     }
 
+    /// An output file is written after the work (a bench, an evaluation, a selection): a folder
+    /// that cannot take it is refused before, with the flag, the path and the fix, for every
+    /// command that writes one.
+    @Test func outputsWhoseFolderCannotTakeAFileAreRefusedBeforeTheWork() throws {
+        let tmp = try TemporaryFolder(prefix: "darts-dist-output")
+        defer { tmp.remove() }
+        let model = try OwnDataCommandTests.writeModel(tmp.url).path
+        let file = tmp.url.appendingPathComponent("file.txt")
+        try Data("keep me\n".utf8).write(to: file)
+        let missing = tmp.url.appendingPathComponent("missing").path
+        let folders = [
+            (missing, "the folder \(missing) does not exist; create it or give another path"),
+            (file.path, "\(file.path) is not a folder; give another path"),
+            ("/proc", "cannot create a file in /proc ("),
+        ]
+        for (folder, reason) in folders {
+            let commands: [(flag: String, path: String, arguments: [String])] = [
+                ("--json", "\(folder)/bench.json", ["bench", "--layers", "3", "--channels", "4", "--batch-size", "4"]),
+                ("--save-logits", "\(folder)/logits", ["evaluate", "--model", model]),
+                ("--out", "\(folder)/m.onnx", ["export", "--model", model, "--format", "onnx"]),
+                ("--dot", "\(folder)/cells.dot", ["genotype", "DARTS_V2"]),
+            ]
+            for command in commands {
+                let before = FolderSnapshot(tmp.url)
+                let result = try CommandRunner.run(command.arguments + [command.flag, command.path])
+                #expect(result.status != 0 && result.stdout.isEmpty, "\(command.arguments): \(result.all)")
+                #expect(result.stderr.contains("\(command.flag) \(command.path): \(reason)"), "\(result.all)")
+                #expect(before.changes(to: FolderSnapshot(tmp.url)).isEmpty)
+            }
+        }
+        let folder = #expect(throws: UnwritableOutputError.self) {
+            try AtomicFile.checkWritable(tmp.url.path, flag: "--json", example: "bench.json")
+        }
+        #expect(folder?.description == "--json \(tmp.url.path) is a folder; give a file path such as \(tmp.url.path)/bench.json")
+    }
+
     @Test func picturesRefuseARunFolderWhosePictureIsAFIFO() throws {
         let tmp = try TemporaryFolder(prefix: "darts-dist-output")
         defer { tmp.remove() }

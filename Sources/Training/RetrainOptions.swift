@@ -210,8 +210,15 @@ public enum RetrainError: CollectiveError, CustomStringConvertible {
 
 /// The genotype `source` names: an existing file or folder first (any format
 /// `Genotype.load(path:)` reads; a run folder means its genotype.json), then DARTS_V1 / DARTS_V2.
-/// - Throws: `GenotypeError` naming the file and the problem.
+/// - Throws: `GenotypeError` naming the file and the problem; for the folder of a search that has
+///   not finished (no genotype.json yet), whether it is still running or stopped, and what to do.
 public func resolveGenotype(_ source: String) throws -> Genotype {
     if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
+    let folder = URL(fileURLWithPath: source)
+    if RunKind.of(folder: folder) == .search, !RunKind.isFinished(folder),
+       !FileManager.default.fileExists(atPath: folder.appendingPathComponent(Genotype.fileName).path) {
+        throw GenotypeError.unreadable(path: source, reason: "the search has not finished, so it has no \(Genotype.fileName) yet; "
+            + RunKind.search.whatToDo(with: source, finished: false) + ", or give one of its epoch_N.genotype.json files")
+    }
     return try Genotype.load(path: source)
 }

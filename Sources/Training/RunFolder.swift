@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import InputText
 
 /// The names of a run folder's files, each declared once: the writers, the readers (resume,
 /// pictures, the run kind) and the check that an `--out` already holds a run use them.
@@ -221,11 +222,8 @@ public final class RunFolder {
             throw RunFolderError("\(OutputPathError(name: path, kind: "not a regular file"))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
-            throw RunFolderError("another darts-dist run is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
-                + "wait until it has ended, or end it, then try again")
+            throw beingWritten(url, by: writer(of: url) ?? "a running process")
         }
         let holder = Array("process \(getpid()) on \(currentHostName())\n".utf8)
         _ = ftruncate(fd, 0)
@@ -237,17 +235,33 @@ public final class RunFolder {
     /// the message of ``lock(_:)``; a folder without `.lock`, or whose lock is free, passes.
     /// - Throws: ``RunFolderError`` naming the folder and the process.
     static func checkNotBeingWritten(_ url: URL) throws {
+        guard let holder = writer(of: url) else { return }
+        throw beingWritten(url, by: holder)
+    }
+
+    /// The refusal of a run folder that `holder` ("process 4242 on node1") is writing.
+    static func beingWritten(_ url: URL, by holder: String) -> RunFolderError {
+        RunFolderError("another darts-dist run is writing to \(url.path) (\(holder)); wait until it has ended, or end it, then try again")
+    }
+
+    /// The process writing the run folder at `url` ("process 4242 on node1", as its `.lock`
+    /// records it, or "a running process"), or nil when no process holds the lock (flock, shared
+    /// and non-blocking, so the test never waits).
+    static func writer(of url: URL) -> String? {
         let path = url.appendingPathComponent(RunFile.lock).path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
+        var info = stat()
+        // Only a regular file is opened: opening a FIFO would wait for a writer.
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
-            let holder = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+            let holder = String(decoding: FileManager.default.contents(atPath: path)?.prefix(200) ?? Data(), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            throw RunFolderError("another darts-dist run is writing to \(url.path) (\(holder.isEmpty ? "a running process" : holder)); "
-                + "wait until it has ended, or end it, then try again")
+            return holder.isEmpty ? "a running process" : InputText.escaped(holder)
         }
         _ = flock(fd, LOCK_UN)
+        return nil
     }
 
     /// Opens the folder of an interrupted run to continue it: metrics.jsonl is first replaced

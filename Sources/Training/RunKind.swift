@@ -40,7 +40,12 @@ public enum RunKind: String, Sendable {
 
     /// What to do with the run folder `path` of this kind, for a user who gave it to the other
     /// command: the command that continues it, or what its results are when it has finished.
+    /// An unfinished run that a process is still writing (its `.lock` held) is named as running:
+    /// "the search is still running (process 4242 on node1): wait until it has ended".
     func whatToDo(with path: String, finished: Bool) -> String {
+        if !finished, let writer = RunFolder.writer(of: URL(fileURLWithPath: path)) {
+            return "the \(rawValue) is still running (\(writer)): wait until it has ended"
+        }
         switch (self, finished) {
         case (.search, false):
             return "continue the search with darts-dist search --resume \(path)"

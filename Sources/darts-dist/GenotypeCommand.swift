@@ -195,8 +195,7 @@ struct GenotypeCommand: ParsableCommand {
             return Genotype(weightsNormal: alphas.normal, weightsReduce: alphas.reduce, maxParameterFree: maxParameterFree,
                             maxParameterFreeReduce: maxParameterFreeReduce)
         }
-        if !FileManager.default.fileExists(atPath: source), let named = Genotype.named(source) { return named }
-        return try Genotype.load(path: source)
+        return try resolveGenotype(source)
     }
 
     /// Perturbation-based selection on the search run folder (``PerturbationJob``), on one process

@@ -122,6 +122,28 @@ import TestSupport
         try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
         try refused([plain.path, "--selection", "perturbation"],
                     "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path) first")
+        // A search whose folder another process holds (its .lock, as a running search holds it) is named as running.
+        let lock = open(plain.appendingPathComponent(RunFile.lock).path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        _ = ftruncate(lock, 0)
+        _ = "process 4242 on node1\n".withCString { write(lock, $0, strlen($0)) }
+        try refused([plain.path, "--selection", "perturbation"],
+                    "the search has not finished (no result.json); the search is still running (process 4242 on node1): "
+                    + "wait until it has ended first")
+        let retrain = try CommandRunner.run(["retrain", "--resume", plain.path])
+        #expect(retrain.status != 0 && retrain.stderr.contains("is a search run folder, not a retrain's; the search is still "
+                                                               + "running (process 4242 on node1): wait until it has ended"), "\(retrain.all)")
+        // Without its genotype.json (a search ends by writing it), `genotype` and `retrain --genotype` say the same.
+        try FileManager.default.removeItem(at: plain.appendingPathComponent(Genotype.fileName))
+        let running = "\(plain.path): the search has not finished, so it has no genotype.json yet; the search is still running "
+            + "(process 4242 on node1): wait until it has ended, or give one of its epoch_N.genotype.json files"
+        for arguments in [["genotype", plain.path], ["retrain", "--genotype", plain.path, "--out", tmp.appendingPathComponent("r").path]] {
+            let result = try CommandRunner.run(arguments)
+            #expect(result.status != 0 && result.stderr.contains(running), "\(result.all)")
+        }
+        close(lock)
+        try refused([plain.path], "\(plain.path): the search has not finished, so it has no genotype.json yet; continue the search "
+                    + "with darts-dist search --resume \(plain.path), or give one of its epoch_N.genotype.json files")
         try refused([partial.path, "--selection", "perturbation"],
                     "perturbation-based selection needs a plain DARTS search; this one ran with --partial-channels 2")
     }

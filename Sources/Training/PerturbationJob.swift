@@ -45,8 +45,8 @@ public struct PerturbationJob {
     ///   - data: the folder of the search's data set when it has moved since the search (nil: the search's own).
     /// - Throws: ``SelectionError`` naming the folder and the fix: not a finished search, a search with
     ///   `--partial-channels` or `--auxiliary-skip`, data that do not give the search's image counts,
-    ///   more images than the val half has, or fewer than one batch; `CheckpointError` or
-    ///   `DatasetError` for a damaged checkpoint or missing data.
+    ///   more images than the val half has, or fewer than one batch, or a damaged checkpoint.ckpt;
+    ///   `CheckpointError` for an unreadable one, `DatasetError` for missing data.
     public init(folder: URL, images requested: Int? = nil, data dataFolder: String? = nil,
                 communicator: Communicator = SingleProcessCommunicator()) throws {
         self.folder = folder
@@ -65,7 +65,15 @@ public struct PerturbationJob {
             throw SelectionError("\(path): the search has not finished (no \(RunFile.result)); "
                                  + RunKind.search.whatToDo(with: path, finished: false) + " first")
         }
-        let checkpoint = try Checkpoint(contentsOf: folder.appendingPathComponent(RunFile.latestCheckpoint))
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(contentsOf: folder.appendingPathComponent(RunFile.latestCheckpoint))
+        } catch CheckpointError.corrupt(let file, let why) {
+            // The search's checkpoints/ hold only earlier supernets; the one measured is the finished one.
+            throw SelectionError("checkpoint \(file) is damaged: \(why); it holds the finished search's supernet, which the "
+                + "selection measures and no other file holds: derive the cell by alpha magnitude (darts-dist genotype "
+                + "\(path)) or run the search again")
+        }
         let manifest = checkpoint.manifest
         let options = manifest.options
         guard options.partialChannels == 1, !options.auxiliarySkip else {

@@ -119,6 +119,17 @@ import TestSupport
         #expect(try PerturbationJob(folder: plain).imageCount == 32)
         try refused([plain.path, "--selection", "perturbation", "--data", tmp.path],
                     "cannot select by perturbation: ")
+        // A damaged checkpoint.ckpt: the earlier ones are not the finished supernet, so the advice is another way.
+        let checkpoint = plain.appendingPathComponent(RunFile.latestCheckpoint)
+        let intact = try Data(contentsOf: checkpoint)
+        var damaged = [UInt8](intact)
+        damaged[damaged.count / 2] ^= 0x01
+        try Data(damaged).write(to: checkpoint)
+        try refused([plain.path, "--selection", "perturbation"],
+                    "cannot select by perturbation: checkpoint \(checkpoint.path) is damaged: checksum mismatch (truncated or modified); "
+                    + "it holds the finished search's supernet, which the selection measures and no other file holds: derive the "
+                    + "cell by alpha magnitude (darts-dist genotype \(plain.path)) or run the search again")
+        try intact.write(to: checkpoint)
         try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
         try refused([plain.path, "--selection", "perturbation"],
                     "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path) first")

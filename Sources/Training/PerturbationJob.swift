@@ -125,6 +125,15 @@ public struct PerturbationJob {
     /// The images measured per mask (whole batches, over all ranks).
     public var imageCount: Int { batchCount * batchSize }
 
+    /// How the batches are shared, for the command's first line: "" on one rank, ", shared by 2
+    /// ranks" when every rank has a batch, and otherwise how many ranks idle and the fix.
+    public func sharing(ranks: Int) -> String {
+        guard ranks > 1 else { return "" }
+        guard batchCount < ranks else { return ", shared by \(ranks) ranks" }
+        return ", \(batchCount) for \(ranks) ranks: \(ranks - batchCount) of them idle; give more --selection-images "
+            + "(\(ranks * batchSize) for one batch a rank) or fewer ranks"
+    }
+
     /// Top-1 accuracy and mean loss of the supernet on the selection images with the given
     /// operation weights (14 rows of 8 per cell type) in place of softmax(alpha). Batch norm in
     /// training mode, without recording a graph; the running statistics are left as they were.

@@ -218,7 +218,7 @@ struct GenotypeCommand: ParsableCommand {
             let total = PerturbationSelection.measurementCount
             func note(_ line: String) { if root { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
             note("perturbation-based selection on \(path): \(total) measurements of the supernet on \(job.imageCount) val-half images"
-                 + " (batches of \(job.batchSize)" + (communicator.worldSize > 1 ? ", shared by \(communicator.worldSize) ranks)" : ")"))
+                 + " (batches of \(job.batchSize)\(job.sharing(ranks: communicator.worldSize)))")
             if root {
                 InterruptNotice.install("interrupted: the perturbation-based selection on \(path) stopped before its end; "
                     + "nothing was printed or written, and the search run folder is unchanged (run the command again to start over)")

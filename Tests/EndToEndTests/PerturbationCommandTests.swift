@@ -29,6 +29,8 @@ import TestSupport
         // images, in the search's batches of 16.
         let job = try PerturbationJob(folder: out, images: 32)
         #expect(job.imageCount == 32 && job.batches.map(\.labels.count) == [16, 16] && job.batchSize == 16)
+        #expect(job.sharing(ranks: 1) == "" && job.sharing(ranks: 2) == ", shared by 2 ranks")
+        #expect(job.sharing(ranks: 3) == ", 2 for 3 ranks: 1 of them idle; give more --selection-images (48 for one batch a rank) or fewer ranks")
         let (genotype, record) = job.select()
         #expect(printed == genotype)
         let written = try JSONDecoder().decode(PerturbationJob.Scores.self, from: Data(contentsOf: scores))

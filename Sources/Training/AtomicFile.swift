@@ -30,8 +30,8 @@ public enum AtomicFile {
     /// - Throws: ``OutputPathError`` for something other than a regular file at `path`,
     ///   ``UnwritableOutputError`` for the rest, each naming the flag, the path and the fix.
     public static func checkWritable(_ path: String, flag: String, example: String) throws {
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        // lstat: a symbolic link to a folder is refused as a link (checkReplaceable), not taken for the folder.
+        if kind(of: path) == "a folder" || path.hasSuffix("/") {
             throw UnwritableOutputError(description: "\(flag) \(path) is a folder; give a file path such as "
                 + URL(fileURLWithPath: path).appendingPathComponent(example).path)
         }
@@ -41,7 +41,8 @@ public enum AtomicFile {
 
     /// Refuses a folder in which an output cannot be created: missing, not a folder, not writable,
     /// or on a file system that refuses new files though the folder looks writable (/proc, /sys, a
-    /// read-only or full mount), found by creating and removing an empty probe file in it.
+    /// read-only mount, one out of inodes), found by creating and removing an empty probe file of
+    /// a unique name in it (mkstemp(3)). A full disk is not found this way: the write reports it.
     /// - Parameter name: the flag and path the folder is for ("--json out/bench.json").
     /// - Throws: ``UnwritableOutputError`` naming `name`, the folder, the reason and the fix.
     public static func checkFolderTakesFiles(_ folder: String, for name: String) throws {
@@ -55,13 +56,17 @@ public enum AtomicFile {
         guard access(folder, W_OK) == 0 else {
             throw UnwritableOutputError(description: "\(name): the folder \(folder) is not writable; give another path")
         }
-        let probe = URL(fileURLWithPath: folder).appendingPathComponent(".darts-dist-probe-\(getpid())").path
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        var template = Array(URL(fileURLWithPath: folder).appendingPathComponent(".darts-dist-probe-XXXXXX").path.utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw UnwritableOutputError(description: "\(name): cannot create a file in \(folder) (\(systemError())); give another path")
         }
         close(fd)
-        unlink(probe)
+        let probe = String(cString: template)
+        guard unlink(probe) == 0 else {
+            throw UnwritableOutputError(description: "\(name): cannot remove the file \(probe) it created in \(folder) "
+                + "(\(systemError())); give another path")
+        }
     }
 
     /// How ``kind(of:)`` names a regular file.

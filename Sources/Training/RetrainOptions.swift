@@ -218,7 +218,9 @@ public func resolveGenotype(_ source: String) throws -> Genotype {
     if RunKind.of(folder: folder) == .search, !RunKind.isFinished(folder),
        !FileManager.default.fileExists(atPath: folder.appendingPathComponent(Genotype.fileName).path) {
         throw GenotypeError.unreadable(path: source, reason: "the search has not finished, so it has no \(Genotype.fileName) yet; "
-            + RunKind.search.whatToDo(with: source, finished: false) + ", or give one of its epoch_N.genotype.json files")
+            + (RunKind.search.stillRunning(source).map { "\($0): wait until it has ended" }
+               ?? RunKind.search.whatToDo(with: source, finished: false))
+            + ", or give one of its epoch_N.genotype.json files")
     }
     return try Genotype.load(path: source)
 }

@@ -256,8 +256,9 @@ public final class RunFolder {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard flock(fd, LOCK_SH | LOCK_NB) == 0 else {
-            let holder = String(decoding: FileManager.default.contents(atPath: path)?.prefix(200) ?? Data(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            var bytes = [UInt8](repeating: 0, count: 200)   // "process 4242 on node1\n"; more is not a holder's line
+            let n = pread(fd, &bytes, bytes.count, 0)
+            let holder = String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return holder.isEmpty ? "a running process" : InputText.escaped(holder)
         }
         _ = flock(fd, LOCK_UN)

@@ -39,22 +39,34 @@ public enum RunKind: String, Sendable {
     }
 
     /// What to do with the run folder `path` of this kind, for a user who gave it to the other
-    /// command: the command that continues it, or what its results are when it has finished.
-    /// An unfinished run that a process is still writing (its `.lock` held) is named as running:
-    /// "the search is still running (process 4242 on node1): wait until it has ended".
+    /// command: the command that continues it, or what its results are when it has finished. An
+    /// unfinished run that a process is still writing (its `.lock` held) is named as running, with
+    /// what to do once it has ended.
     func whatToDo(with path: String, finished: Bool) -> String {
-        if !finished, let writer = RunFolder.writer(of: URL(fileURLWithPath: path)) {
-            return "the \(rawValue) is still running (\(writer)): wait until it has ended"
+        if !finished, let running = stillRunning(path) {
+            return "\(running); once it has ended, " + afterItsEnd(path)
         }
         switch (self, finished) {
         case (.search, false):
             return "continue the search with darts-dist search --resume \(path)"
-        case (.search, true):
-            return "the search has finished: retrain its cell with darts-dist retrain --genotype \(path) --out NEW_DIR"
         case (.retrain, false):
             return "continue the retrain with darts-dist retrain --resume \(path)"
-        case (.retrain, true):
-            return "the retrain has finished: measure its model with darts-dist evaluate --model \(path)"
+        case (_, true):
+            return "the \(rawValue) has finished: " + afterItsEnd(path)
+        }
+    }
+
+    /// "the search is still running (process 4242 on node1)" when a process holds the `.lock` of
+    /// the run folder `path` (``RunFolder/writer(of:)``), else nil.
+    func stillRunning(_ path: String) -> String? {
+        RunFolder.writer(of: URL(fileURLWithPath: path)).map { "the \(rawValue) is still running (\($0))" }
+    }
+
+    /// What a finished run of this kind is for: the command that takes its result.
+    private func afterItsEnd(_ path: String) -> String {
+        switch self {
+        case .search: return "retrain its cell with darts-dist retrain --genotype \(path) --out NEW_DIR"
+        case .retrain: return "measure its model with darts-dist evaluate --model \(path)"
         }
     }
 }

@@ -178,7 +178,8 @@ import TestSupport
         let folders = [
             (missing, "the folder \(missing) does not exist; create it or give another path"),
             (file.path, "\(file.path) is not a folder; give another path"),
-            ("/proc", "cannot create a file in /proc ("),
+            // root may write to any folder, so only the probe file finds /proc out.
+            ("/proc", getuid() == 0 ? "cannot create a file in /proc (" : "the folder /proc is not writable; give another path"),
         ]
         for (folder, reason) in folders {
             let commands: [(flag: String, path: String, arguments: [String])] = [
@@ -199,6 +200,18 @@ import TestSupport
             try AtomicFile.checkWritable(tmp.url.path, flag: "--json", example: "bench.json")
         }
         #expect(folder?.description == "--json \(tmp.url.path) is a folder; give a file path such as \(tmp.url.path)/bench.json")
+        let slash = #expect(throws: UnwritableOutputError.self) {
+            try AtomicFile.checkWritable(missing + "/", flag: "--json", example: "bench.json")
+        }
+        #expect(slash?.description == "--json \(missing)/ is a folder; give a file path such as \(missing)/bench.json")
+        // A link to a folder is refused as a link; a good path passes and leaves no probe file behind.
+        let link = tmp.url.appendingPathComponent("to-folder").path
+        #expect(symlink(tmp.url.path, link) == 0)
+        let linked = #expect(throws: OutputPathError.self) { try AtomicFile.checkWritable(link, flag: "--json", example: "bench.json") }
+        #expect(linked?.kind == "a symbolic link to \(tmp.url.path)")
+        let before = try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).sorted()
+        try AtomicFile.checkWritable(tmp.url.appendingPathComponent("new.json").path, flag: "--json", example: "bench.json")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).sorted() == before)
     }
 
     @Test func picturesRefuseARunFolderWhosePictureIsAFIFO() throws {

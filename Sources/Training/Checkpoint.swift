@@ -35,6 +35,10 @@ public struct Checkpoint {
         public var stepsPerEpoch: Int
         public var trainImages: Int
         public var valImages: Int
+        /// The checksum of the search's training images and labels (``SearchData/checksum``, 16 hex
+        /// digits), so that other data of the same size are not taken for them; nil in checkpoints
+        /// written before it was recorded, which are checked by their counts alone.
+        public var dataChecksum: String?
         /// The weight learning rate of the epoch in progress (the scheduler's position is `progress.epoch`).
         public var learningRate: Float
         public var weightEntries: [ParameterArena.Entry]
@@ -65,7 +69,8 @@ public struct Checkpoint {
     /// - Parameter rankBuffers: every rank's batch-norm statistics, indexed by rank (in the middle
     ///   of an epoch), or nil when the state's own are every rank's (after they were averaged).
     public init(state: SearchState, options: SearchOptions, worldSize: Int, progress: SearchProgress,
-                stepsPerEpoch: Int, trainImages: Int, valImages: Int, learningRate: Float, rankBuffers: [[Float]]? = nil) {
+                stepsPerEpoch: Int, trainImages: Int, valImages: Int, dataChecksum: UInt64? = nil, learningRate: Float,
+                rankBuffers: [[Float]]? = nil) {
         var named: [(String, [Float])] = [
             ("weights", state.weights.snapshot()),
             ("alphas", state.alphas.snapshot()),
@@ -82,7 +87,8 @@ public struct Checkpoint {
         ]
         sections = Dictionary(uniqueKeysWithValues: named)
         manifest = Manifest(options: options, worldSize: worldSize, progress: progress, stepsPerEpoch: stepsPerEpoch,
-                            trainImages: trainImages, valImages: valImages, learningRate: learningRate,
+                            trainImages: trainImages, valImages: valImages, dataChecksum: dataChecksum.map(hexChecksum),
+                            learningRate: learningRate,
                             weightEntries: state.weights.entries, alphaEntries: state.alphas.entries,
                             bufferEntries: state.buffers.entries, bufferCopies: rankBuffers?.count ?? 1,
                             sgdHasMomentum: state.weightOptimizer.hasMomentum,

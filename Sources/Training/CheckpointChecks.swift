@@ -1,6 +1,7 @@
 import DARTS
 import Datasets
 import Foundation
+import InputText
 import NN
 
 /// The largest networks a checkpoint or model file may describe: far above any DARTS network
@@ -60,6 +61,9 @@ extension Checkpoint.Manifest {
         }
         if let problem = NetworkBounds.problem(channels: options.channels, layers: options.layers) { return problem }
         do { try options.validate(worldSize: worldSize) } catch { return "its options are invalid: \(error)" }
+        if let dataChecksum, UInt64(dataChecksum, radix: 16).map(hexChecksum) != dataChecksum {
+            return "its data checksum \(InputText.quote(dataChecksum)) is not 16 lowercase hexadecimal digits"
+        }
         guard stepsPerEpoch >= 1, trainImages >= 1, valImages >= 1 else {
             return "its data sizes (\(trainImages) train, \(valImages) val images, \(stepsPerEpoch) steps per epoch) are not positive"
         }

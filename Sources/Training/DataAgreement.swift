@@ -17,17 +17,18 @@ func dataChecksum(_ dataset: ImageDataset) -> UInt64 {
 /// compared across ranks. Collective: every rank must call it, and every rank throws alike.
 /// - Parameters:
 ///   - sets: the data sets loaded, named for the message ("training images", "test images").
+///   - checksums: their ``dataChecksum(_:)``s when already known (nil: computed here).
 ///   - folder: this rank's data folder.
 /// - Throws: `error(message)` naming the ranks whose data differ, what each of them and rank 0
 ///   read (count, shape, checksum, folder), and the fix.
-func checkSameDataOnEveryRank(_ communicator: Communicator, sets: [(name: String, dataset: ImageDataset)], folder: String,
-                              error: (String) -> Error) throws {
+func checkSameDataOnEveryRank(_ communicator: Communicator, sets: [(name: String, dataset: ImageDataset)],
+                              checksums: [UInt64]? = nil, folder: String, error: (String) -> Error) throws {
     guard communicator.worldSize > 1 else { return }
-    let each = sets.map { dataChecksum($0.dataset) }
+    let each = checksums ?? sets.map { dataChecksum($0.dataset) }
     var hash = FNV1a()
     for checksum in each { hash.combine(checksum) }
-    let checksums = communicator.allgather(hash.value)
-    let differing = checksums.indices.filter { checksums[$0] != checksums[0] }
+    let gathered = communicator.allgather(hash.value)
+    let differing = gathered.indices.filter { gathered[$0] != gathered[0] }
     let description = zip(sets, each).map { set, checksum in
         let d = set.dataset
         return "\(d.count) \(set.name) \(d.channels)x\(d.height)x\(d.width) (checksum \(hexChecksum(checksum)))"

@@ -24,6 +24,8 @@ public struct PerturbationJob {
     let batchIndices: [Int]
     /// The batches of all ranks.
     let batchCount: Int
+    /// The images of the search's val half, the most `--selection-images` can be.
+    let valHalfImages: Int
     let communicator: Communicator
     /// The images of a batch: the search's micro-batch.
     public let batchSize: Int
@@ -63,15 +65,22 @@ public struct PerturbationJob {
         }
         guard RunKind.isFinished(folder) else {
             throw SelectionError("\(path): the search has not finished (no \(RunFile.result)); "
-                                 + RunKind.search.whatToDo(with: path, finished: false) + " first")
+                + (RunKind.search.stillRunning(path).map { "\($0): wait until it has ended" }
+                   ?? RunKind.search.whatToDo(with: path, finished: false) + " first"))
         }
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint(contentsOf: folder.appendingPathComponent(RunFile.latestCheckpoint))
         } catch CheckpointError.corrupt(let file, let why) {
-            // The search's checkpoints/ hold only earlier supernets; the one measured is the finished one.
-            throw SelectionError("checkpoint \(file) is damaged: \(why); it holds the finished search's supernet, which the "
-                + "selection measures and no other file holds: derive the cell by alpha magnitude (darts-dist genotype "
+            // checkpoint.ckpt is a hard link to the newest file of checkpoints/, or a copy of it
+            // where the file system has no hard links (or the folder was copied without them).
+            if let newest = RunFolder.checkpointFiles(in: folder).last, let copy = try? Checkpoint(contentsOf: newest),
+               copy.manifest.epoch == copy.manifest.options.epochs {
+                throw SelectionError("checkpoint \(file) is damaged: \(why); \(newest.path) holds the finished search's "
+                    + "supernet intact: copy it over \(file) and run the command again")
+            }
+            throw SelectionError("checkpoint \(file) is damaged: \(why); it holds the finished search's supernet, and "
+                + "\(RunFile.checkpoints)/ has no intact copy of it: derive the cell by alpha magnitude (darts-dist genotype "
                 + "\(path)) or run the search again")
         }
         let manifest = checkpoint.manifest
@@ -84,11 +93,10 @@ public struct PerturbationJob {
         var dataOptions = options
         if let dataFolder { dataOptions.data = dataFolder }
         let data = try SearchData(options: dataOptions, kind: try options.datasetKind(), rank: 0, worldSize: 1)
-        guard data.trainIndices.count == manifest.trainImages, data.valIndices.count == manifest.valImages else {
-            throw SelectionError("the data in \(data.folder) give \(data.trainIndices.count) train / \(data.valIndices.count) val "
-                + "images, but the search in \(path) had \(manifest.trainImages) / \(manifest.valImages); give the data the search "
-                + "used with --data")
+        if let mismatch = data.mismatch(with: manifest) {
+            throw SelectionError("\(path): the data in \(data.folder) \(mismatch); give the data the search used with --data")
         }
+        valHalfImages = data.valIndices.count
         let images = requested ?? min(Self.defaultImages, data.valIndices.count)
         guard images <= data.valIndices.count else {
             throw SelectionError("--selection-images \(images) is more than the \(data.valIndices.count) images of the "
@@ -126,12 +134,17 @@ public struct PerturbationJob {
     public var imageCount: Int { batchCount * batchSize }
 
     /// How the batches are shared, for the command's first line: "" on one rank, ", shared by 2
-    /// ranks" when every rank has a batch, and otherwise how many ranks idle and the fix.
+    /// ranks" when every rank has a batch, and otherwise how many ranks idle and the fix: more
+    /// images when the val half has them, else fewer ranks.
     public func sharing(ranks: Int) -> String {
         guard ranks > 1 else { return "" }
         guard batchCount < ranks else { return ", shared by \(ranks) ranks" }
-        return ", \(batchCount) for \(ranks) ranks: \(ranks - batchCount) of them idle; give more --selection-images "
-            + "(\(ranks * batchSize) for one batch a rank) or fewer ranks"
+        let idle = ", \(batchCount) for \(ranks) ranks: \(ranks - batchCount) of them idle; "
+        let (needed, overflow) = ranks.multipliedReportingOverflow(by: batchSize)
+        if !overflow && needed <= valHalfImages {
+            return idle + "give --selection-images \(needed) for one batch a rank, or use fewer ranks"
+        }
+        return idle + "the val half's \(valHalfImages) images make \(valHalfImages / batchSize) batches: use at most that many ranks"
     }
 
     /// Top-1 accuracy and mean loss of the supernet on the selection images with the given

@@ -246,11 +246,9 @@ extension SearchJob {
     /// - Throws: ``SearchError/resume(_:)`` or ``CheckpointError/mismatch(_:_:)``.
     func checkResume(_ resumed: ResumeState, data: SearchData, state: SearchState) throws {
         let m = resumed.checkpoint.manifest
-        guard data.trainIndices.count == m.trainImages, data.valIndices.count == m.valImages,
-              data.stepsPerEpoch == m.stepsPerEpoch else {
-            throw SearchError.resume("the data in \(data.folder) give \(data.trainIndices.count) train / \(data.valIndices.count) "
-                + "val images and \(data.stepsPerEpoch) steps per epoch, but the checkpoint's search had \(m.trainImages) / "
-                + "\(m.valImages) and \(m.stepsPerEpoch); resume with the data the search started with (--data)")
+        // The same counts and the checkpoint's --batch-size give the same steps per epoch.
+        if let mismatch = data.mismatch(with: m) {
+            throw SearchError.resume("the data in \(data.folder) \(mismatch); resume with the data the search started with (--data)")
         }
         try resumed.checkpoint.restore(into: state, rank: communicator.rank, worldSize: communicator.worldSize,
                                        path: resumed.checkpointPath)

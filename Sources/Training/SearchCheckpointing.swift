@@ -30,6 +30,7 @@ extension SearchJob {
             let checkpoint = Checkpoint(state: state, options: options, worldSize: communicator.worldSize,
                                         progress: progress, stepsPerEpoch: data.stepsPerEpoch,
                                         trainImages: data.trainIndices.count, valImages: data.valIndices.count,
+                                        dataChecksum: data.checksum,
                                         learningRate: learningRate, rankBuffers: rankBuffers)
             let hooks = self.hooks, rank = communicator.rank
             try folder.writeCheckpoint(checkpoint, keep: options.keepCheckpoints) {

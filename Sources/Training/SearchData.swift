@@ -1,6 +1,7 @@
 import DartsTensor
 import Datasets
 import Foundation
+import InputText
 
 /// The data of a search on one rank: the training images (every rank reads the files itself),
 /// their split into a half that trains the weights and a half that trains the alphas, the
@@ -20,6 +21,9 @@ struct SearchData {
     let valSampler: DistributedSampler
     let augmentation: Augmentation
     let seed: UInt64
+    /// The checksum of `dataset`'s images and labels (``dataChecksum(_:)``), compared across ranks
+    /// at start and recorded in every checkpoint.
+    let checksum: UInt64
 
     /// Global steps per epoch: the batches of the smaller half.
     var stepsPerEpoch: Int { min(trainSampler.batchCount, valSampler.batchCount) }
@@ -42,6 +46,7 @@ struct SearchData {
             all = all.prefix(subset)
         }
         dataset = all
+        checksum = dataChecksum(all)
         (trainIndices, valIndices) = try splitTrainVal(count: all.count, trainPortion: options.trainPortion)
         let smaller = min(trainIndices.count, valIndices.count)
         guard options.batchSize <= smaller else {
@@ -53,6 +58,22 @@ struct SearchData {
         valSampler = try DistributedSampler(count: valIndices.count, globalBatchSize: options.batchSize,
                                             rank: rank, worldSize: worldSize, seed: options.seed &+ 0x5EED)
         augmentation = Augmentation.standard(kind)
+    }
+
+    /// Why these are not the data the checkpoint's search read, or nil: "give 100 train / 100 val
+    /// images, but the search had 50 / 50", or other images and labels of the same counts (when
+    /// the checkpoint records their checksum; it covers the decoded float32 pixels, so a
+    /// darts-dist that decodes or normalizes them differently counts as other data).
+    func mismatch(with manifest: Checkpoint.Manifest) -> String? {
+        if trainIndices.count != manifest.trainImages || valIndices.count != manifest.valImages {
+            return "give \(trainIndices.count) train / \(valIndices.count) val images, but the search had "
+                + "\(manifest.trainImages) / \(manifest.valImages)"
+        }
+        if let recorded = manifest.dataChecksum, recorded != hexChecksum(checksum) {
+            return "hold other images or labels than the search read, as many of them (checksum \(hexChecksum(checksum)), "
+                + "the search's \(InputText.escaped(recorded)); files another darts-dist version decodes differently count as other)"
+        }
+        return nil
     }
 
     /// Gathers one shard into the batch tensors. Each image's augmentation draws from a generator

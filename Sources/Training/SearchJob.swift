@@ -116,8 +116,8 @@ public final class SearchJob {
         }
         var data: SearchData!
         try agree { data = try SearchData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
-        try checkSameDataOnEveryRank(communicator, sets: [("training images", data.dataset)], folder: data.folder,
-                                     error: SearchError.invalidOption)
+        try checkSameDataOnEveryRank(communicator, sets: [("training images", data.dataset)], checksums: [data.checksum],
+                                     folder: data.folder, error: SearchError.invalidOption)
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast, or the checkpoint's.
         let config = options.searchConfiguration(inputChannels: data.dataset.channels, imageSize: data.dataset.height,

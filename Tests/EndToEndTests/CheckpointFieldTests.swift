@@ -112,6 +112,16 @@ import Testing
         #expect(Self.damage(accuracy).hasPrefix("its sums of the epoch in progress, times or validation results"))
     }
 
+    @Test func aDataChecksumIsSixteenLowercaseHexDigitsOrAbsent() throws {
+        for good in ["00c3f2a91b7e4d60", "ffffffffffffffff"] {
+            #expect(Self.damage(try Self.tampered(Self.search()) { $0["dataChecksum"] = good }) == "accepted")
+        }
+        for bad in ["00C3F2A91B7E4D60", "c3f2a91b7e4d60", "+0c3f2a91b7e4d60", "00c3f2a91b7e4d6g", "0\u{FF10}c3f2a91b7e4d", ""] {
+            let why = Self.damage(try Self.tampered(Self.search()) { $0["dataChecksum"] = bad })
+            #expect(why.hasPrefix("its data checksum '") && why.hasSuffix("' is not 16 lowercase hexadecimal digits"), "\(bad): \(why)")
+        }
+    }
+
     @Test func sectionLengthsThatOverflowOrDisagreeWithTheTensorsAreDamage() throws {
         let overflow = try Self.tampered(Self.search()) { manifest in
             var sections = manifest["sections"] as! [[String: Any]]

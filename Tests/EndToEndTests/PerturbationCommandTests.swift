@@ -30,7 +30,9 @@ import TestSupport
         let job = try PerturbationJob(folder: out, images: 32)
         #expect(job.imageCount == 32 && job.batches.map(\.labels.count) == [16, 16] && job.batchSize == 16)
         #expect(job.sharing(ranks: 1) == "" && job.sharing(ranks: 2) == ", shared by 2 ranks")
-        #expect(job.sharing(ranks: 3) == ", 2 for 3 ranks: 1 of them idle; give more --selection-images (48 for one batch a rank) or fewer ranks")
+        // The search's val half has 64 images: 4 batches at most.
+        #expect(job.sharing(ranks: 3) == ", 2 for 3 ranks: 1 of them idle; give --selection-images 48 for one batch a rank, or use fewer ranks")
+        #expect(job.sharing(ranks: 5) == ", 2 for 5 ranks: 3 of them idle; the val half's 64 images make 4 batches: use at most that many ranks")
         let (genotype, record) = job.select()
         #expect(printed == genotype)
         let written = try JSONDecoder().decode(PerturbationJob.Scores.self, from: Data(contentsOf: scores))
@@ -95,7 +97,8 @@ import TestSupport
                     "--selection-images, --scores and --data apply only to --selection perturbation; add it or drop them.")
         try refused([tmp.path, "--selection", "perturbation", "--selection-images", "0"], "--selection-images 0 must be at least 1.")
         try refused([tmp.path, "--selection", "perturbation", "--scores", "/proc/scores.json"],
-                    "--scores /proc/scores.json: cannot create a file in /proc (")
+                    getuid() == 0 ? "--scores /proc/scores.json: cannot create a file in /proc ("
+                                  : "--scores /proc/scores.json: the folder /proc is not writable; give another path")
         try refused([tmp.path, "--selection", "perturbation", "--scores", tmp.appendingPathComponent("s.json").path,
                      "--dot", tmp.appendingPathComponent("s.json").path],
                     "--scores and --dot both name \(tmp.appendingPathComponent("s.json").path); give them different paths.")
@@ -121,17 +124,33 @@ import TestSupport
         #expect(try PerturbationJob(folder: plain).imageCount == 32)
         try refused([plain.path, "--selection", "perturbation", "--data", tmp.path],
                     "cannot select by perturbation: ")
-        // A damaged checkpoint.ckpt: the earlier ones are not the finished supernet, so the advice is another way.
+        let other = try BadData.folder(in: tmp, count: 64)
+        let recorded = try #require(try Checkpoint(contentsOf: plain.appendingPathComponent(RunFile.latestCheckpoint)).manifest.dataChecksum)
+        try refused([plain.path, "--selection", "perturbation", "--data", other.path],
+                    "cannot select by perturbation: \(plain.path): the data in \(other.path) hold other images or labels than the "
+                    + "search read, as many of them (checksum ")
+        try refused([plain.path, "--selection", "perturbation", "--data", other.path],
+                    ", the search's \(recorded); files another darts-dist version decodes differently count as other); "
+                    + "give the data the search used with --data")
+        // A damaged checkpoint.ckpt that is a file of its own: the newest of checkpoints/ holds the same supernet.
         let checkpoint = plain.appendingPathComponent(RunFile.latestCheckpoint)
+        let newest = try #require(RunFolder.checkpointFiles(in: plain).last)
         let intact = try Data(contentsOf: checkpoint)
+        #expect(try Data(contentsOf: newest) == intact)
         var damaged = [UInt8](intact)
         damaged[damaged.count / 2] ^= 0x01
+        try FileManager.default.removeItem(at: checkpoint)
         try Data(damaged).write(to: checkpoint)
+        let damage = "cannot select by perturbation: checkpoint \(checkpoint.path) is damaged: checksum mismatch (truncated or modified); "
         try refused([plain.path, "--selection", "perturbation"],
-                    "cannot select by perturbation: checkpoint \(checkpoint.path) is damaged: checksum mismatch (truncated or modified); "
-                    + "it holds the finished search's supernet, which the selection measures and no other file holds: derive the "
+                    damage + "\(newest.path) holds the finished search's supernet intact: copy it over \(checkpoint.path) and run the command again")
+        // Both damaged (a hard link is one file): earlier checkpoints are not the finished supernet.
+        try Data(damaged).write(to: newest)
+        try refused([plain.path, "--selection", "perturbation"],
+                    damage + "it holds the finished search's supernet, and checkpoints/ has no intact copy of it: derive the "
                     + "cell by alpha magnitude (darts-dist genotype \(plain.path)) or run the search again")
         try intact.write(to: checkpoint)
+        try intact.write(to: newest)
         try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
         try refused([plain.path, "--selection", "perturbation"],
                     "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path) first")
@@ -142,10 +161,11 @@ import TestSupport
         _ = "process 4242 on node1\n".withCString { write(lock, $0, strlen($0)) }
         try refused([plain.path, "--selection", "perturbation"],
                     "the search has not finished (no result.json); the search is still running (process 4242 on node1): "
-                    + "wait until it has ended first")
+                    + "wait until it has ended")
         let retrain = try CommandRunner.run(["retrain", "--resume", plain.path])
-        #expect(retrain.status != 0 && retrain.stderr.contains("is a search run folder, not a retrain's; the search is still "
-                                                               + "running (process 4242 on node1): wait until it has ended"), "\(retrain.all)")
+        #expect(retrain.status != 0 && retrain.stderr.contains("is a search run folder, not a retrain's; the search is still running "
+            + "(process 4242 on node1); once it has ended, retrain its cell with darts-dist retrain --genotype \(plain.path) --out NEW_DIR"),
+            "\(retrain.all)")
         // Without its genotype.json (a search ends by writing it), `genotype` and `retrain --genotype` say the same.
         try FileManager.default.removeItem(at: plain.appendingPathComponent(Genotype.fileName))
         let running = "\(plain.path): the search has not finished, so it has no genotype.json yet; the search is still running "

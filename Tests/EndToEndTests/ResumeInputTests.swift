@@ -169,6 +169,16 @@ import TestSupport
         }) { _ in ["name different run folders; a resumed search writes to the folder it resumes: drop --out"] }
     }
 
+    @Test func otherDataOfTheSameSizeOnResumeAreRefused() throws {
+        var other: URL!
+        try Self.expectResumeRefused({ run in
+            other = try BadData.folder(in: run.deletingLastPathComponent(), count: 128)
+        }, arguments: { ["search", "--resume", $0.path, "--data", other.path] }) { _ in
+            ["the data in \(other.path) hold other images or labels than the search read, as many of them (checksum ",
+             "; resume with the data the search started with (--data)"]
+        }
+    }
+
     @Test func missingDataOnResumeChangesNothing() throws {
         try Self.expectResumeRefused({ _ in }, arguments: { ["search", "--resume", $0.path, "--data", "/nonexistent/fmnist"] }) { _ in
             ["data folder /nonexistent/fmnist does not exist"]

@@ -108,6 +108,9 @@ public struct ExportedModel {
 /// Refuses an output path that exists (an export never overwrites) or whose folder cannot take a new file.
 /// - Throws: ``ExportError``.
 func checkNewFile(_ path: String) throws {
+    guard !path.isEmpty, !path.hasSuffix("/") else {
+        throw ExportError.invalid("--out \(path.isEmpty ? "is empty" : "\(path) ends in '/'"); give a file path such as model.onnx")
+    }
     var info = stat()
     if lstat(path, &info) == 0 {   // lstat: a dangling symbolic link is there too
         try AtomicFile.checkReplaceable(path, name: "--out \(path)")   // names a device, FIFO, link or folder

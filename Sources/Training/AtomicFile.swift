@@ -30,6 +30,7 @@ public enum AtomicFile {
     /// - Throws: ``OutputPathError`` for something other than a regular file at `path`,
     ///   ``UnwritableOutputError`` for the rest, each naming the flag, the path and the fix.
     public static func checkWritable(_ path: String, flag: String, example: String) throws {
+        guard !path.isEmpty else { throw UnwritableOutputError(description: "\(flag) is empty; give a file path such as \(example)") }
         // lstat: a symbolic link to a folder is refused as a link (checkReplaceable), not taken for the folder.
         if kind(of: path) == "a folder" || path.hasSuffix("/") {
             throw UnwritableOutputError(description: "\(flag) \(path) is a folder; give a file path such as "

@@ -76,6 +76,9 @@ public final class EvaluateJob {
             guard batchSize > 0 else { throw RetrainError.invalidOption("--batch-size \(batchSize) must be positive") }
             if let testSubset, testSubset <= 0 { throw RetrainError.invalidOption("--test-subset \(testSubset) must be positive") }
             if let saveLogits, communicator.rank == 0 {
+                guard !saveLogits.isEmpty else {
+                    throw RetrainError.invalidOption("--save-logits is empty; give a new folder, such as logits")
+                }
                 if AtomicFile.kind(of: saveLogits) != nil {
                     throw RetrainError.invalidOption("--save-logits \(saveLogits) already exists and is never overwritten; give a new folder")
                 }

@@ -68,20 +68,19 @@ public struct PerturbationJob {
                 + (RunKind.search.stillRunning(path).map { "\($0): wait until it has ended" }
                    ?? RunKind.search.whatToDo(with: path, finished: false) + " first"))
         }
+        let latest = folder.appendingPathComponent(RunFile.latestCheckpoint)
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint(contentsOf: folder.appendingPathComponent(RunFile.latestCheckpoint))
+            checkpoint = try Checkpoint(contentsOf: latest)
         } catch CheckpointError.corrupt(let file, let why) {
-            // checkpoint.ckpt is a hard link to the newest file of checkpoints/, or a copy of it
-            // where the file system has no hard links (or the folder was copied without them).
-            if let newest = RunFolder.checkpointFiles(in: folder).last, let copy = try? Checkpoint(contentsOf: newest),
-               copy.manifest.epoch == copy.manifest.options.epochs {
-                throw SelectionError("checkpoint \(file) is damaged: \(why); \(newest.path) holds the finished search's "
-                    + "supernet intact: copy it over \(file) and run the command again")
-            }
-            throw SelectionError("checkpoint \(file) is damaged: \(why); it holds the finished search's supernet, and "
-                + "\(RunFile.checkpoints)/ has no intact copy of it: derive the cell by alpha magnitude (darts-dist genotype "
-                + "\(path)) or run the search again")
+            throw Self.notTheFinishedSupernet("checkpoint \(file) is damaged: \(why)", folder: folder)
+        } catch CheckpointError.unreadable(let file, let why) {
+            throw Self.notTheFinishedSupernet(FileManager.default.fileExists(atPath: file) ? "cannot read checkpoint \(file): \(why)"
+                                                                                          : "checkpoint \(file) is missing", folder: folder)
+        }
+        guard checkpoint.manifest.epoch == checkpoint.manifest.options.epochs else {
+            throw Self.notTheFinishedSupernet("checkpoint \(latest.path) holds the search at \(checkpoint.manifest.position), not at "
+                                              + "its end", folder: folder)
         }
         let manifest = checkpoint.manifest
         let options = manifest.options
@@ -128,6 +127,22 @@ public struct PerturbationJob {
         step = manifest.step
         let weights = state.network.edgeOperationWeights()
         (weightsNormal, weightsReduce) = (weights.normal, weights.reduce)
+    }
+
+    /// The refusal of a search folder whose checkpoint.ckpt does not hold the finished search's
+    /// supernet (`problem` says why). checkpoint.ckpt is a hard link to the newest file of
+    /// checkpoints/, or a copy of it where the file system has no hard links (or the folder was
+    /// copied without them): when that file is intact and at the search's end, it is the fix.
+    static func notTheFinishedSupernet(_ problem: String, folder: URL) -> SelectionError {
+        let latest = folder.appendingPathComponent(RunFile.latestCheckpoint).path
+        if let newest = RunFolder.checkpointFiles(in: folder).last, let copy = try? Checkpoint(contentsOf: newest),
+           copy.manifest.epoch == copy.manifest.options.epochs {
+            return SelectionError("\(problem); \(newest.path) holds the finished search's supernet intact: copy it over "
+                + "\(latest) and run the command again")
+        }
+        return SelectionError("\(problem); the selection measures the finished search's supernet, and \(RunFile.checkpoints)/ "
+            + "has no intact copy of it: derive the cell by alpha magnitude (darts-dist genotype \(folder.path)) or run the "
+            + "search again")
     }
 
     /// The images measured per mask (whole batches, over all ranks).

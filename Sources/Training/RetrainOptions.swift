@@ -220,7 +220,13 @@ public func resolveGenotype(_ source: String) throws -> Genotype {
         throw GenotypeError.unreadable(path: source, reason: "the search has not finished, so it has no \(Genotype.fileName) yet; "
             + (RunKind.search.stillRunning(source).map { "\($0): wait until it has ended" }
                ?? RunKind.search.whatToDo(with: source, finished: false))
-            + ", or give one of its epoch_N.genotype.json files")
+            + (epochGenotypes(in: folder) ? ", or give one of its epoch_N.genotype.json files" : ""))
     }
     return try Genotype.load(path: source)
+}
+
+/// Whether a search run folder holds a genotype of a completed epoch (epoch_N.genotype.json).
+private func epochGenotypes(in folder: URL) -> Bool {
+    ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+        .contains { $0.hasPrefix("epoch_") && $0.hasSuffix("." + Genotype.fileName) }
 }

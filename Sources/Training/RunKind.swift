@@ -39,14 +39,20 @@ public enum RunKind: String, Sendable {
     }
 
     /// What to do with the run folder `path` of this kind, for a user who gave it to the other
-    /// command: the command that continues it, or what its results are when it has finished. An
+    /// command: the command that continues it (or, without a checkpoint, that it must start again),
+    /// or what its results are when it has finished. An
     /// unfinished run that a process is still writing (its `.lock` held) is named as running, with
     /// what to do once it has ended.
     func whatToDo(with path: String, finished: Bool) -> String {
         if !finished, let running = stillRunning(path) {
             return "\(running); once it has ended, " + afterItsEnd(path)
         }
+        let resumable = FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).appendingPathComponent(RunFile.latestCheckpoint).path)
         switch (self, finished) {
+        case (.search, false) where !resumable:
+            return "it stopped before its first checkpoint, so nothing of it can be continued: start the search again with a new --out"
+        case (.retrain, false) where !resumable:
+            return "it stopped before its first epoch ended, so nothing of it can be continued: start the retrain again with a new --out"
         case (.search, false):
             return "continue the search with darts-dist search --resume \(path)"
         case (.retrain, false):

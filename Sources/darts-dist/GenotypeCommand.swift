@@ -121,6 +121,15 @@ struct GenotypeCommand: ParsableCommand {
             if let dot, URL(fileURLWithPath: dot).standardized == URL(fileURLWithPath: scores).standardized {
                 throw ValidationError("--scores and --dot both name \(scores); give them different paths.")
             }
+            if let dot, Self.executable(named: "dot") != nil,
+               URL(fileURLWithPath: Self.pngPath(dot)).standardized == URL(fileURLWithPath: scores).standardized {
+                throw ValidationError("--scores \(scores) is the PNG drawn from --dot \(dot); give them different names.")
+            }
+        }
+        if let dot, Self.executable(named: "dot") != nil,
+           URL(fileURLWithPath: Self.pngPath(dot)).standardized == URL(fileURLWithPath: dot).standardized {
+            throw ValidationError("--dot \(dot): the PNG drawn from it would replace it; give the DOT file another "
+                                  + "extension, such as \(URL(fileURLWithPath: dot).deletingPathExtension().path).dot")
         }
         if let dot {
             // Checked before anything is printed or written, so that a bad path costs nothing.

@@ -76,7 +76,10 @@ import Testing
                 + "create it or give another path"),
             (tmp.path, "--dot \(tmp.path) is a folder; give a file path such as \(tmp.appendingPathComponent("cells.dot").path)"),
         ]
-        for (path, message) in cases {
+        // With Graphviz (which .ci/run installs) the PNG drawn from cells.png would be cells.png itself.
+        let png = tmp.appendingPathComponent("cells.png").path
+        for (path, message) in cases + [(png, "--dot \(png): the PNG drawn from it would replace it; give the DOT file another "
+                                               + "extension, such as \(tmp.appendingPathComponent("cells").path).dot")] {
             let before = FolderSnapshot(tmp)
             let result = try CommandRunner.run(["genotype", "DARTS_V2", "--dot", path])
             #expect(result.status != 0, "\(result.all)")

@@ -196,6 +196,21 @@ import TestSupport
                 #expect(before.changes(to: FolderSnapshot(tmp.url)).isEmpty)
             }
         }
+        // An empty path, and an export path ending in '/', are refused before the work too.
+        let empty: [([String], String)] = [
+            (["bench", "--layers", "3", "--channels", "4", "--batch-size", "4", "--json", ""], "--json is empty; give a file path such as bench.json"),
+            (["evaluate", "--model", model, "--save-logits", ""], "--save-logits is empty; give a new folder, such as logits"),
+            (["export", "--model", model, "--format", "onnx", "--out", ""], "--out is empty; give a file path such as model.onnx"),
+            (["export", "--model", model, "--format", "onnx", "--out", missing + "/"],
+             "--out \(missing)/ ends in '/'; give a file path such as model.onnx"),
+            (["genotype", "DARTS_V2", "--dot", ""], "--dot is empty; give a file path such as cells.dot"),
+        ]
+        for (arguments, message) in empty {
+            let before = FolderSnapshot(tmp.url)
+            let result = try CommandRunner.run(arguments)
+            #expect(result.status != 0 && result.stdout.isEmpty && result.stderr.contains(message), "\(arguments): \(result.all)")
+            #expect(before.changes(to: FolderSnapshot(tmp.url)).isEmpty)
+        }
         let folder = #expect(throws: UnwritableOutputError.self) {
             try AtomicFile.checkWritable(tmp.url.path, flag: "--json", example: "bench.json")
         }

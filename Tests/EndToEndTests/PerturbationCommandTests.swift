@@ -102,6 +102,9 @@ import TestSupport
         try refused([tmp.path, "--selection", "perturbation", "--scores", tmp.appendingPathComponent("s.json").path,
                      "--dot", tmp.appendingPathComponent("s.json").path],
                     "--scores and --dot both name \(tmp.appendingPathComponent("s.json").path); give them different paths.")
+        let png = tmp.appendingPathComponent("s.png").path, dot = tmp.appendingPathComponent("s.dot").path
+        try refused([tmp.path, "--selection", "perturbation", "--scores", png, "--dot", dot],
+                    "--scores \(png) is the PNG drawn from --dot \(dot); give them different names.")
         try refused([tmp.path, "--selection", "perturbation", "--scores", tmp.path],
                     "--scores \(tmp.path) is a folder; give a file path such as \(tmp.appendingPathComponent("scores.json").path)")
 
@@ -111,7 +114,7 @@ import TestSupport
         // Too many images, a search that has not finished, and one with partial channels.
         let plain = tmp.appendingPathComponent("plain")
         let partial = tmp.appendingPathComponent("partial")
-        for (out, extra) in [(plain, [String]()), (partial, ["--partial-channels", "2"])] {
+        for (out, extra) in [(plain, ["--checkpoint-every", "1"]), (partial, ["--partial-channels", "2"])] {
             let search = try CommandRunner.run(["search", "--subset", "64", "--layers", "3", "--channels", "4", "--batch-size", "16",
                                                 "--epochs", "1", "--out", out.path] + extra)
             #expect(search.status == 0, "\(search.all)")
@@ -145,10 +148,23 @@ import TestSupport
         try refused([plain.path, "--selection", "perturbation"],
                     damage + "\(newest.path) holds the finished search's supernet intact: copy it over \(checkpoint.path) and run the command again")
         // Both damaged (a hard link is one file): earlier checkpoints are not the finished supernet.
+        // Missing: the same fix.
+        try FileManager.default.removeItem(at: checkpoint)
+        try refused([plain.path, "--selection", "perturbation"], "cannot select by perturbation: checkpoint \(checkpoint.path) is "
+                    + "missing; \(newest.path) holds the finished search's supernet intact: copy it over \(checkpoint.path)")
+        // Both damaged (a hard link is one file): earlier checkpoints are not the finished supernet.
+        try Data(damaged).write(to: checkpoint)
         try Data(damaged).write(to: newest)
-        try refused([plain.path, "--selection", "perturbation"],
-                    damage + "it holds the finished search's supernet, and checkpoints/ has no intact copy of it: derive the "
-                    + "cell by alpha magnitude (darts-dist genotype \(plain.path)) or run the search again")
+        let noCopy = "; the selection measures the finished search's supernet, and checkpoints/ has no intact copy of it: derive the "
+            + "cell by alpha magnitude (darts-dist genotype \(plain.path)) or run the search again"
+        try refused([plain.path, "--selection", "perturbation"], damage + noCopy.dropFirst(2))
+        // An earlier checkpoint in its place is not measured.
+        let earlier = try #require(RunFolder.checkpointFiles(in: plain).dropLast().last)
+        try FileManager.default.removeItem(at: checkpoint)
+        try FileManager.default.copyItem(at: earlier, to: checkpoint)
+        let position = try Checkpoint(contentsOf: earlier).manifest.position
+        try refused([plain.path, "--selection", "perturbation"], "cannot select by perturbation: checkpoint \(checkpoint.path) holds "
+                    + "the search at \(position), not at its end" + noCopy)
         try intact.write(to: checkpoint)
         try intact.write(to: newest)
         try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
@@ -177,6 +193,12 @@ import TestSupport
         close(lock)
         try refused([plain.path], "\(plain.path): the search has not finished, so it has no genotype.json yet; continue the search "
                     + "with darts-dist search --resume \(plain.path), or give one of its epoch_N.genotype.json files")
+        // A search stopped before its first checkpoint cannot be continued, and has no epoch genotype to give.
+        let early = tmp.appendingPathComponent("early")
+        try FileManager.default.createDirectory(at: early, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(at: plain.appendingPathComponent(RunFile.config), to: early.appendingPathComponent(RunFile.config))
+        try refused([early.path], "\(early.path): the search has not finished, so it has no genotype.json yet; it stopped before its "
+                    + "first checkpoint, so nothing of it can be continued: start the search again with a new --out\n")
         try refused([partial.path, "--selection", "perturbation"],
                     "perturbation-based selection needs a plain DARTS search; this one ran with --partial-channels 2")
     }

@@ -45,10 +45,11 @@ public struct PerturbationJob {
     ///   - images: how many of the val half's images measure each mask, from the first; at least one
     ///     micro-batch. nil: ``defaultImages``, or the whole val half when it is smaller.
     ///   - data: the folder of the search's data set when it has moved since the search (nil: the search's own).
-    /// - Throws: ``SelectionError`` naming the folder and the fix: not a finished search, a search with
-    ///   `--partial-channels` or `--auxiliary-skip`, data that do not give the search's image counts,
-    ///   more images than the val half has, or fewer than one batch, or a damaged checkpoint.ckpt;
-    ///   `CheckpointError` for an unreadable one, `DatasetError` for missing data.
+    /// - Throws: ``SelectionError`` naming the folder and the fix: not a finished search (or one still
+    ///   running), a checkpoint.ckpt that is missing, damaged or not at the search's end, a search
+    ///   with `--partial-channels` or `--auxiliary-skip`, data other than the search's (counts or
+    ///   checksum), more images than the val half has, or fewer than one batch; `CheckpointError`
+    ///   for a checkpoint of another kind, `DatasetError` for missing data.
     public init(folder: URL, images requested: Int? = nil, data dataFolder: String? = nil,
                 communicator: Communicator = SingleProcessCommunicator()) throws {
         self.folder = folder
@@ -66,7 +67,7 @@ public struct PerturbationJob {
         guard RunKind.isFinished(folder) else {
             throw SelectionError("\(path): the search has not finished (no \(RunFile.result)); "
                 + (RunKind.search.stillRunning(path).map { "\($0): wait until it has ended" }
-                   ?? RunKind.search.whatToDo(with: path, finished: false) + " first"))
+                   ?? RunKind.search.whatToDo(with: path, finished: false)))
         }
         let latest = folder.appendingPathComponent(RunFile.latestCheckpoint)
         let checkpoint: Checkpoint

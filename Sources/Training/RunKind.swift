@@ -39,10 +39,9 @@ public enum RunKind: String, Sendable {
     }
 
     /// What to do with the run folder `path` of this kind, for a user who gave it to the other
-    /// command: the command that continues it (or, without a checkpoint, that it must start again),
-    /// or what its results are when it has finished. An
-    /// unfinished run that a process is still writing (its `.lock` held) is named as running, with
-    /// what to do once it has ended.
+    /// command: the command that continues it (or, without a checkpoint, that it must start
+    /// again), or what its results are when it has finished. An unfinished run that a process is
+    /// still writing (its `.lock` held) is named as running, with what to do once it has ended.
     func whatToDo(with path: String, finished: Bool) -> String {
         if !finished, let running = stillRunning(path) {
             return "\(running); once it has ended, " + afterItsEnd(path)

@@ -169,7 +169,7 @@ import TestSupport
         try intact.write(to: newest)
         try FileManager.default.removeItem(at: plain.appendingPathComponent(RunFile.result))
         try refused([plain.path, "--selection", "perturbation"],
-                    "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path) first")
+                    "the search has not finished (no result.json); continue the search with darts-dist search --resume \(plain.path)\n")
         // A search whose folder another process holds (its .lock, as a running search holds it) is named as running.
         let lock = open(plain.appendingPathComponent(RunFile.lock).path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)

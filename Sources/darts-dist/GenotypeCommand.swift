@@ -118,16 +118,16 @@ struct GenotypeCommand: ParsableCommand {
         }
         if let scores {
             try Self.checkOutputFile(scores, name: "--scores")
-            if let dot, URL(fileURLWithPath: dot).standardized == URL(fileURLWithPath: scores).standardized {
+            if let dot, Self.samePath(dot, scores) {
                 throw ValidationError("--scores and --dot both name \(scores); give them different paths.")
             }
             if let dot, Self.executable(named: "dot") != nil,
-               URL(fileURLWithPath: Self.pngPath(dot)).standardized == URL(fileURLWithPath: scores).standardized {
+               Self.samePath(Self.pngPath(dot), scores) {
                 throw ValidationError("--scores \(scores) is the PNG drawn from --dot \(dot); give them different names.")
             }
         }
         if let dot, Self.executable(named: "dot") != nil,
-           URL(fileURLWithPath: Self.pngPath(dot)).standardized == URL(fileURLWithPath: dot).standardized {
+           Self.samePath(Self.pngPath(dot), dot) {
             throw ValidationError("--dot \(dot): the PNG drawn from it would replace it; give the DOT file another "
                                   + "extension, such as \(URL(fileURLWithPath: dot).deletingPathExtension().path).dot")
         }
@@ -265,6 +265,12 @@ struct GenotypeCommand: ParsableCommand {
                      + "(the run folder's own genotype.json is the magnitude rule's)")
             }
         }
+    }
+
+    /// Whether two paths name the same file: both made absolute (a relative path against the
+    /// current folder) and standardized ("a/./b", "a/../b"); links are not followed.
+    static func samePath(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).absoluteURL.standardized.path == URL(fileURLWithPath: b).absoluteURL.standardized.path
     }
 
     /// PATH with its extension replaced by .png (cells.dot -> cells.png; cells -> cells.png).

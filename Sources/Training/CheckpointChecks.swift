@@ -44,6 +44,13 @@ enum NetworkBounds {
     }
 }
 
+/// Why a checkpoint's recorded data checksum is not one darts-dist writes (``hexChecksum(_:)``:
+/// 16 lowercase hexadecimal digits), nil when it is or is absent.
+private func dataChecksumProblem(_ value: String?) -> String? {
+    guard let value, UInt64(value, radix: 16).map(hexChecksum) != value else { return nil }
+    return "its data checksum \(InputText.quote(value)) is not 16 lowercase hexadecimal digits"
+}
+
 /// Whether every value is finite and not negative.
 private func finiteNonNegative(_ values: [Double]) -> Bool { values.allSatisfy { $0.isFinite && $0 >= 0 } }
 
@@ -61,9 +68,7 @@ extension Checkpoint.Manifest {
         }
         if let problem = NetworkBounds.problem(channels: options.channels, layers: options.layers) { return problem }
         do { try options.validate(worldSize: worldSize) } catch { return "its options are invalid: \(error)" }
-        if let dataChecksum, UInt64(dataChecksum, radix: 16).map(hexChecksum) != dataChecksum {
-            return "its data checksum \(InputText.quote(dataChecksum)) is not 16 lowercase hexadecimal digits"
-        }
+        if let problem = dataChecksumProblem(dataChecksum) { return problem }
         guard stepsPerEpoch >= 1, trainImages >= 1, valImages >= 1 else {
             return "its data sizes (\(trainImages) train, \(valImages) val images, \(stepsPerEpoch) steps per epoch) are not positive"
         }
@@ -141,6 +146,7 @@ extension RetrainCheckpoint.Manifest {
             return "its step \(step) is not a whole number of steps for each of its \(epoch) completed epochs"
         }
         guard finiteNonNegative([seconds, stepSeconds]) else { return "its times are not finite" }
+        if let problem = dataChecksumProblem(dataChecksum) { return problem }
         guard Set(sections.keys) == ["weights", "buffers", "sgd.momentum"], sections.count == 3 else {
             return "its sections are \(sections.keys.sorted().prefix(10).map(GenotypeError.escaped).joined(separator: ", ")); expected weights, buffers, sgd.momentum"
         }

@@ -24,6 +24,10 @@ public struct RetrainCheckpoint {
         public var bufferEntries: [ParameterArena.Entry]
         public var sgdHasMomentum: Bool
         public var sections: [FloatSection]
+        /// The checksum of the training and test images and labels (``RetrainData/checksum``, 16
+        /// hex digits), so that a resume is refused when the files changed; nil in checkpoints
+        /// written before it was recorded.
+        public var dataChecksum: String? = nil
     }
 
     public var manifest: Manifest
@@ -40,13 +44,14 @@ public struct RetrainCheckpoint {
     /// Captures the state of a retrain after `epoch` completed epochs.
     public init(options: RetrainOptions, genotype: Genotype, configuration: AugmentConfiguration, worldSize: Int,
                 epoch: Int, step: Int, seconds: Double, stepSeconds: Double, history: [RetrainEpochMetrics],
-                weights: ParameterArena, buffers: ParameterArena, optimizer: SGD) {
+                weights: ParameterArena, buffers: ParameterArena, optimizer: SGD, dataChecksum: UInt64? = nil) {
         let captured: [String: [Float]] = ["weights": weights.snapshot(), "buffers": buffers.snapshot(), "sgd.momentum": optimizer.momentumBuffer]
         manifest = Manifest(options: options, genotype: genotype, configuration: configuration, worldSize: worldSize,
                             epoch: epoch, step: step, seconds: seconds, stepSeconds: stepSeconds, history: history,
                             weightEntries: weights.entries, bufferEntries: buffers.entries,
                             sgdHasMomentum: optimizer.hasMomentum,
-                            sections: ["weights", "buffers", "sgd.momentum"].map { FloatSection(name: $0, count: captured[$0]!.count) })
+                            sections: ["weights", "buffers", "sgd.momentum"].map { FloatSection(name: $0, count: captured[$0]!.count) },
+                            dataChecksum: dataChecksum.map(hexChecksum))
         sections = captured
     }
 

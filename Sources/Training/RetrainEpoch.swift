@@ -124,7 +124,7 @@ extension RetrainJob {
             try RetrainCheckpoint(options: options, genotype: run.genotype, configuration: run.configuration,
                                   worldSize: communicator.worldSize, epoch: epoch + 1, step: run.totalSteps, seconds: elapsed,
                                   stepSeconds: run.stepSeconds, history: run.history, weights: run.weights,
-                                  buffers: run.buffers, optimizer: run.optimizer)
+                                  buffers: run.buffers, optimizer: run.optimizer, dataChecksum: run.data.checksum)
                 .write(to: folder.url.appendingPathComponent(RetrainCheckpoint.fileName))
         }
         if isRoot { noteCheckpoint(folder: options.out) }

@@ -129,7 +129,13 @@ public final class RetrainJob {
         var data: RetrainData!
         try agree { data = try RetrainData(options: options, kind: kind, rank: communicator.rank, worldSize: communicator.worldSize) }
         try checkSameDataOnEveryRank(communicator, sets: [("training images", data.train), ("test images", data.test)],
-                                     folder: data.folder, error: RetrainError.invalidOption)
+                                     checksums: data.checksums, folder: data.folder, error: RetrainError.invalidOption)
+        try agree {
+            guard let recorded = checkpoint?.manifest.dataChecksum, recorded != hexChecksum(data.checksum) else { return }
+            throw RetrainError.resume("the data in \(data.folder) are not the images and labels the retrain read (checksum "
+                + "\(hexChecksum(data.checksum)), the retrain's \(recorded); files another darts-dist version decodes differently "
+                + "count as other): restore the files it read, or start a new retrain with another --out")
+        }
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast.
         let configuration = AugmentConfiguration(inputChannels: data.train.channels, imageSize: data.train.height,

@@ -15,6 +15,14 @@ struct RetrainData {
     let test: ImageDataset
     let sampler: DistributedSampler
     let augmentation: Augmentation
+    /// ``dataChecksum(_:)`` of `train` and of `test`, compared across ranks at start, and their
+    /// combination (FNV-1a of the two), recorded in every checkpoint.
+    let checksums: [UInt64]
+    var checksum: UInt64 {
+        var hash = FNV1a()
+        for value in checksums { hash.combine(value) }
+        return hash.value
+    }
 
     var stepsPerEpoch: Int { sampler.batchCount }
 
@@ -60,6 +68,7 @@ struct RetrainData {
         }
         self.train = train
         self.test = test
+        checksums = [dataChecksum(train), dataChecksum(test)]
         sampler = try DistributedSampler(count: train.count, globalBatchSize: options.batchSize, rank: rank,
                                          worldSize: worldSize, seed: options.seed)
         self.augmentation = augmentation

@@ -229,6 +229,8 @@ import Testing
             configuration["stemMultiplier"] = 1000
             manifest["configuration"] = configuration
         } == "its network has stem multiplier 1000 outside 1...16")
+        #expect(try damage { $0["dataChecksum"] = "00c3f2a91b7e4d60" } == "accepted")
+        #expect(try damage { $0["dataChecksum"] = "00C3F2A91B7E4D60" } == "its data checksum '00C3F2A91B7E4D60' is not 16 lowercase hexadecimal digits")
     }
 
     @Test func aModelsNetworkDimensionsGenotypeAndDataSetAreChecked() throws {

@@ -67,6 +67,29 @@ import TestSupport
         }
     }
 
+    /// A retrain's checkpoint records a checksum of its images and labels: a resume on files that
+    /// changed in place (one training image moved to another class) is refused, and changes nothing.
+    @Test func aRetrainResumedOnChangedFilesIsRefused() throws {
+        let tmp = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let data = try Self.imageFolder(tmp)
+        let first = try CommandRunner.run(Self.retrain(tmp, data: data, ["--image-size", "8", "--epochs", "2", "--stop-after-epochs", "1"]))
+        try #require(first.status == 0, "\(first.all)")
+        let out = tmp.appendingPathComponent("retrain")
+        let manifest = try RetrainCheckpoint(contentsOf: out.appendingPathComponent(RetrainCheckpoint.fileName)).manifest
+        let recorded = try #require(manifest.dataChecksum)
+        let cat = data.appendingPathComponent("train/cat")
+        let moved = try #require(try FileManager.default.contentsOfDirectory(atPath: cat.path).sorted().first)
+        try FileManager.default.moveItem(at: cat.appendingPathComponent(moved), to: data.appendingPathComponent("train/dog/moved.png"))
+        let before = FolderSnapshot(out)
+        let resumed = try CommandRunner.run(["retrain", "--resume", out.path])
+        #expect(resumed.status != 0, "\(resumed.all)")
+        #expect(resumed.stderr.contains("the data in \(data.path) are not the images and labels the retrain read (checksum "), "\(resumed.all)")
+        #expect(resumed.stderr.contains(", the retrain's \(recorded); files another darts-dist version decodes differently count as "
+                                        + "other): restore the files it read, or start a new retrain with another --out"), "\(resumed.all)")
+        #expect(before.changes(to: FolderSnapshot(out)).isEmpty)
+    }
+
     @Test func aNumpyFolderAndAnNpzRetrainTheSameWeights() throws {
         let tmp = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -12,6 +12,10 @@ func dataChecksum(_ dataset: ImageDataset) -> UInt64 {
     return hash.value
 }
 
+/// What a checkpoint's data checksum mismatch may also mean, for its messages: the checksum covers
+/// the decoded float32 pixels, so the same files decoded otherwise give another one.
+let dataChecksumCaveat = "files another darts-dist version decodes differently count as other"
+
 /// Checks at start-up that every rank loaded the same data as rank 0 (each rank reads the files
 /// itself, and `--data` may name another copy on each node): the checksum of each set is
 /// compared across ranks. Collective: every rank must call it, and every rank throws alike.

@@ -133,8 +133,7 @@ public final class RetrainJob {
         try agree {
             guard let recorded = checkpoint?.manifest.dataChecksum, recorded != hexChecksum(data.checksum) else { return }
             throw RetrainError.resume("the data in \(data.folder) are not the images and labels the retrain read (checksum "
-                + "\(hexChecksum(data.checksum)), the retrain's \(recorded); files another darts-dist version decodes differently "
-                + "count as other): restore the files it read, or start a new retrain with another --out")
+                + "\(hexChecksum(data.checksum)), the retrain's \(recorded); \(dataChecksumCaveat)): restore the files it read, or start a new retrain with another --out")
         }
 
         // The network, identical on every rank: same seed, then rank 0's values broadcast.

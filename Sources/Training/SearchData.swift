@@ -71,7 +71,7 @@ struct SearchData {
         }
         if let recorded = manifest.dataChecksum, recorded != hexChecksum(checksum) {
             return "hold other images or labels than the search read, as many of them (checksum \(hexChecksum(checksum)), "
-                + "the search's \(InputText.escaped(recorded)); files another darts-dist version decodes differently count as other)"
+                + "the search's \(InputText.escaped(recorded)); \(dataChecksumCaveat))"
         }
         return nil
     }

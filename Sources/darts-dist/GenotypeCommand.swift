@@ -116,26 +116,25 @@ struct GenotypeCommand: ParsableCommand {
         } else if scores != nil || selectionImages != nil || data != nil {
             throw ValidationError("--selection-images, --scores and --data apply only to --selection perturbation; add it or drop them.")
         }
+        // Every output path is checked before anything is printed or written, so that a bad one costs nothing.
+        // The PNG that Graphviz, when installed, draws from --dot must replace neither --dot nor --scores.
+        let png = dot.flatMap { Self.executable(named: "dot") != nil ? Self.pngPath($0) : nil }
         if let scores {
             try Self.checkOutputFile(scores, name: "--scores")
             if let dot, Self.samePath(dot, scores) {
                 throw ValidationError("--scores and --dot both name \(scores); give them different paths.")
             }
-            if let dot, Self.executable(named: "dot") != nil,
-               Self.samePath(Self.pngPath(dot), scores) {
+            if let dot, let png, Self.samePath(png, scores) {
                 throw ValidationError("--scores \(scores) is the PNG drawn from --dot \(dot); give them different names.")
             }
         }
-        if let dot, Self.executable(named: "dot") != nil,
-           Self.samePath(Self.pngPath(dot), dot) {
-            throw ValidationError("--dot \(dot): the PNG drawn from it would replace it; give the DOT file another "
-                                  + "extension, such as \(URL(fileURLWithPath: dot).deletingPathExtension().path).dot")
-        }
         if let dot {
-            // Checked before anything is printed or written, so that a bad path costs nothing.
+            if let png, Self.samePath(png, dot) {
+                throw ValidationError("--dot \(dot): the PNG drawn from it would replace it; give the DOT file another "
+                                      + "extension, such as \(URL(fileURLWithPath: dot).deletingPathExtension().path).dot")
+            }
             try Self.checkOutputFile(dot, name: "--dot")
-            if Self.executable(named: "dot") != nil {
-                let png = Self.pngPath(dot)
+            if let png {
                 do {
                     try AtomicFile.checkReplaceable(png, name: "\(png) (the PNG drawn from --dot \(dot))")
                 } catch {
